@@ -1,0 +1,119 @@
+"""Measured cost of a network: FLOPs (fvcore), parameters, activations; cached per architecture.
+
+Convention: one fused multiply-add counts as one FLOP, like the paper; batch 1,
+eval mode (fvcore counts batch norm differently in train mode).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from scalesearch.build import build_model
+from scalesearch.scaling import ModelSpec
+
+log = logging.getLogger("scalesearch.measure")
+
+_cache: dict[tuple, "Measurement"] = {}
+_cache_lock = threading.Lock()
+_reported_unsupported: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Measurement:
+    flops: int
+    params: int
+    activations: int
+    counter: str  # "fvcore", or "torch" for the fallback
+    seconds: float  # time the measurement took (0 when served from the cache)
+
+
+def measure(spec: ModelSpec, num_classes: int = 1000, counter: str = "fvcore") -> Measurement:
+    """FLOPs, params and activations of ``spec``; never counts the same network twice per process."""
+    key = (spec.architecture_key(), num_classes, counter)
+    with _cache_lock:
+        if key in _cache:
+            cached = _cache[key]
+            return Measurement(cached.flops, cached.params, cached.activations, cached.counter, 0.0)
+    start = time.perf_counter()
+    model = build_model(spec, num_classes).eval()
+    inputs = torch.zeros(1, 3, spec.resolution, spec.resolution)
+    params = sum(parameter.numel() for parameter in model.parameters())
+    with torch.no_grad():
+        if counter == "fvcore":
+            flops, activations = _count_fvcore(model, inputs)
+        elif counter == "torch":
+            flops, activations = _count_torch(model, inputs)
+        else:
+            raise ValueError(f"unknown FLOPs counter {counter!r}; use fvcore or torch")
+    result = Measurement(int(flops), int(params), int(activations), counter, time.perf_counter() - start)
+    with _cache_lock:
+        _cache[key] = result
+    return result
+
+
+def _count_fvcore(model: nn.Module, inputs: torch.Tensor) -> tuple[int, int]:
+    """fvcore's FLOPs; activations by ActivationCountAnalysis's definition (outputs of
+    convolutions and linear layers) counted by hooks during the same trace, which halves
+    the cost. tests/test_measure.py pins the equality with ActivationCountAnalysis."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fvcore imports torch.jit.script and traces with a deprecated API
+        from fvcore.nn import FlopCountAnalysis
+
+        with _count_activations(model) as activations:
+            analysis = FlopCountAnalysis(model, inputs)
+            analysis.unsupported_ops_warnings(False)
+            analysis.uncalled_modules_warnings(False)
+            analysis.tracer_warnings("none")
+            flops = analysis.total()
+        _record_unsupported(analysis.unsupported_ops())
+    return flops, activations.total
+
+
+def _record_unsupported(ops) -> None:
+    new = set(ops) - _reported_unsupported
+    if new:
+        _reported_unsupported.update(new)
+        log.debug("fvcore does not count these ops (element-wise, by convention): %s", ", ".join(sorted(new)))
+
+
+def _count_torch(model: nn.Module, inputs: torch.Tensor) -> tuple[int, int]:
+    """Fallback if fvcore's tracer breaks: PyTorch's counter (conv and matmul only, 2 per MAC)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with _count_activations(model) as activations, FlopCounterMode(display=False) as counter:
+        model(inputs)
+    return counter.get_total_flops() // 2, activations.total
+
+
+class _count_activations:
+    """Sums the output sizes of every convolution and linear layer while active."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.total = 0
+
+    def _hook(self, _module, _inputs, output):
+        self.total += output.numel()
+
+    def __enter__(self):
+        self.hooks = [
+            module.register_forward_hook(self._hook)
+            for module in self.model.modules()
+            if isinstance(module, (nn.Conv2d, nn.Linear))
+        ]
+        return self
+
+    def __exit__(self, *exc):
+        for hook in self.hooks:
+            hook.remove()
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()

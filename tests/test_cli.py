@@ -1,0 +1,69 @@
+"""The command line through a real subprocess: output, JSON, exit codes."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300
+    )
+
+
+def test_spaces_lists_the_builtins():
+    result = run_cli("spaces")
+    assert result.returncode == 0
+    for name in ("efficientnet_b0", "mobilenet_v2", "resnet50"):
+        assert name in result.stdout
+
+
+def test_extrapolate_prints_the_table_and_writes_json(tmp_path):
+    out = tmp_path / "nested" / "b.json"
+    result = run_cli("extrapolate", "--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--space", "resnet50",
+                     "--phi", "1-2", "--json", str(out), "--budget", "2x")
+    assert result.returncode == 0, result.stderr
+    assert "FLOPs ratio" in result.stdout and "one fused multiply-add = one FLOP" in result.stdout
+    document = json.loads(out.read_text())
+    assert [model["name"] for model in document["models"]] == ["B0", "B1", "B2"]
+    assert document["budget"] == 2.0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--alpha", "0.9", "--beta", "1.1", "--gamma", "1.15"], "alpha must be"),
+        (["--alpha", "nan", "--beta", "1.1", "--gamma", "1.15"], "alpha must be"),
+        (["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--budget", "2y"], "not a number"),
+        (["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--budget", "0x"], "above 1x"),
+        (["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--budget", "-1x"], "above 1x"),
+        (["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--phi", "7-1"], "φ range"),
+        (["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--space", "nope"], "unknown search space"),
+        (["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--space", "missing.py:X"], "not found"),
+        (["--alpha", "abc", "--beta", "1.1", "--gamma", "1.15"], "invalid float"),
+        (["--beta", "1.1", "--gamma", "1.15"], "required"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(args, message):
+    result = run_cli("extrapolate", *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback():
+    result = run_cli("extrapolate", "--alpha", "0.9", "--beta", "1.1", "--gamma", "1.15", "--debug")
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_the_console_script_is_the_same_cli():
+    script = Path(sys.executable).parent / "scalesearch"
+    if not script.exists():
+        pytest.skip("package not installed with its console script")
+    result = subprocess.run([str(script), "spaces"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "resnet50" in result.stdout

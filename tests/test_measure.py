@@ -1,0 +1,53 @@
+"""Measurement: cache, the activation definition, the fallback counter."""
+import warnings
+
+import pytest
+import torch
+
+from scalesearch.build import build_model
+from scalesearch.measure import clear_cache, measure
+from scalesearch.scaling import scale
+from scalesearch.spaces import load_space
+
+
+@pytest.mark.parametrize("space", ["efficientnet_b0", "mobilenet_v2", "resnet50"])
+def test_activations_equal_fvcores_activation_count_analysis(space):
+    from fvcore.nn import ActivationCountAnalysis
+
+    spec = scale(load_space(space), 0.5, 0.5, 0.5)
+    model = build_model(spec, 10).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        analysis = ActivationCountAnalysis(model, torch.zeros(1, 3, spec.resolution, spec.resolution))
+        analysis.unsupported_ops_warnings(False)
+        analysis.uncalled_modules_warnings(False)
+        expected = analysis.total()
+    assert measure(spec, 10).activations == expected
+
+
+def test_the_same_network_is_counted_once():
+    clear_cache()
+    space = load_space("efficientnet_b0")
+    first = measure(scale(space, 0.5, 1.05, 0.25), 10)
+    # A different depth multiplier that rounds to the same blocks is the same network.
+    second = measure(scale(space, 0.5, 1.25, 0.25), 10)
+    assert first.seconds > 0 and second.seconds == 0.0
+    assert (first.flops, first.params, first.activations) == (second.flops, second.params, second.activations)
+    assert measure(scale(space, 0.5, 1.25, 0.3), 10).seconds > 0  # another resolution is another count
+
+
+def test_torch_fallback_counts_convolutions_and_matmuls_close_to_fvcore():
+    spec = scale(load_space("efficientnet_b0"), 0.5, 0.5, 0.5)
+    fvcore_count = measure(spec, 10, "fvcore")
+    torch_count = measure(spec, 10, "torch")
+    assert torch_count.counter == "torch"
+    assert torch_count.activations == fvcore_count.activations
+    # fvcore also counts batch norm and pooling; the fallback does not.
+    assert 0.9 * fvcore_count.flops < torch_count.flops < fvcore_count.flops
+
+
+def test_flops_grow_with_resolution_squared():
+    space = load_space("resnet50")
+    small, large = measure(scale(space, pixels=112), 10), measure(scale(space, pixels=224), 10)
+    # Close to 4x; the classifier and edge effects of small feature maps keep it a little under.
+    assert 3.6 < large.flops / small.flops <= 4.0
