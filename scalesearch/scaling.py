@@ -199,3 +199,22 @@ def official_efficientnets(space: SearchSpace) -> list[tuple[str, ModelSpec]]:
         (name, scale(space, width, depth, pixels=pixels, dropout=dropout))
         for name, (width, depth, pixels, dropout) in OFFICIAL_EFFICIENTNET.items()
     ]
+
+
+def proxy_base(space: SearchSpace, width: float = 1.0, depth: float = 1.0, pixels: int | None = None) -> SearchSpace:
+    """A cheaper base (narrower, shallower, smaller input) to search on, scaled like ``space``.
+
+    Coefficients found on it are then applied to the full ``space``; its stage
+    table is rounded with the same rules, so the proxy is a real member of the family.
+    """
+    if (width, depth, pixels) == (1.0, 1.0, None):
+        return space
+    spec = scale(space, width, depth, pixels=pixels or space.resolution)
+    return replace(
+        space,
+        stem=spec.stem,
+        stages=spec.stages,
+        head_channels=spec.head_channels,
+        resolution=spec.resolution,
+        description=f"{space.name} at width {width:g}, depth {depth:g}, {spec.resolution} px (proxy base)",
+    )

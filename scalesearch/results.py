@@ -1,0 +1,139 @@
+"""The one results table: fixed columns, saved as CSV and Parquet; Pareto front and winner.
+
+Everything downstream (report, export, winner choice) reads only this table
+(plus the run's metadata in run.json for provenance).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scalesearch.errors import InputError
+
+TABLE_CSV = "trials.csv"
+TABLE_PARQUET = "trials.parquet"
+STATUSES = ("complete", "infeasible", "duplicate", "failed", "pruned", "running")
+
+# name: (pandas dtype, meaning). The order is the table's column order.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "trial": ("Int64", "Optuna trial number"),
+    "status": ("string", "complete | infeasible | duplicate | failed | pruned | running"),
+    "reference": ("string", "paper | paper-literal | depth-only | width-only | resolution-only, empty for searched trials"),
+    "feasible": ("boolean", "meets the active constraint (formula or measured) within the tolerance"),
+    "reason": ("string", "why infeasible, failed or pruned; which trial a duplicate repeats"),
+    "duplicate_of": ("Int64", "the trial whose network (and result) a duplicate reuses"),
+    "alpha": ("float64", "depth coefficient α"),
+    "beta": ("float64", "width coefficient β"),
+    "gamma": ("float64", "resolution coefficient γ (in measured mode: the effective resolution ratio)"),
+    "formula_product": ("float64", "α·β²·γ²"),
+    "flops_ratio": ("float64", "measured FLOPs of the φ=1 network / the base network's"),
+    "width": ("float64", "width multiplier of the φ=1 network (β)"),
+    "depth": ("float64", "depth multiplier of the φ=1 network (α)"),
+    "resolution": ("Int64", "input resolution of the φ=1 network, pixels"),
+    "flops": ("Int64", "measured FLOPs (fvcore; one multiply-add = one FLOP), batch 1"),
+    "params": ("Int64", "parameters"),
+    "activations": ("Int64", "activations (fvcore definition: conv and linear outputs)"),
+    "accuracy": ("float64", "proxy validation top-1 after the last epoch"),
+    "loss": ("float64", "proxy validation loss"),
+    "train_loss": ("float64", "proxy training loss of the last epoch"),
+    "epochs": ("Int64", "proxy epochs completed"),
+    "train_seconds": ("float64", "proxy training wall time"),
+    "images_per_second": ("float64", "proxy training throughput"),
+    "latency_ms": ("float64", "inference latency at batch 1 on the trial's device, ms"),
+    "latency_ms_batch": ("float64", "inference latency at the training batch size, ms"),
+    "peak_memory_bytes": ("Int64", "peak device memory of the training (CUDA), empty on CPU"),
+    "device": ("string", "cpu or cuda device name"),
+    "seed": ("Int64", "proxy training seed"),
+    "sampler": ("string", "grid | tpe | gp | nsga2 | random"),
+    "constraint": ("string", "formula | measured"),
+    "budget": ("float64", "FLOPs multiplier per φ step"),
+    "architecture": ("string", "identity of the built network and resolution (duplicates share it)"),
+    "started": ("string", "ISO time the trial started"),
+    "finished": ("string", "ISO time the trial finished"),
+}
+
+
+def make_table(records: list[dict]) -> pd.DataFrame:
+    """Records (dicts with any subset of COLUMNS) → the table with every column, typed, in order."""
+    unknown = {key for record in records for key in record} - set(COLUMNS)
+    if unknown:
+        raise ValueError(f"not results columns: {', '.join(sorted(unknown))}")
+    frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    for name, (dtype, _) in COLUMNS.items():
+        frame[name] = frame[name].astype(dtype) if dtype != "Int64" else pd.array(
+            [None if _missing(value) else int(value) for value in frame[name]], dtype="Int64"
+        )
+    return frame.sort_values("trial", kind="stable").reset_index(drop=True)
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def save_table(table: pd.DataFrame, run_dir: str | Path) -> None:
+    """CSV and Parquet, each written to a temporary file then renamed: never a half-written table."""
+    run_dir = Path(run_dir)
+    for name, write in ((TABLE_CSV, lambda path: table.to_csv(path, index=False)),
+                        (TABLE_PARQUET, lambda path: table.to_parquet(path, index=False))):
+        temporary = run_dir / f".{name}.tmp"
+        write(temporary)
+        temporary.replace(run_dir / name)
+
+
+def load_table(run_dir: str | Path) -> pd.DataFrame:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir} is not a folder")
+    parquet, csv = run_dir / TABLE_PARQUET, run_dir / TABLE_CSV
+    if not parquet.exists() and not csv.exists():
+        raise InputError(f"{run_dir} is not a scalesearch run (no {TABLE_PARQUET} or {TABLE_CSV})")
+    try:
+        frame = pd.read_parquet(parquet) if parquet.exists() else pd.read_csv(csv)
+    except Exception as error:  # pyarrow and pandas raise many types for a damaged file
+        raise InputError(f"the trials table in {run_dir} is unreadable ({type(error).__name__}); is the file damaged?") from None
+    missing = set(COLUMNS) - set(frame.columns)
+    if missing:
+        raise InputError(f"the trials table in {run_dir} lacks columns: {', '.join(sorted(missing))}")
+    return make_table(frame[list(COLUMNS)].to_dict("records"))
+
+
+def completed(table: pd.DataFrame) -> pd.DataFrame:
+    """Trials with a proxy result that meet the constraint: the candidates for the winner."""
+    # fillna: a missing status or feasibility is pandas NA, which refuses to become a bool.
+    mask = (table["status"] == "complete").fillna(False) & table["feasible"].fillna(False) & table["accuracy"].notna()
+    return table[mask.astype(bool)]
+
+
+def pareto_mask(accuracy: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """True where no other point has accuracy ≥ and cost ≤ with one strictly better."""
+    accuracy, cost = np.asarray(accuracy, float), np.asarray(cost, float)
+    better_or_equal = (accuracy[None, :] >= accuracy[:, None]) & (cost[None, :] <= cost[:, None])
+    strictly = (accuracy[None, :] > accuracy[:, None]) | (cost[None, :] < cost[:, None])
+    return ~(better_or_equal & strictly).any(axis=1)
+
+
+def pick_winner(table: pd.DataFrame, pick: str = "best") -> pd.Series | None:
+    """``best``: highest proxy accuracy, ties to fewer FLOPs. ``knee``: the Pareto front's knee
+    (accuracy against FLOPs, both normalised; farthest from the line through the front's ends)."""
+    candidates = completed(table)
+    if candidates.empty:
+        return None
+    if pick == "best":
+        ordered = candidates.sort_values(["accuracy", "flops", "trial"], ascending=[False, True, True])
+        return ordered.iloc[0]
+    if pick != "knee":
+        raise InputError(f"unknown --pick {pick!r}; use best or knee")
+    front = candidates[pareto_mask(candidates["accuracy"].to_numpy(), candidates["flops"].to_numpy())]
+    front = front.sort_values("flops")
+    if len(front) <= 2:
+        return front.sort_values(["accuracy", "flops"], ascending=[False, True]).iloc[0]
+    cost = front["flops"].to_numpy(float)
+    accuracy = front["accuracy"].to_numpy(float)
+    x = (cost - cost.min()) / (np.ptp(cost) or 1.0)
+    y = (accuracy - accuracy.min()) / (np.ptp(accuracy) or 1.0)
+    # Distance to the chord from the cheapest to the most expensive point of the front.
+    distance = np.abs((x[-1] - x[0]) * (y[0] - y) - (x[0] - x) * (y[-1] - y[0]))
+    return front.iloc[int(np.argmax(distance))]

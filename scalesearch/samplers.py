@@ -1,0 +1,120 @@
+"""Proposals of (α, β, γ): Optuna samplers by name, the paper's grid, and the reference points.
+
+Continuous samplers search two *shares* of the budget instead of α, β, γ: the
+log-budget is split between depth, width and resolution by stick-breaking, so
+every point of the unit square is a feasible (α, β, γ ≥ 1) on the constraint
+surface α·β²·γ² = budget, and every such point is reachable. Sampling α, β, γ
+freely and filtering wastes most proposals (DESIGN.md §4).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scalesearch.errors import InputError
+from scalesearch.scaling import PAPER_COEFFICIENTS, formula_product
+
+SAMPLERS = ("grid", "tpe", "gp", "nsga2", "random")
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """The NNI EfficientNet example's grid: α in [1, 2], β and γ in [1, 1.5] on a 0.05 step."""
+
+    alpha_range: tuple[float, float] = (1.0, 2.0)
+    beta_range: tuple[float, float] = (1.0, 1.5)
+    gamma_range: tuple[float, float] = (1.0, 1.5)
+    step: float = 0.05
+
+
+def _axis(bounds: tuple[float, float], step: float) -> list[float]:
+    low, high = bounds
+    if step <= 0 or high < low:
+        raise InputError(f"grid range {low}..{high} with step {step} is empty")
+    count = int(math.floor((high - low) / step + 1e-9)) + 1
+    return [round(low + index * step, 10) for index in range(count)]
+
+
+def grid_points(grid: GridSpec) -> list[tuple[float, float, float]]:
+    """Every (α, β, γ) of the grid (2,541 for the default)."""
+    return [
+        (alpha, beta, gamma)
+        for alpha in _axis(grid.alpha_range, grid.step)
+        for beta in _axis(grid.beta_range, grid.step)
+        for gamma in _axis(grid.gamma_range, grid.step)
+    ]
+
+
+def formula_feasible(alpha: float, beta: float, gamma: float, budget: float, tolerance: float) -> bool:
+    """|α·β²·γ² − budget| < tolerance, in units of the multiplier (NNI: strictly within 0.1 of 2)."""
+    return abs(formula_product(alpha, beta, gamma) - budget) < tolerance
+
+
+def grid_depth_width_points(grid: GridSpec) -> list[tuple[float, float]]:
+    """The measured-mode grid: (α, β) only; the resolution is solved for each."""
+    return [(alpha, beta) for alpha in _axis(grid.alpha_range, grid.step) for beta in _axis(grid.beta_range, grid.step)]
+
+
+def coefficients_from_shares(depth_share: float, width_share: float, budget: float) -> tuple[float, float, float]:
+    """Stick-breaking: depth takes ``depth_share`` of log(budget), width ``width_share`` of the rest."""
+    log_budget = math.log(budget)
+    log_alpha = depth_share * log_budget
+    log_beta_squared = (1.0 - depth_share) * width_share * log_budget
+    log_gamma_squared = log_budget - log_alpha - log_beta_squared
+    return math.exp(log_alpha), math.exp(log_beta_squared / 2), math.exp(max(0.0, log_gamma_squared) / 2)
+
+
+def shares_from_coefficients(alpha: float, beta: float, gamma: float) -> tuple[float, float]:
+    """The inverse, for enqueuing a known point (α·β²·γ² is taken as its own budget)."""
+    total = math.log(formula_product(alpha, beta, gamma))
+    if total <= 0:
+        return 0.0, 0.0
+    depth_share = math.log(alpha) / total
+    rest = total - math.log(alpha)
+    width_share = 2 * math.log(beta) / rest if rest > 0 else 0.0
+    return min(1.0, max(0.0, depth_share)), min(1.0, max(0.0, width_share))
+
+
+@dataclass(frozen=True)
+class Reference:
+    label: str
+    alpha: float
+    beta: float
+    gamma: float
+    literal: bool = False  # trained as given even if it misses the measured budget
+
+
+def reference_points(space_name: str, budget: float, constraint: str) -> list[Reference]:
+    """Single-dimension scalings at the same budget, and the paper's point for EfficientNet-B0 at 2x."""
+    references = []
+    if space_name == "efficientnet_b0" and abs(budget - 2.0) < 1e-9:
+        references.append(Reference("paper", *PAPER_COEFFICIENTS))
+        if constraint == "measured":
+            references.append(Reference("paper-literal", *PAPER_COEFFICIENTS, literal=True))
+    references += [
+        Reference("depth-only", budget, 1.0, 1.0),
+        Reference("width-only", 1.0, math.sqrt(budget), 1.0),
+        Reference("resolution-only", 1.0, 1.0, math.sqrt(budget)),
+    ]
+    return references
+
+
+def make_sampler(name: str, seed: int, *, grid_size: int = 0, trials: int = 20):
+    """A real Optuna sampler. ``grid`` walks the indices of the feasible grid points in a seeded order."""
+    import optuna
+
+    startup = min(10, max(3, trials // 4))  # few trials on a CPU: let the model start early
+    if name == "grid":
+        if grid_size < 1:
+            raise InputError("the grid has no feasible point")
+        return optuna.samplers.GridSampler({"grid_point": list(range(grid_size))}, seed=seed)
+    if name == "tpe":
+        # multivariate models α and β jointly; constant_liar keeps parallel trials apart.
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True, n_startup_trials=startup)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, min(20, trials // 3)))
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise InputError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")

@@ -1,0 +1,254 @@
+"""``scalesearch.search(...)``: the whole search from Python; the CLI only parses and calls this."""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from scalesearch.errors import InputError
+from scalesearch.samplers import SAMPLERS, GridSpec
+from scalesearch.scaling import parse_budget
+
+RUN_FILE = "run.json"
+CONFIG_FILE = "config.yaml"
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """Every option of a run; saved to config.yaml so a run can be repeated exactly."""
+
+    budget: float = 2.0
+    space: str = "efficientnet_b0"
+    data: str = "synthetic"
+    sampler: str = "tpe"
+    trials: int | None = None  # proxy trainings; None: the preset's
+    out: str | None = None  # run folder; None: reports/<run name>
+    name: str | None = None
+    constraint: str = "measured"
+    tolerance: float = 0.1
+    seed: int = 0
+    references: bool = True
+    preset: str = "auto"
+    proxy_epochs: int | None = None
+    proxy_images: int | None = None
+    base_resolution: int | None = None
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
+    concurrency: int | None = None
+    address: str | None = None
+    scheduler: str = "none"
+    grid_step: float = 0.05
+    grid_alpha: tuple = (1.0, 2.0)
+    grid_beta: tuple = (1.0, 1.5)
+    grid_gamma: tuple = (1.0, 1.5)
+    objective: str = "proxy"  # proxy | analytic (a cheap stand-in for tests and dry runs)
+    objective_settings: dict = dataclasses.field(default_factory=dict)
+    resume: bool = False
+    force: bool = False
+    verbose: bool = False
+
+
+def validate(options: RunOptions) -> RunOptions:
+    """Every check that can fail before any work starts; one clear message each."""
+    from scalesearch.objectives import OBJECTIVES
+
+    options.budget = parse_budget(options.budget)
+    if options.sampler not in SAMPLERS:
+        raise InputError(f"unknown sampler {options.sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if options.constraint not in ("measured", "formula"):
+        raise InputError(f"unknown constraint {options.constraint!r}; use measured or formula")
+    if not (0 < options.tolerance < options.budget - 1):
+        raise InputError(f"tolerance {options.tolerance:g} must be above 0 and below budget - 1 ({options.budget - 1:g})")
+    if options.trials is not None and options.trials < 1:
+        raise InputError(f"--trials must be at least 1, got {options.trials}")
+    if options.scheduler not in ("none", "asha"):
+        raise InputError(f"unknown scheduler {options.scheduler!r}; use none or asha")
+    if options.scheduler == "asha" and options.sampler == "nsga2":
+        raise InputError("--scheduler asha needs a single objective; nsga2 has two (accuracy and FLOPs)")
+    if options.objective not in OBJECTIVES:
+        raise InputError(f"unknown objective {options.objective!r}; use {', '.join(OBJECTIVES)}")
+    for name in ("cpus_per_trial", "gpus_per_trial"):
+        value = getattr(options, name)
+        if value is not None and value < 0:
+            raise InputError(f"--{name.replace('_', '-')} must not be negative")
+    if options.concurrency is not None and options.concurrency < 1:
+        raise InputError("--concurrency must be at least 1")
+    if options.grid_step <= 0:
+        raise InputError("--grid-step must be positive")
+    if options.resume and options.force:
+        raise InputError("--resume and --force contradict each other: resume keeps the run, force replaces it")
+    return options
+
+
+def run_folder(options: RunOptions) -> Path:
+    """The run's folder, refusing to mix two runs in one place."""
+    if options.out:
+        folder = Path(options.out)
+    else:
+        name = options.name or datetime.datetime.now().strftime("run-%Y%m%d-%H%M%S")
+        folder = Path("reports") / name
+    has_run = (folder / RUN_FILE).exists()
+    if options.resume:
+        if not has_run:
+            raise InputError(f"cannot resume: {folder} holds no scalesearch run")
+        return folder
+    if folder.exists() and any(folder.iterdir()):
+        if not has_run:
+            raise InputError(f"{folder} is not empty and holds no scalesearch run; choose another --out")
+        if not options.force:
+            raise InputError(f"{folder} already holds a run; use --resume to continue it or --force to replace it")
+        import shutil
+
+        shutil.rmtree(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise InputError(f"cannot write to {folder}: {error.strerror or error}") from None
+    return folder
+
+
+def versions() -> dict:
+    import optuna
+    import ray
+    import torch
+
+    from scalesearch import __version__
+
+    return {"scalesearch": __version__, "torch": torch.__version__, "optuna": optuna.__version__,
+            "ray": ray.__version__, "python": platform.python_version()}
+
+
+def write_run_file(folder: Path, info: dict) -> None:
+    temporary = folder / f".{RUN_FILE}.tmp"
+    temporary.write_text(json.dumps(info, indent=2, default=str) + "\n")
+    temporary.replace(folder / RUN_FILE)
+
+
+def read_run_file(folder: Path) -> dict:
+    try:
+        return json.loads((Path(folder) / RUN_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(f"{folder} is not a readable scalesearch run ({RUN_FILE}: {error})") from None
+
+
+def save_config(folder: Path, options: RunOptions) -> None:
+    import yaml
+
+    config = dataclasses.asdict(options)
+    for key in ("resume", "force", "out"):
+        config.pop(key)
+    config["grid_alpha"], config["grid_beta"], config["grid_gamma"] = (
+        list(options.grid_alpha), list(options.grid_beta), list(options.grid_gamma))
+    (folder / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def search(budget: float | str = 2.0, space: str = "efficientnet_b0", data: str = "synthetic",
+           sampler: str = "tpe", trials: int | None = None, out: str | None = None, *,
+           progress=None, command: str | None = None, **options):
+    """Run the search; returns the results table (pandas). See ``RunOptions`` for every option."""
+    run_options = RunOptions(budget=budget, space=space, data=data, sampler=sampler, trials=trials, out=out)
+    for key, value in options.items():
+        if not hasattr(run_options, key):
+            raise InputError(f"unknown search option {key!r}")
+        setattr(run_options, key, value)
+    return run(run_options, progress=progress, command=command)
+
+
+def run(options: RunOptions, progress=None, command: str | None = None):
+    from scalesearch.measure import measure
+    from scalesearch.objectives import OBJECTIVES
+    from scalesearch.runner import Resources, check_resources, run_trials, start_ray, stop_ray
+    from scalesearch.scaling import proxy_base, scale
+    from scalesearch.spaces import load_space
+    from scalesearch.study import SearchSettings, SearchStudy
+
+    options = validate(options)
+    full_space = load_space(options.space)
+    folder = run_folder(options)
+    previous = read_run_file(folder) if options.resume else {}
+    started_clock = time.time()
+    resources = Resources(options.cpus_per_trial or 1.0, options.gpus_per_trial or 0.0, options.concurrency,
+                          options.address, options.scheduler)
+    ray_started = start_ray(resources, options.verbose)
+    try:
+        check_resources(resources)
+        device = _device(options, resources)
+        preset, dataset, settings = _prepare_data(options, device)
+        base = proxy_base(full_space, preset.base_width, preset.base_depth, options.base_resolution or preset.base_resolution)
+        num_classes = dataset.num_classes if dataset is not None else 10
+        base_cost = measure(scale(base), num_classes)
+        trials = options.trials or preset.trials
+        search_settings = SearchSettings(
+            budget=options.budget, tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
+            trials=trials, seed=options.seed, references=options.references, num_classes=num_classes,
+            grid=GridSpec(tuple(options.grid_alpha), tuple(options.grid_beta), tuple(options.grid_gamma), options.grid_step),
+        )
+        info = {
+            "format": "scalesearch.run", "version": 1, "name": folder.name, "status": "running",
+            "command": command or previous.get("command"), "space": options.space, "budget": options.budget,
+            "tolerance": options.tolerance, "constraint": options.constraint, "sampler": options.sampler,
+            "trials": trials, "seed": options.seed, "num_classes": num_classes, "device": device,
+            "proxy_base": {"width": preset.base_width, "depth": preset.base_depth, "resolution": base.resolution,
+                           "flops": base_cost.flops, "params": base_cost.params, "activations": base_cost.activations},
+            "data": dataset.describe() if dataset is not None else f"none ({options.objective} objective)",
+            "preset": dataclasses.asdict(preset), "objective": options.objective,
+            "started": previous.get("started") or _now(), "resumed": bool(options.resume),
+            "versions": versions(), "machine": _machine(),
+        }
+        write_run_file(folder, info)
+        save_config(folder, options)
+        study = SearchStudy(folder, base, base_cost.flops, search_settings, resume=options.resume)
+        info["grid"] = study.grid_summary()
+        write_run_file(folder, info)
+        if progress:
+            progress.begin(info, study)
+        status = "interrupted"
+        try:
+            run_trials(study, dataset, OBJECTIVES[options.objective], settings, resources, folder,
+                       on_event=progress.event if progress else None)
+            status = "complete"
+        finally:
+            table = study.table()
+            info.update(status=status, finished=_now(),
+                        wall_seconds=(previous.get("wall_seconds") or 0.0) + time.time() - started_clock)
+            write_run_file(folder, info)
+    finally:
+        stop_ray(ray_started)
+    return table
+
+
+def _device(options: RunOptions, resources) -> str:
+    if resources.gpus_per_trial > 0:
+        return "cuda"
+    return "cpu"
+
+
+def _prepare_data(options: RunOptions, device: str):
+    from scalesearch.presets import resolve_preset
+
+    preset = resolve_preset(options.preset, device)
+    settings = {"epochs": options.proxy_epochs or preset.epochs, "batch_size": preset.batch_size,
+                "learning_rate": preset.learning_rate, "device": device}
+    settings.update(options.objective_settings)
+    if options.objective == "analytic":
+        return preset, None, settings
+    from scalesearch.data import load_dataset
+
+    dataset = load_dataset(options.data, proxy_images=options.proxy_images or preset.proxy_images,
+                           val_images=preset.val_images, source_resolution=preset.source_resolution, seed=options.seed)
+    return preset, dataset, settings
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _machine() -> dict:
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "processor": platform.processor()}

@@ -1,0 +1,313 @@
+"""The search's state, without Ray: Optuna proposes, candidates are checked before any training,
+results are told back, and the results table is rewritten after every event.
+
+The Optuna study (a journal file in the run folder) is the source of truth: every
+table column is stored as a trial user attribute, so a killed run loses nothing finished.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import pickle
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scalesearch.feasibility import Candidate, evaluate
+from scalesearch.results import COLUMNS, make_table, save_table
+from scalesearch.samplers import (
+    GridSpec,
+    Reference,
+    coefficients_from_shares,
+    formula_feasible,
+    grid_depth_width_points,
+    grid_points,
+    make_sampler,
+    reference_points,
+    shares_from_coefficients,
+)
+from scalesearch.spaces import SearchSpace
+
+log = logging.getLogger("scalesearch.study")
+
+STUDY_FILE = "study.journal"
+SAMPLER_FILE = "sampler.pkl"
+RESULT_KEYS = ("accuracy", "loss", "train_loss", "epochs", "train_seconds", "images_per_second",
+               "latency_ms", "latency_ms_batch", "peak_memory_bytes", "device")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    budget: float
+    tolerance: float = 0.1
+    constraint: str = "measured"  # measured | formula
+    sampler: str = "tpe"
+    trials: int = 12  # proxy trainings (infeasible and duplicate candidates do not count)
+    seed: int = 0
+    references: bool = True
+    grid: GridSpec = field(default_factory=GridSpec)
+    num_classes: int = 10
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A candidate to train: what the Ray trial receives."""
+
+    trial: int
+    spec: dict
+    seed: int
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def architecture_id(candidate: Candidate) -> str:
+    return hashlib.sha1(repr(candidate.spec.architecture_key()).encode()).hexdigest()[:12]
+
+
+class SearchStudy:
+    def __init__(self, run_dir: Path, base: SearchSpace, base_flops: int, settings: SearchSettings, *, resume: bool = False):
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.run_dir, self.base, self.base_flops, self.settings = Path(run_dir), base, base_flops, settings
+        self.multi_objective = settings.sampler == "nsga2"
+        self.grid = self._feasible_grid() if settings.sampler == "grid" else None
+        sampler = self._load_sampler() if resume else None
+        sampler = sampler or make_sampler(settings.sampler, settings.seed, grid_size=len(self.grid or ()), trials=settings.trials)
+        storage = JournalStorage(JournalFileBackend(str(self.run_dir / STUDY_FILE)))
+        self.study = optuna.create_study(
+            study_name="scalesearch", storage=storage, sampler=sampler, load_if_exists=resume,
+            directions=["maximize", "minimize"] if self.multi_objective else ["maximize"],
+        )
+        self.trained: dict[str, int] = {}  # architecture → the trial that trains it
+        self.waiting: dict[int, list] = {}  # original trial → duplicates waiting for its result
+        self.live: dict[int, object] = {}  # trial number → optuna.Trial in flight
+        self.proposals = 0
+        if resume:
+            self._recover()
+        elif settings.references:
+            self._enqueue_references()
+        self.save()
+
+    # ----- proposals -------------------------------------------------------------------
+    def _feasible_grid(self) -> list[tuple]:
+        """Feasible grid points in a seeded random order (GridSampler walks indices in order)."""
+        settings = self.settings
+        if settings.constraint == "formula":
+            points = [p for p in grid_points(settings.grid) if formula_feasible(*p, settings.budget, settings.tolerance)]
+        else:
+            points = [(alpha, beta, None) for alpha, beta in grid_depth_width_points(settings.grid)
+                      if alpha * beta**2 <= settings.budget + settings.tolerance]
+        random.Random(settings.seed).shuffle(points)
+        return points
+
+    def grid_summary(self) -> dict | None:
+        if self.grid is None:
+            return None
+        settings = self.settings
+        total = len(grid_points(settings.grid)) if settings.constraint == "formula" else len(grid_depth_width_points(settings.grid))
+        return {"points": total, "candidates": len(self.grid), "constraint": settings.constraint}
+
+    def _enqueue_references(self) -> None:
+        for reference in reference_points(self.base.name, self.settings.budget, self.settings.constraint):
+            params = {}
+            if self.settings.sampler != "grid":
+                depth_share, width_share = shares_from_coefficients(reference.alpha, reference.beta, reference.gamma)
+                params = {"depth_share": depth_share, "width_share": width_share}
+            self.study.enqueue_trial(params, user_attrs={
+                "reference": reference.label, "ref_alpha": reference.alpha, "ref_beta": reference.beta,
+                "ref_gamma": reference.gamma, "ref_literal": reference.literal,
+            })
+
+    def _coefficients(self, trial) -> tuple[float, float, float, str, bool]:
+        attrs = trial.user_attrs
+        if "reference" in attrs:
+            if self.settings.sampler != "grid":  # keep the sampler's view of this trial consistent
+                trial.suggest_float("depth_share", 0.0, 1.0)
+                trial.suggest_float("width_share", 0.0, 1.0)
+            return attrs["ref_alpha"], attrs["ref_beta"], attrs["ref_gamma"], attrs["reference"], attrs["ref_literal"]
+        if self.grid is not None:
+            alpha, beta, gamma = self.grid[trial.suggest_categorical("grid_point", list(range(len(self.grid))))]
+            return alpha, beta, gamma if gamma is not None else 1.0, "", False
+        depth_share = trial.suggest_float("depth_share", 0.0, 1.0)
+        width_share = trial.suggest_float("width_share", 0.0, 1.0)
+        return (*coefficients_from_shares(depth_share, width_share, self.settings.budget), "", False)
+
+    def trainings_started(self) -> int:
+        return sum(1 for t in self.study.get_trials(deepcopy=False)
+                   if t.user_attrs.get("status") in ("running", "complete", "failed", "pruned"))
+
+    def propose(self, max_attempts: int = 60) -> Proposal | None:
+        """The next candidate to train, or None when the training budget or the space is exhausted."""
+        settings = self.settings
+        for _ in range(max_attempts):
+            if self.trainings_started() >= settings.trials:
+                return None
+            if self.grid is not None and self._grid_exhausted():
+                return None
+            trial = self.study.ask()
+            self.proposals += 1
+            alpha, beta, gamma, reference, literal = self._coefficients(trial)
+            candidate = evaluate(
+                self.base, self.base_flops, alpha, beta, gamma, budget=settings.budget, tolerance=settings.tolerance,
+                constraint=settings.constraint, num_classes=settings.num_classes,
+                solve_resolution=settings.constraint == "measured" and not literal,
+            )
+            self._describe(trial, candidate, reference)
+            architecture = architecture_id(candidate)
+            # Optuna's samplers read this (≤ 0 feasible) and learn to avoid infeasible regions,
+            # which they cannot do from FAILed trials.
+            trial.set_constraint("budget", self._violation(candidate))
+            if not candidate.feasible and not reference:
+                trial.set_user_attr("status", "infeasible")
+                trial.set_user_attr("reason", candidate.reason)
+                self.study.tell(trial, self._values({"accuracy": 0.0}, candidate.cost.flops))
+                self.save()
+                continue
+            if not candidate.feasible:
+                trial.set_user_attr("reason", f"reference trained off budget: {candidate.reason}")
+            original = self.trained.get(architecture)
+            if original is not None:
+                trial.set_user_attr("status", "duplicate")
+                trial.set_user_attr("duplicate_of", original)
+                trial.set_user_attr("reason", f"same network and resolution as trial {original}")
+                self._resolve_duplicate(trial, original)
+                continue
+            self.trained[architecture] = trial.number
+            trial.set_user_attr("status", "running")
+            trial.set_user_attr("started", _now())
+            self.live[trial.number] = trial
+            self.save()
+            return Proposal(trial.number, candidate.spec.to_dict(), settings.seed)
+        log.warning("no new candidate after %d proposals: the space may be exhausted", max_attempts)
+        return None
+
+    def _violation(self, candidate: Candidate) -> float:
+        settings = self.settings
+        achieved = candidate.formula_product if settings.constraint == "formula" else candidate.flops_ratio
+        return abs(achieved - settings.budget) - settings.tolerance
+
+    def _grid_exhausted(self) -> bool:
+        visited = {t.params.get("grid_point") for t in self.study.get_trials(deepcopy=False)}
+        return len(visited - {None}) >= len(self.grid)
+
+    def _describe(self, trial, candidate: Candidate, reference: str) -> None:
+        settings = self.settings
+        attrs = {
+            "reference": reference, "feasible": bool(candidate.feasible), "alpha": candidate.alpha, "beta": candidate.beta,
+            "gamma": candidate.gamma, "formula_product": candidate.formula_product, "flops_ratio": candidate.flops_ratio,
+            "width": candidate.spec.width, "depth": candidate.spec.depth, "resolution": candidate.spec.resolution,
+            "flops": candidate.cost.flops, "params": candidate.cost.params, "activations": candidate.cost.activations,
+            "architecture": architecture_id(candidate), "seed": settings.seed, "sampler": settings.sampler,
+            "constraint": settings.constraint, "budget": settings.budget, "measure_seconds": candidate.cost.seconds,
+            "spec": json.dumps(candidate.spec.to_dict()),
+        }
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+
+    # ----- results -----------------------------------------------------------------------
+    def complete(self, number: int, result: dict, pruned: bool = False) -> None:
+        trial = self.live.pop(number)
+        for key in RESULT_KEYS:
+            if result.get(key) is not None:
+                trial.set_user_attr(key, result[key])
+        trial.set_user_attr("status", "pruned" if pruned else "complete")
+        if pruned:
+            trial.set_user_attr("reason", f"stopped early by the scheduler after epoch {result.get('epochs')}")
+        trial.set_user_attr("finished", _now())
+        self._tell(trial, result, pruned)
+        for duplicate in self.waiting.pop(number, []):
+            self._copy_result(duplicate, trial.user_attrs)
+            self._tell(duplicate, result, pruned)
+        self.save()
+
+    def fail(self, number: int, message: str) -> None:
+        import optuna
+
+        trial = self.live.pop(number)
+        trial.set_user_attr("status", "failed")
+        trial.set_user_attr("reason", message[:500])
+        trial.set_user_attr("finished", _now())
+        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        for duplicate in self.waiting.pop(number, []):
+            duplicate.set_user_attr("reason", f"its original, trial {number}, failed")
+            self.study.tell(duplicate, state=optuna.trial.TrialState.FAIL)
+        self.save()
+
+    def _values(self, result: dict, flops: int) -> list[float]:
+        return [result["accuracy"], float(flops)] if self.multi_objective else [result["accuracy"]]
+
+    def _tell(self, trial, result: dict, pruned: bool) -> None:
+        import optuna
+
+        if pruned and not self.multi_objective:
+            self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            self.study.tell(trial, self._values(result, trial.user_attrs["flops"]))
+
+    def _copy_result(self, trial, attrs: dict) -> None:
+        for key in RESULT_KEYS + ("started", "finished"):
+            if key in attrs:
+                trial.set_user_attr(key, attrs[key])
+
+    def _resolve_duplicate(self, trial, original: int) -> None:
+        frozen = self.study._storage.get_trial(self.study._storage.get_trial_id_from_study_id_trial_number(
+            self.study._study_id, original))
+        status = frozen.user_attrs.get("status")
+        if status in ("complete", "pruned"):
+            self._copy_result(trial, frozen.user_attrs)
+            self._tell(trial, frozen.user_attrs, status == "pruned")
+            self.save()
+        elif status == "failed":
+            import optuna
+
+            trial.set_user_attr("reason", f"same network as trial {original}, which failed")
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            self.save()
+        else:
+            self.waiting.setdefault(original, []).append(trial)
+
+    # ----- persistence ------------------------------------------------------------------
+    def table(self):
+        rows = []
+        for trial in self.study.get_trials(deepcopy=False):
+            attrs = trial.user_attrs
+            if "status" not in attrs or attrs.get("interrupted"):
+                continue
+            row = {key: attrs[key] for key in COLUMNS if key in attrs}
+            row["trial"] = trial.number
+            rows.append(row)
+        return make_table(rows)
+
+    def save(self) -> None:
+        save_table(self.table(), self.run_dir)
+        with open(self.run_dir / f".{SAMPLER_FILE}.tmp", "wb") as handle:
+            pickle.dump(self.study.sampler, handle)
+        (self.run_dir / f".{SAMPLER_FILE}.tmp").replace(self.run_dir / SAMPLER_FILE)
+
+    def _load_sampler(self):
+        path = self.run_dir / SAMPLER_FILE
+        if not path.exists():
+            return None
+        with open(path, "rb") as handle:  # only ever a file this tool wrote in the user's own run folder
+            return pickle.load(handle)
+
+    def _recover(self) -> None:
+        """After a crash: finished trials stay; trials that were in flight are queued again."""
+        import optuna
+
+        for trial in self.study.get_trials(deepcopy=False):
+            attrs = trial.user_attrs
+            if trial.state == optuna.trial.TrialState.RUNNING:
+                self.study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
+                self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+                requeue = {key: attrs[key] for key in ("reference", "ref_alpha", "ref_beta", "ref_gamma", "ref_literal") if key in attrs}
+                self.study.enqueue_trial(trial.params, user_attrs=requeue)
+            elif attrs.get("status") in ("complete", "pruned", "failed"):
+                self.trained.setdefault(attrs["architecture"], trial.number)
