@@ -49,6 +49,129 @@ def _add_extrapolate(commands) -> None:
     parser.set_defaults(handler=_cmd_extrapolate)
 
 
+RUN_EXAMPLES = """examples:
+  scalesearch run --budget 2x                       # efficientnet_b0, synthetic data, tpe, local Ray
+  scalesearch run --budget 2x --sampler grid --constraint formula
+  scalesearch run --budget 2x --data ./photos --space my_net.py:SPACE --trials 30
+  scalesearch run --budget 2x --gpus-per-trial 0.25 # four small proxies share each GPU
+  scalesearch run --budget 2x --address auto        # an existing Ray cluster
+  scalesearch run --resume reports/run-20261123-120000
+  scalesearch run --config run.yaml                 # every option from a file (keys as below, with _)
+"""
+
+
+def _add_run(commands) -> None:
+    parser = commands.add_parser(
+        "run", help="search (alpha, beta, gamma) for a FLOPs budget",
+        description="Search compound-scaling coefficients: Optuna proposes, fvcore measures, Ray Tune trains proxies.",
+        epilog=RUN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,  # so a --config file fills what the command line leaves out
+    )
+    what = parser.add_argument_group("what to search")
+    what.add_argument("--budget", help="FLOPs multiplier per phi step, e.g. 2x (alpha*beta^2*gamma^2 = budget)")
+    what.add_argument("--space", help="built-in name (see `scalesearch spaces`) or path/to/file.py:NAME (default: efficientnet_b0)")
+    what.add_argument("--data", help="synthetic (default), a folder of class subfolders, cifar10:PATH or cifar100:PATH")
+    what.add_argument("--constraint", help="measured (default: fvcore FLOPs ratio of the phi=1 network) or formula")
+    what.add_argument("--tolerance", type=float, help="allowed distance from the budget, in x (default: 0.1)")
+    how = parser.add_argument_group("how to search")
+    how.add_argument("--sampler", help="grid | tpe (default) | gp | nsga2 | random")
+    how.add_argument("--trials", type=int, help="proxy trainings (default: the preset's)")
+    how.add_argument("--seed", type=int, help="seed of the sampler and of every proxy training (default: 0)")
+    how.add_argument("--no-reference", dest="references", action="store_false", help="skip the reference trials (paper point, single-dimension scalings)")
+    how.add_argument("--grid-step", type=float, help="grid step (default: 0.05)")
+    how.add_argument("--scheduler", help="none (default) or asha (stop poor trials early; single objective only)")
+    proxy = parser.add_argument_group("proxy training")
+    proxy.add_argument("--preset", help="auto (default) | cpu-tiny | gpu-small | gpu-full")
+    proxy.add_argument("--proxy-epochs", type=int, help="epochs per proxy training (default: the preset's)")
+    proxy.add_argument("--proxy-images", type=int, help="class-balanced training subset (default: the preset's)")
+    proxy.add_argument("--base-resolution", type=int, help="pixels of the proxy base network (default: the preset's)")
+    proxy.add_argument("--objective", help=argparse.SUPPRESS)  # analytic: instant stand-in, for tests
+    where = parser.add_argument_group("where to run")
+    where.add_argument("--cpus-per-trial", type=float, help="CPUs per trial (default: 1)")
+    where.add_argument("--gpus-per-trial", type=float, help="GPUs per trial; fractions share a GPU (default: 1/4 if a GPU is present, else 0)")
+    where.add_argument("--concurrency", type=int, help="trials at once (default: as resources allow)")
+    where.add_argument("--address", help="an existing Ray cluster: auto or ray://host:port (default: a local Ray)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--out", help="run folder (default: reports/<name>)")
+    output.add_argument("--name", help="run name (default: run-<date>-<time>)")
+    output.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run; finished trials are kept")
+    output.add_argument("--force", action="store_true", help="replace the run already in --out")
+    output.add_argument("--config", help="YAML file with any of these options (command line wins)")
+    parser.add_argument("--debug", action="store_true", default=False, help="show tracebacks instead of one-line errors")
+    parser.add_argument("-v", "--verbose", action="store_true", default=False, help="show Ray's and fvcore's own output")
+    parser.set_defaults(handler=_cmd_run)
+
+
+def _add_report(commands) -> None:
+    parser = commands.add_parser("report", help="write a run's HTML report", description="Write RUN_DIR/report.html from the run's table.",
+                                 epilog="example: scalesearch report reports/run-20261123-120000")
+    parser.add_argument("run_dir", metavar="RUN_DIR")
+    parser.add_argument("--out", help="HTML path (default: RUN_DIR/report.html)")
+    _common(parser)
+    parser.set_defaults(handler=_cmd_report)
+
+
+def _add_export(commands) -> None:
+    parser = commands.add_parser("export", help="write the winner's coefficients and B1-B7 as JSON",
+                                 description="Export the winning (alpha, beta, gamma) with its extrapolated B1-B7.",
+                                 epilog="example: scalesearch export reports/run-20261123-120000 --json winner.json --pick knee")
+    parser.add_argument("run_dir", metavar="RUN_DIR")
+    parser.add_argument("--json", metavar="PATH", help="default: RUN_DIR/winner.json")
+    parser.add_argument("--pick", choices=("best", "knee"), default="best", help="best accuracy (default) or the Pareto knee")
+    parser.add_argument("--csv", metavar="PATH", help="also write the trials table as CSV")
+    parser.add_argument("--parquet", metavar="PATH", help="also write the trials table as Parquet")
+    _common(parser)
+    parser.set_defaults(handler=_cmd_export)
+
+
+def _add_show(commands) -> None:
+    parser = commands.add_parser("show", help="print a run's trials table", description="Print a run's trials table.",
+                                 epilog="example: scalesearch show reports/run-20261123-120000 --all")
+    parser.add_argument("run_dir", metavar="RUN_DIR")
+    parser.add_argument("--all", action="store_true", help="every column, not just the main ones")
+    _common(parser)
+    parser.set_defaults(handler=_cmd_show)
+
+
+def _cmd_run(args) -> int:
+    from scalesearch.console import run_summary
+    from scalesearch.progress import Progress
+    from scalesearch.search import options_from, run
+
+    options = options_from(vars(args))
+    progress = Progress()
+    try:
+        outcome = run(options, progress=progress, command=" ".join(["scalesearch", *sys.argv[1:]]))
+    finally:
+        progress.end()
+    print(run_summary(outcome))
+    return EXIT_OK if outcome.succeeded else EXIT_FAILED
+
+
+def _cmd_report(args) -> int:
+    from scalesearch.report import write_report
+
+    print(f"wrote {write_report(args.run_dir, args.out)}")
+    return EXIT_OK
+
+
+def _cmd_export(args) -> int:
+    from scalesearch.export import export_run
+
+    written = export_run(args.run_dir, args.json, args.pick, args.csv, args.parquet)
+    for path in written.values():
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _cmd_show(args) -> int:
+    from scalesearch.console import trials_table
+    from scalesearch.results import load_table
+
+    print(trials_table(load_table(args.run_dir), every_column=args.all))
+    return EXIT_OK
+
+
 def _cmd_spaces(args) -> int:
     from scalesearch.console import format_table
     from scalesearch.spaces import builtin_spaces
@@ -99,8 +222,12 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"scalesearch {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     commands.required = True
-    _add_spaces(commands)
+    _add_run(commands)
+    _add_report(commands)
+    _add_export(commands)
+    _add_show(commands)
     _add_extrapolate(commands)
+    _add_spaces(commands)
     return parser
 
 

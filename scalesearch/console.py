@@ -36,3 +36,58 @@ def extrapolation_table(models: list[dict]) -> str:
         for model in models
     ]
     return format_table(headers, rows)
+
+
+MAIN_COLUMNS = ["trial", "status", "reference", "alpha", "beta", "gamma", "formula_product", "flops_ratio",
+                "resolution", "flops", "params", "accuracy", "train_seconds", "reason"]
+
+
+def _cell(value) -> str:
+    import pandas as pd
+
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, int) and abs(value) >= 10_000:
+        return human(value)
+    return str(value)
+
+
+def trials_table(table, every_column: bool = False) -> str:
+    columns = list(table.columns) if every_column else MAIN_COLUMNS
+    rows = [[_cell(row[column]) for column in columns] for _, row in table.iterrows()]
+    return format_table([column.replace("_", " ") for column in columns], rows)
+
+
+def run_summary(outcome) -> str:
+    """The last lines of a run: winner, accuracy against the references, where the files are."""
+    from scalesearch.results import pick_winner
+
+    table = outcome.table
+    lines = []
+    if outcome.status == "failed":
+        lines.append(f"run failed: {outcome.message}")
+    elif outcome.status == "interrupted":
+        lines.append(f"run interrupted; finished trials are kept. Continue with: scalesearch run --resume {outcome.run_dir}")
+    winner = pick_winner(table)
+    if winner is None:
+        lines.append("no trial completed on budget, so there is no winner")
+    else:
+        lines.append(
+            f"winner: alpha={winner['alpha']:.3f} beta={winner['beta']:.3f} gamma={winner['gamma']:.3f} "
+            f"(alpha*beta^2*gamma^2={winner['formula_product']:.2f}, measured {winner['flops_ratio']:.2f}x FLOPs) "
+            f"accuracy {winner['accuracy']:.3f} (trial {winner['trial']})"
+        )
+        references = table[(table["reference"].fillna("") != "") & table["accuracy"].notna()]
+        if not references.empty:
+            versus = ", ".join(
+                f"{row['reference']} {row['accuracy']:.3f} ({row['accuracy'] - winner['accuracy']:+.3f})"
+                for _, row in references.iterrows()
+            )
+            lines.append(f"references: {versus}")
+    if outcome.report:
+        lines.append(f"report: {outcome.report}")
+    if outcome.winner_json:
+        lines.append(f"coefficients and B1-B7: {outcome.winner_json}")
+    return "\n".join(lines)

@@ -91,7 +91,9 @@ def _trainable(config, dataset=None, objective=None, settings=None, cpus=1.0):
         result = objective(spec, dataset, trial_settings, lambda metrics: tune.report(dict(metrics)))
     except Exception as error:  # any failure of one candidate becomes a failed trial, not a crash
         message = f"{type(error).__name__}: {error}".strip()
-        tune.report({"failed": message.splitlines()[0][:300] if message else type(error).__name__})
+        # Tune insists on the metric in every report; the study reads "failed" first.
+        reason = message.splitlines()[0][:300] if message else type(error).__name__
+        tune.report({"failed": reason, "accuracy": 0.0, "epoch": 0})
         return
     tune.report(dict(result, final=True))
 

@@ -1,9 +1,9 @@
 """Proposals of (α, β, γ): Optuna samplers by name, the paper's grid, and the reference points.
 
-Continuous samplers search two *shares* of the budget instead of α, β, γ: the
-log-budget is split between depth, width and resolution by stick-breaking, so
-every point of the unit square is a feasible (α, β, γ ≥ 1) on the constraint
-surface α·β²·γ² = budget, and every such point is reachable. Sampling α, β, γ
+Continuous samplers search two *shares* in the unit square instead of α, β, γ:
+they split the log-budget between depth, width and resolution, so every point of
+the square is a feasible (α, β, γ ≥ 1) on the constraint surface α·β²·γ² = budget,
+and every such point is reachable. Sampling α, β, γ
 freely and filtering wastes most proposals (DESIGN.md §4).
 """
 from __future__ import annotations
@@ -56,23 +56,24 @@ def grid_depth_width_points(grid: GridSpec) -> list[tuple[float, float]]:
 
 
 def coefficients_from_shares(depth_share: float, width_share: float, budget: float) -> tuple[float, float, float]:
-    """Stick-breaking: depth takes ``depth_share`` of log(budget), width ``width_share`` of the rest."""
+    """Maps the unit square uniformly onto the triangle of how log(budget) is split between
+    depth (log α), width (2 log β) and resolution (2 log γ), so a uniform proposal favours
+    no dimension. ``depth_share`` = u₁ and ``width_share`` = u₂ of that map, not fractions."""
     log_budget = math.log(budget)
-    log_alpha = depth_share * log_budget
-    log_beta_squared = (1.0 - depth_share) * width_share * log_budget
-    log_gamma_squared = log_budget - log_alpha - log_beta_squared
-    return math.exp(log_alpha), math.exp(log_beta_squared / 2), math.exp(max(0.0, log_gamma_squared) / 2)
+    rest = math.sqrt(depth_share)
+    fractions = (1.0 - rest, rest * width_share, rest * (1.0 - width_share))
+    log_alpha, log_beta_squared, log_gamma_squared = (fraction * log_budget for fraction in fractions)
+    return math.exp(log_alpha), math.exp(log_beta_squared / 2), math.exp(log_gamma_squared / 2)
 
 
 def shares_from_coefficients(alpha: float, beta: float, gamma: float) -> tuple[float, float]:
     """The inverse, for enqueuing a known point (α·β²·γ² is taken as its own budget)."""
     total = math.log(formula_product(alpha, beta, gamma))
     if total <= 0:
-        return 0.0, 0.0
-    depth_share = math.log(alpha) / total
-    rest = total - math.log(alpha)
-    width_share = 2 * math.log(beta) / rest if rest > 0 else 0.0
-    return min(1.0, max(0.0, depth_share)), min(1.0, max(0.0, width_share))
+        return 1.0, 0.0
+    rest = 1.0 - math.log(alpha) / total
+    width_share = 2 * math.log(beta) / total / rest if rest > 0 else 0.0
+    return min(1.0, max(0.0, rest**2)), min(1.0, max(0.0, width_share))
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,60 @@ class RunOptions:
     verbose: bool = False
 
 
+@dataclasses.dataclass
+class Outcome:
+    """What a run leaves behind."""
+
+    table: object  # the results table (pandas)
+    run_dir: Path
+    status: str  # complete | interrupted | failed
+    report: Path | None = None
+    winner_json: Path | None = None
+    message: str = ""  # why it failed, in one line
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "complete"
+
+
+def options_from(values: dict) -> RunOptions:
+    """RunOptions from the defaults, then a --config file (or a resumed run's config), then the command line."""
+    values = dict(values)
+    for key in ("handler", "command", "debug"):
+        values.pop(key, None)
+    merged: dict = {}
+    if values.get("resume"):
+        values["out"], values["resume"] = values["resume"], True
+        saved = Path(values["out"]) / CONFIG_FILE
+        if saved.exists():
+            merged.update(_read_config(saved))
+    if values.get("config"):
+        merged.update(_read_config(Path(values.pop("config"))))
+    values.pop("config", None)
+    merged.update(values)
+    fields = {field.name for field in dataclasses.fields(RunOptions)}
+    unknown = set(merged) - fields
+    if unknown:
+        raise InputError(f"unknown option(s) in the config: {', '.join(sorted(unknown))}")
+    return RunOptions(**merged)
+
+
+def _read_config(path: Path) -> dict:
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"config file not found: {path}") from None
+    except (OSError, yaml.YAMLError) as error:
+        raise InputError(f"config file {path} is not readable YAML: {str(error).splitlines()[0]}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise InputError(f"config file {path} must hold a mapping of option: value")
+    return {str(key).replace("-", "_"): value for key, value in loaded.items()}
+
+
 def validate(options: RunOptions) -> RunOptions:
     """Every check that can fail before any work starts; one clear message each."""
     from scalesearch.objectives import OBJECTIVES
@@ -209,19 +263,39 @@ def run(options: RunOptions, progress=None, command: str | None = None):
         write_run_file(folder, info)
         if progress:
             progress.begin(info, study)
-        status = "interrupted"
+        status, message = "interrupted", ""
         try:
             run_trials(study, dataset, OBJECTIVES[options.objective], settings, resources, folder,
                        on_event=progress.event if progress else None)
-            status = "complete"
+            status, message = _judge(study.table())
         finally:
-            table = study.table()
             info.update(status=status, finished=_now(),
                         wall_seconds=(previous.get("wall_seconds") or 0.0) + time.time() - started_clock)
             write_run_file(folder, info)
+            outcome = Outcome(study.table(), folder, status, message=message)
+            _write_outputs(outcome)
     finally:
         stop_ray(ray_started)
-    return table
+    return outcome
+
+
+def _judge(table) -> tuple[str, str]:
+    """complete, unless every training failed: then the first error, in one line."""
+    trained = table[table["status"].isin(["complete", "failed", "pruned"])]
+    if len(trained) and (trained["status"] == "failed").all():
+        return "failed", f"every trial failed; the first: {trained.iloc[0]['reason']}"
+    return "complete", ""
+
+
+def _write_outputs(outcome: Outcome) -> None:
+    """The report always (it says plainly when nothing completed); the winner's JSON when there is one."""
+    from scalesearch.export import export_run
+    from scalesearch.report import write_report
+    from scalesearch.results import completed
+
+    if not completed(outcome.table).empty:
+        outcome.winner_json = Path(export_run(outcome.run_dir)["json"])
+    outcome.report = write_report(outcome.run_dir)
 
 
 def _device(options: RunOptions, resources) -> str:

@@ -127,7 +127,7 @@ class SearchStudy:
 
     def _coefficients(self, trial) -> tuple[float, float, float, str, bool]:
         attrs = trial.user_attrs
-        if "reference" in attrs:
+        if "ref_alpha" in attrs:
             if self.settings.sampler != "grid":  # keep the sampler's view of this trial consistent
                 trial.suggest_float("depth_share", 0.0, 1.0)
                 trial.suggest_float("width_share", 0.0, 1.0)
@@ -141,7 +141,8 @@ class SearchStudy:
 
     def trainings_started(self) -> int:
         return sum(1 for t in self.study.get_trials(deepcopy=False)
-                   if t.user_attrs.get("status") in ("running", "complete", "failed", "pruned"))
+                   if t.user_attrs.get("status") in ("running", "complete", "failed", "pruned")
+                   and not t.user_attrs.get("interrupted"))
 
     def propose(self, max_attempts: int = 60) -> Proposal | None:
         """The next candidate to train, or None when the training budget or the space is exhausted."""
@@ -307,7 +308,8 @@ class SearchStudy:
             if trial.state == optuna.trial.TrialState.RUNNING:
                 self.study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
                 self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-                requeue = {key: attrs[key] for key in ("reference", "ref_alpha", "ref_beta", "ref_gamma", "ref_literal") if key in attrs}
+                requeue = {key: attrs[key] for key in ("reference", "ref_alpha", "ref_beta", "ref_gamma", "ref_literal")
+                           if "ref_alpha" in attrs}
                 self.study.enqueue_trial(trial.params, user_attrs=requeue)
             elif attrs.get("status") in ("complete", "pruned", "failed"):
                 self.trained.setdefault(attrs["architecture"], trial.number)

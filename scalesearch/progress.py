@@ -1,0 +1,63 @@
+"""Live progress of a run: one rewritten status line on a terminal, plain log lines otherwise."""
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Progress:
+    def __init__(self, stream=None, live: bool | None = None):
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self.started = time.time()
+        self.study = None
+        self.total = 0
+
+    def begin(self, info: dict, study) -> None:
+        self.study, self.total = study, info["trials"]
+        grid = info.get("grid")
+        if grid:
+            self._line(f"grid: {grid['points']} points, {grid['candidates']} on budget before measuring")
+
+    def event(self, kind: str, trial: int) -> None:
+        table = self.study.table()
+        trained = table[table["status"].isin(["complete", "failed", "pruned"])]
+        running = int((table["status"] == "running").sum())
+        best = table[(table["status"] == "complete") & table["feasible"].fillna(False).astype(bool)]
+        elapsed = time.time() - self.started
+        done = len(trained)
+        eta = elapsed / done * (self.total - done) if done else float("nan")
+        text = f"[{_clock(elapsed)}] trials {done}/{self.total} done, {running} running"
+        if not best.empty:
+            row = best.sort_values(["accuracy", "flops"], ascending=[False, True]).iloc[0]
+            text += f", best {row['accuracy']:.3f} (α={row['alpha']:.2f} β={row['beta']:.2f} γ={row['gamma']:.2f})"
+        if done:
+            text += f", ~{_clock(eta)} left"
+        if not self.live:
+            row = table.set_index("trial").loc[trial]
+            detail = f"trial {trial} {row['status']}"
+            if kind == "finished" and row["status"] == "complete":
+                detail += f": accuracy {row['accuracy']:.3f}, {row['flops_ratio']:.2f}x FLOPs"
+            elif kind == "finished" and row["status"] == "failed":
+                detail += f": {row['reason']}"
+            text = f"{detail} | {text}"
+        self._line(text)
+
+    def _line(self, text: str) -> None:
+        if self.live:
+            self.stream.write("\r\033[K" + text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    if seconds != seconds:
+        return "?"
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}:{seconds:02d}"

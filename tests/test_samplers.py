@@ -1,0 +1,96 @@
+"""Samplers and the grid: counts, feasibility by construction, reproducibility by seed."""
+import math
+
+import optuna
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scalesearch.errors import InputError
+from scalesearch.samplers import (
+    SAMPLERS,
+    GridSpec,
+    coefficients_from_shares,
+    formula_feasible,
+    grid_depth_width_points,
+    grid_points,
+    make_sampler,
+    reference_points,
+    shares_from_coefficients,
+)
+from scalesearch.scaling import formula_product
+
+
+def test_the_nni_grid_keeps_108_of_2541_points():
+    points = grid_points(GridSpec())
+    assert len(points) == 2541
+    assert sum(formula_feasible(*point, 2.0, 0.1) for point in points) == 108
+
+
+def test_the_measured_grid_runs_over_alpha_and_beta_only():
+    assert len(grid_depth_width_points(GridSpec())) == 21 * 11
+
+
+@given(st.floats(0, 1), st.floats(0, 1), st.floats(1.1, 8))
+def test_every_share_pair_is_on_the_budget_with_coefficients_at_least_one(depth_share, width_share, budget):
+    alpha, beta, gamma = coefficients_from_shares(depth_share, width_share, budget)
+    assert min(alpha, beta, gamma) >= 1.0 - 1e-12
+    assert formula_product(alpha, beta, gamma) == pytest.approx(budget, rel=1e-9)
+
+
+@given(st.floats(1, 2), st.floats(1, 1.5), st.floats(1, 1.5))
+def test_shares_invert_coefficients(alpha, beta, gamma):
+    if formula_product(alpha, beta, gamma) < 1.0001:
+        return
+    shares = shares_from_coefficients(alpha, beta, gamma)
+    again = coefficients_from_shares(*shares, formula_product(alpha, beta, gamma))
+    assert again == pytest.approx((alpha, beta, gamma), rel=1e-6)
+
+
+def test_references_include_the_paper_point_only_for_b0_at_2x():
+    labels = [r.label for r in reference_points("efficientnet_b0", 2.0, "measured")]
+    assert labels == ["paper", "paper-literal", "depth-only", "width-only", "resolution-only"]
+    assert [r.label for r in reference_points("efficientnet_b0", 2.0, "formula")][0] == "paper"
+    assert "paper" not in [r.label for r in reference_points("resnet50", 2.0, "measured")]
+    single = {r.label: r for r in reference_points("resnet50", 3.0, "formula")}
+    for label in ("depth-only", "width-only", "resolution-only"):
+        reference = single[label]
+        assert formula_product(reference.alpha, reference.beta, reference.gamma) == pytest.approx(3.0)
+
+
+def _propose(sampler_name, seed, count=12):
+    sampler = make_sampler(sampler_name, seed, grid_size=108, trials=count)
+    directions = ["maximize", "minimize"] if sampler_name == "nsga2" else ["maximize"]
+    study = optuna.create_study(sampler=sampler, directions=directions)
+    grid = [p for p in grid_points(GridSpec()) if formula_feasible(*p, 2.0, 0.1)]
+    proposed = []
+    for _ in range(count):
+        trial = study.ask()
+        if sampler_name == "grid":
+            point = grid[trial.suggest_categorical("grid_point", list(range(len(grid))))]
+        else:
+            point = coefficients_from_shares(trial.suggest_float("depth_share", 0, 1), trial.suggest_float("width_share", 0, 1), 2.0)
+        proposed.append(point)
+        # A cheap deterministic objective in place of training.
+        value = -abs(point[0] - 1.3) - abs(point[1] - 1.15)
+        study.tell(trial, [value, formula_product(*point)] if sampler_name == "nsga2" else value)
+    return proposed
+
+
+@pytest.mark.parametrize("sampler_name", SAMPLERS)
+def test_each_sampler_proposes_only_feasible_points_with_fake_objective(sampler_name):
+    for point in _propose(sampler_name, seed=1):
+        assert formula_feasible(*point, 2.0, 0.1)
+        assert min(point) >= 1.0 - 1e-12
+
+
+@pytest.mark.parametrize("sampler_name", SAMPLERS)
+def test_each_sampler_is_reproducible_by_seed(sampler_name):
+    first, again, other = _propose(sampler_name, 3), _propose(sampler_name, 3), _propose(sampler_name, 4)
+    assert first == again
+    assert first != other
+
+
+def test_unknown_sampler_is_a_clear_error():
+    with pytest.raises(InputError, match="unknown sampler"):
+        make_sampler("bayes", 0)

@@ -1,0 +1,97 @@
+"""The study without Ray: what is proposed for training, duplicates, failures, recovery."""
+import pytest
+
+from scalesearch.measure import measure
+from scalesearch.results import load_table
+from scalesearch.scaling import scale
+from scalesearch.spaces import SearchSpace, Stage, Stem
+from scalesearch.study import SearchSettings, SearchStudy
+
+TINY = SearchSpace(
+    name="tiny",
+    stem=Stem(channels=8),
+    stages=(Stage("mbconv", 3, 1, 1, 8, 1, 0.25), Stage("mbconv", 3, 2, 4, 16, 2, 0.25), Stage("mbconv", 3, 2, 4, 24, 2, 0.25)),
+    head_channels=64,
+    resolution=32,
+)
+BASE_FLOPS = measure(scale(TINY), 10).flops
+
+
+def make_study(tmp_path, resume=False, **settings):
+    options = dict(budget=2.0, sampler="tpe", trials=6, constraint="formula", seed=0)
+    options.update(settings)
+    return SearchStudy(tmp_path, TINY, BASE_FLOPS, SearchSettings(**options), resume=resume)
+
+
+def test_references_are_proposed_first_and_labelled(tmp_path):
+    study = make_study(tmp_path)
+    proposals = [study.propose() for _ in range(3)]
+    table = study.table().set_index("trial")
+    assert [table.loc[p.trial, "reference"] for p in proposals] == ["depth-only", "width-only", "resolution-only"]
+
+
+def test_measured_mode_never_trains_an_infeasible_candidate(tmp_path):
+    study = make_study(tmp_path, constraint="measured", references=False, trials=4)
+    proposals = []
+    while (proposal := study.propose()) is not None:
+        proposals.append(proposal)
+        study.complete(proposal.trial, {"accuracy": 0.5})
+    table = load_table(tmp_path).set_index("trial")
+    trained = [p.trial for p in proposals]
+    assert table.loc[trained, "feasible"].all()
+    assert (table.loc[trained, "flops_ratio"] - 2.0).abs().max() < 0.1
+    infeasible = table[table["status"] == "infeasible"]
+    assert not set(infeasible.index) & set(trained)
+    assert infeasible["reason"].str.contains("measured FLOPs ratio").all()
+
+
+def test_a_duplicate_network_is_not_trained_again_and_reuses_the_result(tmp_path):
+    study = make_study(tmp_path, references=False, trials=3)
+    # Depth 1.05 and 1.2 round to the same blocks; same width and resolution: the same network.
+    study.study.enqueue_trial({"depth_share": 0.8, "width_share": 0.0})
+    study.study.enqueue_trial({"depth_share": 0.8, "width_share": 0.0})
+    first = study.propose()
+    second = study.propose()  # the duplicate waits on the first, so a new candidate comes instead
+    assert second.trial != first.trial + 1
+    study.complete(first.trial, {"accuracy": 0.61, "train_seconds": 3.0})
+    row = study.table().set_index("trial").loc[first.trial + 1]
+    assert row["status"] == "duplicate" and row["duplicate_of"] == first.trial
+    assert row["accuracy"] == pytest.approx(0.61)
+    assert study.trainings_started() == 2  # the duplicate took no training slot
+
+
+def test_a_failed_trial_is_recorded_with_its_reason(tmp_path):
+    study = make_study(tmp_path, references=False)
+    proposal = study.propose()
+    study.fail(proposal.trial, "FloatingPointError: loss became nan at epoch 2")
+    row = load_table(tmp_path).set_index("trial").loc[proposal.trial]
+    assert row["status"] == "failed" and "nan" in row["reason"]
+    assert study.propose() is not None  # the search goes on
+
+
+def test_recovery_keeps_finished_trials_and_reruns_those_in_flight(tmp_path):
+    study = make_study(tmp_path, references=False)
+    done, in_flight = study.propose(), study.propose()
+    study.complete(done.trial, {"accuracy": 0.7})
+    del study  # the process dies here: in_flight never reports
+
+    resumed = make_study(tmp_path, resume=True)
+    table = resumed.table().set_index("trial")
+    assert table.loc[done.trial, "status"] == "complete" and table.loc[done.trial, "accuracy"] == 0.7
+    assert in_flight.trial not in table.index  # the interrupted attempt is not a result
+    again = resumed.propose()
+    assert again.spec == in_flight.spec  # the same candidate, trained again
+    assert resumed.trainings_started() == 2
+
+
+def test_the_training_budget_stops_proposals(tmp_path):
+    study = make_study(tmp_path, references=False, trials=2)
+    for _ in range(2):
+        proposal = study.propose()
+        study.complete(proposal.trial, {"accuracy": 0.5})
+    assert study.propose() is None
+
+
+def test_formula_grid_summary_counts_points(tmp_path):
+    study = make_study(tmp_path, sampler="grid", references=False)
+    assert study.grid_summary() == {"points": 2541, "candidates": 108, "constraint": "formula"}
