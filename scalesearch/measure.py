@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from scalesearch.build import build_model
+from scalesearch.measure_cache import disk_cache
 from scalesearch.scaling import ModelSpec
 
 log = logging.getLogger("scalesearch.measure")
@@ -34,12 +35,19 @@ class Measurement:
 
 
 def measure(spec: ModelSpec, num_classes: int = 1000, counter: str = "fvcore") -> Measurement:
-    """FLOPs, params and activations of ``spec``; never counts the same network twice per process."""
+    """FLOPs, params and activations of ``spec``; never counts the same network twice per process,
+    nor across processes when the disk cache is on (the default; SCALESEARCH_CACHE=off disables it)."""
     key = (spec.architecture_key(), num_classes, counter)
     with _cache_lock:
         if key in _cache:
             cached = _cache[key]
             return Measurement(cached.flops, cached.params, cached.activations, cached.counter, 0.0)
+    stored = disk_cache.get(key)
+    if stored is not None:
+        result = Measurement(*stored, counter, 0.0)
+        with _cache_lock:
+            _cache[key] = result
+        return result
     start = time.perf_counter()
     model = build_model(spec, num_classes).eval()
     inputs = torch.zeros(1, 3, spec.resolution, spec.resolution)
@@ -54,6 +62,7 @@ def measure(spec: ModelSpec, num_classes: int = 1000, counter: str = "fvcore") -
     result = Measurement(int(flops), int(params), int(activations), counter, time.perf_counter() - start)
     with _cache_lock:
         _cache[key] = result
+    disk_cache.put(key, (result.flops, result.params, result.activations))
     return result
 
 

@@ -133,6 +133,11 @@ def validate(options: RunOptions) -> RunOptions:
         raise InputError("--concurrency must be at least 1")
     if options.grid_step <= 0:
         raise InputError("--grid-step must be positive")
+    if (options.gpus_per_trial or 0) > 0 and not options.address:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(f"--gpus-per-trial {options.gpus_per_trial:g} asked for, but this machine has no usable GPU")
     if options.resume and options.force:
         raise InputError("--resume and --force contradict each other: resume keeps the run, force replaces it")
     return options

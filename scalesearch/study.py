@@ -15,6 +15,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scalesearch.errors import InputError
 from scalesearch.feasibility import Candidate, evaluate
 from scalesearch.results import COLUMNS, make_table, save_table
 from scalesearch.samplers import (
@@ -28,6 +29,7 @@ from scalesearch.samplers import (
     reference_points,
     shares_from_coefficients,
 )
+from scalesearch.scaling import formula_product
 from scalesearch.spaces import SearchSpace
 
 log = logging.getLogger("scalesearch.study")
@@ -104,8 +106,19 @@ class SearchStudy:
         else:
             points = [(alpha, beta, None) for alpha, beta in grid_depth_width_points(settings.grid)
                       if alpha * beta**2 <= settings.budget + settings.tolerance]
+        if not points:
+            raise InputError(self._no_grid_point_message())
         random.Random(settings.seed).shuffle(points)
         return points
+
+    def _no_grid_point_message(self) -> str:
+        settings = self.settings
+        if settings.constraint == "formula":
+            nearest = min(abs(formula_product(*p) - settings.budget) for p in grid_points(settings.grid))
+        else:
+            nearest = min(alpha * beta**2 - settings.budget for alpha, beta in grid_depth_width_points(settings.grid))
+        return (f"no grid point is within tolerance {settings.tolerance:g} of the {settings.budget:g}x budget; "
+                f"the nearest needs --tolerance {nearest + 0.0005:.3f} (or change --grid-step)")
 
     def grid_summary(self) -> dict | None:
         if self.grid is None:

@@ -51,3 +51,18 @@ def test_flops_grow_with_resolution_squared():
     small, large = measure(scale(space, pixels=112), 10), measure(scale(space, pixels=224), 10)
     # Close to 4x; the classifier and edge effects of small feature maps keep it a little under.
     assert 3.6 < large.flops / small.flops <= 4.0
+
+
+def test_a_second_process_reads_measurements_from_the_disk_cache(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = ("from scalesearch.measure import measure; from scalesearch.scaling import scale; "
+            "from scalesearch.spaces import load_space; "
+            "m = measure(scale(load_space('mobilenet_v2'), pixels=64), 10); print(m.flops, m.seconds > 0)")
+    environment = dict(os.environ, SCALESEARCH_CACHE=str(tmp_path / "cache.jsonl"))
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True)
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True)
+    assert first.stdout.split()[1] == "True" and second.stdout.split()[1] == "False"
+    assert first.stdout.split()[0] == second.stdout.split()[0]
