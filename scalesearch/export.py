@@ -143,3 +143,105 @@ def build_model_from_json(path: str | Path, phi: int = 1, num_classes: int | Non
     listed = ", ".join(str(entry["phi"]) for entry in entries) or "none"
     raise InputError(f"{path} lists no network with phi={phi} (listed: {listed})")
 
+
+
+# -- a run folder's winner --------------------------------------------------------------------
+WINNER_JSON = "winner.json"
+PICKS = ("best", "knee")
+
+
+def _plain(value):
+    """A table cell as JSON: None for missing, Python numbers instead of numpy's."""
+    import pandas as pd
+
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def search_record(run, winner, pick: str) -> dict:
+    """Where the coefficients came from: enough to find the trial again and judge it."""
+    return {
+        "run": run.name,
+        "run_dir": str(run.path.resolve()),
+        "space": run.meta.get("space"),
+        "trial": _plain(winner["trial"]),
+        "pick": pick,
+        "accuracy": _plain(winner["accuracy"]),
+        "flops_ratio": _plain(winner["flops_ratio"]),
+        "formula_product": _plain(winner["formula_product"]),
+        "seed": _plain(winner["seed"]),
+        "sampler": run.meta.get("sampler") or _plain(winner["sampler"]),
+        "constraint": run.meta.get("constraint") or _plain(winner["constraint"]),
+        "tolerance": run.meta.get("tolerance"),
+        "proxy_base": run.meta.get("proxy_base"),
+        "data": run.meta.get("data"),
+    }
+
+
+def winner_document(run, winner, pick: str = "best") -> dict:
+    """coefficients_document of the winner's (α, β, γ) applied to the run's *full* space (B0..B7)."""
+    from scalesearch.runfolder import require_space
+
+    return coefficients_document(
+        require_space(run),
+        float(winner["alpha"]),
+        float(winner["beta"]),
+        float(winner["gamma"]),
+        budget=run.budget,
+        num_classes=int(run.meta.get("num_classes") or 1000),
+        resolution_multiple=int(run.meta.get("resolution_multiple") or 1),
+        search=search_record(run, winner, pick),
+    )
+
+
+def document_matches(document: dict, run, winner) -> bool:
+    """Whether ``document`` (e.g. an existing winner.json) holds this run's winner, so it need not be measured again."""
+    import math
+
+    search = document.get("search") or {}
+    try:
+        same_coefficients = all(
+            math.isclose(float(document[key]), float(winner[key]), rel_tol=1e-12) for key in ("alpha", "beta", "gamma")
+        )
+    except (KeyError, TypeError, ValueError):
+        return False
+    wanted_classes = run.meta.get("num_classes") or 1000
+    return (
+        same_coefficients
+        and search.get("space", document.get("space")) == run.meta.get("space")
+        and document.get("num_classes") == wanted_classes
+        and document.get("budget") == run.budget
+        and document.get("resolution_multiple", 1) == (run.meta.get("resolution_multiple") or 1)
+    )
+
+
+def export_run(run_dir, json_path=None, pick: str = "best", csv_path=None, parquet_path=None) -> dict:
+    """The winner's coefficients and B0..B7 as JSON (default RUN_DIR/winner.json); copies of the table on request.
+
+    Returns the written paths by kind: ``{"json": …, "csv": …, "parquet": …}``.
+    """
+    from scalesearch.results import pick_winner
+    from scalesearch.runfolder import read_run
+
+    if pick not in PICKS:
+        raise InputError(f"unknown pick {pick!r}; use best or knee")
+    run = read_run(run_dir)
+    winner = pick_winner(run.table, pick)
+    if winner is None:
+        raise InputError(f"{run.path}: no complete, feasible trial to export")
+    written = {"json": write_document(winner_document(run, winner, pick), json_path or run.path / WINNER_JSON)}
+    for kind, target, write in (
+        ("csv", csv_path, lambda path: run.table.to_csv(path, index=False)),
+        ("parquet", parquet_path, lambda path: run.table.to_parquet(path, index=False)),
+    ):
+        if target is None:
+            continue
+        target = Path(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write(target)
+        except OSError as error:
+            raise InputError(f"cannot write {target}: {error.strerror or error}") from error
+        written[kind] = target
+    return written

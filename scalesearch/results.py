@@ -14,6 +14,8 @@ import pandas as pd
 from scalesearch.errors import InputError
 
 TABLE_CSV = "trials.csv"
+# A table written before a column was added still loads (that column empty); these it cannot lack.
+REQUIRED_COLUMNS = {"trial", "status", "alpha", "beta", "gamma", "flops", "accuracy"}
 TABLE_PARQUET = "trials.parquet"
 STATUSES = ("complete", "infeasible", "duplicate", "failed", "pruned", "running")
 
@@ -46,6 +48,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "latency_ms_batch": ("float64", "inference latency at the training batch size, ms"),
     "peak_memory_bytes": ("Int64", "peak device memory of the training (CUDA), empty on CPU"),
     "device": ("string", "cpu or cuda device name"),
+    "measure_seconds": ("float64", "time spent building and measuring this candidate (and solving its resolution)"),
     "seed": ("Int64", "proxy training seed"),
     "sampler": ("string", "grid | tpe | gp | nsga2 | random"),
     "constraint": ("string", "formula | measured"),
@@ -90,14 +93,23 @@ def load_table(run_dir: str | Path) -> pd.DataFrame:
     parquet, csv = run_dir / TABLE_PARQUET, run_dir / TABLE_CSV
     if not parquet.exists() and not csv.exists():
         raise InputError(f"{run_dir} is not a scalesearch run (no {TABLE_PARQUET} or {TABLE_CSV})")
-    try:
-        frame = pd.read_parquet(parquet) if parquet.exists() else pd.read_csv(csv)
-    except Exception as error:  # pyarrow and pandas raise many types for a damaged file
-        raise InputError(f"the trials table in {run_dir} is unreadable ({type(error).__name__}); is the file damaged?") from None
-    missing = set(COLUMNS) - set(frame.columns)
+    frame, problem = None, None
+    # Parquet first (exact types); the CSV, written just before it by save_table, if Parquet is damaged.
+    for path, read in ((parquet, pd.read_parquet), (csv, pd.read_csv)):
+        if frame is None and path.exists():
+            try:
+                frame = read(path)
+            except Exception as error:  # pyarrow and pandas raise many types for a damaged file
+                problem = problem or f"{path.name} is unreadable ({type(error).__name__})"
+    if frame is None:
+        raise InputError(f"the trials table in {run_dir} is unreadable: {problem}; is the file damaged?")
+    missing = REQUIRED_COLUMNS - set(frame.columns)
     if missing:
         raise InputError(f"the trials table in {run_dir} lacks columns: {', '.join(sorted(missing))}")
-    return make_table(frame[list(COLUMNS)].to_dict("records"))
+    try:
+        return make_table(frame[[column for column in COLUMNS if column in frame.columns]].to_dict("records"))
+    except (TypeError, ValueError) as error:  # e.g. text in a numeric column of a hand-edited CSV
+        raise InputError(f"the trials table in {run_dir} holds a value of the wrong type: {error}") from None
 
 
 def completed(table: pd.DataFrame) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import json
 import logging
 import pickle
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +126,10 @@ class SearchStudy:
             return None
         settings = self.settings
         total = len(grid_points(settings.grid)) if settings.constraint == "formula" else len(grid_depth_width_points(settings.grid))
-        return {"points": total, "candidates": len(self.grid), "constraint": settings.constraint}
+        grid = settings.grid
+        return {"points": total, "candidates": len(self.grid), "constraint": settings.constraint,
+                "alpha_range": list(grid.alpha_range), "beta_range": list(grid.beta_range),
+                "gamma_range": list(grid.gamma_range), "step": grid.step}
 
     def _enqueue_references(self) -> None:
         for reference in reference_points(self.base.name, self.settings.budget, self.settings.constraint):
@@ -168,12 +172,14 @@ class SearchStudy:
             trial = self.study.ask()
             self.proposals += 1
             alpha, beta, gamma, reference, literal = self._coefficients(trial)
+            measuring = time.perf_counter()
             candidate = evaluate(
                 self.base, self.base_flops, alpha, beta, gamma, budget=settings.budget, tolerance=settings.tolerance,
                 constraint=settings.constraint, num_classes=settings.num_classes,
                 solve_resolution=settings.constraint == "measured" and not literal,
             )
             self._describe(trial, candidate, reference)
+            trial.set_user_attr("measure_seconds", time.perf_counter() - measuring)
             architecture = architecture_id(candidate)
             # Optuna's samplers read this (≤ 0 feasible) and learn to avoid infeasible regions,
             # which they cannot do from FAILed trials.
@@ -219,7 +225,7 @@ class SearchStudy:
             "width": candidate.spec.width, "depth": candidate.spec.depth, "resolution": candidate.spec.resolution,
             "flops": candidate.cost.flops, "params": candidate.cost.params, "activations": candidate.cost.activations,
             "architecture": architecture_id(candidate), "seed": settings.seed, "sampler": settings.sampler,
-            "constraint": settings.constraint, "budget": settings.budget, "measure_seconds": candidate.cost.seconds,
+            "constraint": settings.constraint, "budget": settings.budget,
             "spec": json.dumps(candidate.spec.to_dict()),
         }
         for key, value in attrs.items():

@@ -1,0 +1,64 @@
+"""Orchestration overhead of a whole run (issue 3/7): run wall time / sum of trial training time
+(goal ≤ 1.10), FLOPs-measurement share of the run (goal ≤ 2%), and what skipping duplicate and
+infeasible candidates saved.
+
+    python bench/bench_search.py [--repeats 3] [-- extra scalesearch run options]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def one_run(extra: list[str]) -> dict:
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-search-")) / "run"
+    command = [sys.executable, "cli.py", "run", "--budget", "2x", "--out", str(run_dir), *extra]
+    start = time.time()
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    process_seconds = time.time() - start
+    info = json.loads((run_dir / "run.json").read_text())
+    table = pd.read_parquet(run_dir / "trials.parquet")
+    trained = table[table["status"].isin(["complete", "failed", "pruned"])]
+    training = float(trained["train_seconds"].sum())
+    by_trial = table.set_index("trial")["train_seconds"]
+    duplicates = table[table["status"] == "duplicate"]
+    saved = float(sum(by_trial.get(original, 0.0) or 0.0 for original in duplicates["duplicate_of"].dropna()))
+    wall = float(info["wall_seconds"])
+    return {
+        "process_seconds": process_seconds,
+        "search_wall_seconds": wall,
+        "training_seconds": training,
+        "trials": len(trained),
+        "concurrency": int(info["machine"]["cpus"]),
+        "overhead": wall / (training / max(1, min(len(trained), int(info["machine"]["cpus"])))),
+        "measure_seconds": float(table["measure_seconds"].sum()),
+        "measure_share": float(table["measure_seconds"].sum()) / wall,
+        "duplicates": len(duplicates),
+        "infeasible": int((table["status"] == "infeasible").sum()),
+        "training_seconds_saved_by_duplicates": saved,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    args, extra = parser.parse_known_args()
+    runs = [one_run([a for a in extra if a != "--"]) for _ in range(args.repeats)]
+    print(f"machine: {platform.processor() or platform.machine()}, {runs[0]['concurrency']} CPUs; "
+          f"{args.repeats} runs of: scalesearch run --budget 2x {' '.join(extra)}")
+    for key in runs[0]:
+        values = [run[key] for run in runs]
+        print(f"{key:40s} median {statistics.median(values):10.3f}   runs: {', '.join(f'{v:.3f}' for v in values)}")
+
+
+if __name__ == "__main__":
+    main()

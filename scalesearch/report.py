@@ -1,0 +1,226 @@
+"""report.html: one offline page from a run folder's results table and run.json alone.
+
+Sections: summary, Pareto fronts, search space, progress, extrapolation to
+B0..B7, the sortable trials table, provenance. plotly.js is written once beside
+the page (never a CDN). Needs no search code: ``import scalesearch.report``
+loads neither Ray nor Optuna.
+"""
+from __future__ import annotations
+
+import datetime
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scalesearch import __version__
+from scalesearch.console import human
+from scalesearch.errors import InputError
+from scalesearch.export import WINNER_JSON, document_matches, read_document, winner_document, write_document
+from scalesearch.report_figures import extrapolation_figure, pareto_figure, progress_figure, space_figure
+from scalesearch.report_page import badge, definitions, esc, missing, number, page, table, write_plotly_js
+from scalesearch.report_summary import describe, duration, summary, wall_seconds
+from scalesearch.results import COLUMNS, pick_winner
+from scalesearch.runfolder import Run, read_run
+
+REPORT_HTML = "report.html"
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of ``run_dir`` (default ``RUN_DIR/report.html``) and plotly.min.js beside it."""
+    run = read_run(run_dir)
+    out = Path(out) if out is not None else run.path / REPORT_HTML
+    winner = pick_winner(run.table, "best")
+    knee = pick_winner(run.table, "knee")
+    figures: list[str] = []
+
+    def plot(figure, div_id: str, missing_text: str) -> str:
+        if figure is None:
+            return f'<p class="note">{esc(missing_text)}</p>'
+        figures.append(div_id)
+        return '<div class="plot">' + figure.to_html(
+            full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG) + "</div>"
+
+    pareto = (
+        plot(pareto_figure(run.table, "flops", "Proxy accuracy against measured FLOPs", "measured FLOPs of the φ=1 proxy network"),
+             "fig-pareto-flops", "No trial has both an accuracy and measured FLOPs yet.")
+        + plot(pareto_figure(run.table, "latency_ms", "Proxy accuracy against latency", "inference latency at batch 1 (ms)"),
+               "fig-pareto-latency", "No trial has a measured latency, so there is no latency plot.")
+        + '<p class="note">Filled markers meet the budget, open ones do not; diamonds are reference trials. The green '
+          "step line is the Pareto front of the complete, feasible trials. Duplicates sit on the trial they repeat.</p>"
+    )
+    search_space = plot(space_figure(run.table, run.budget, run.meta.get("constraint"), grid_points(run)),
+                        "fig-search-space", "No trial has coefficients yet.") + space_note(run)
+    progress = plot(progress_figure(run.table), "fig-progress", "No trial completed yet: no progress to plot.")
+    extrapolation = extrapolation_section(run, winner, plot)
+    sections = [
+        ("summary", "Summary", summary(run, winner, knee)),
+        ("pareto", "Pareto front", pareto),
+        ("space", "Search space", search_space),
+        ("progress", "Progress", progress),
+        ("extrapolation", "Extrapolation to B0–B7", extrapolation),
+        ("trials", "Trials", trials_table(run.table, winner)),
+        ("provenance", "Provenance", provenance(run)),
+    ]
+    facts = [run.get("space", "unknown space"), f"budget {run.budget:g}×" if run.budget else "budget unknown",
+             f"{run.get('sampler', 'unknown')} sampler", run.get("status", "status unknown"), str(run.path)]
+    subtitle = " · ".join(esc(fact) for fact in facts)
+    document = page(f"scalesearch report — {run.name}", subtitle, sections, len(figures))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_plotly_js(out.parent)
+        temporary = out.with_name(f".{out.name}.tmp")
+        temporary.write_text(document, encoding="utf-8")
+        temporary.replace(out)
+    except OSError as error:
+        raise InputError(f"cannot write the report to {out}: {error.strerror or error}") from error
+    return out
+
+
+def grid_points(run: Run) -> np.ndarray | None:
+    """The grid sampler's (α, β, γ) points: run.json's ``grid.points`` when it lists them, else rebuilt
+    from ``grid.alpha_range``/``beta_range``/``gamma_range``/``step`` (NNI's [1, 2], [1, 1.5], 0.05 by default)."""
+    if run.get("sampler") != "grid":
+        return None
+    grid = run.meta.get("grid") if isinstance(run.meta.get("grid"), dict) else {}
+    if isinstance(grid.get("points"), list):
+        return np.asarray(grid["points"], float).reshape(-1, 3)
+    from scalesearch.samplers import GridSpec, formula_feasible
+    from scalesearch.samplers import grid_points as all_grid_points
+
+    spec = GridSpec(tuple(grid.get("alpha_range", (1.0, 2.0))), tuple(grid.get("beta_range", (1.0, 1.5))),
+                    tuple(grid.get("gamma_range", (1.0, 1.5))), float(grid.get("step", 0.05)))
+    points = np.asarray(all_grid_points(spec), float)
+    budget, tolerance = run.budget, run.get("tolerance")
+    if run.get("constraint") == "measured" or budget is None or tolerance is None:
+        # Measured mode solves the resolution per (α, β): every pair that γ ≥ 1 can bring to the budget.
+        return points[points[:, 0] * points[:, 1] ** 2 <= (budget or np.inf)]
+    return points[[formula_feasible(*point, budget, float(tolerance)) for point in points]]
+
+
+def space_note(run: Run) -> str:
+    constraint = run.get("constraint", "unknown")
+    text = (f"Constraint: <b>{esc(constraint)}</b>, tolerance {esc(run.get('tolerance', 'unknown'))}. Under the dashed curve "
+            "α·β² is below the budget, so some γ ≥ 1 brings α·β²·γ² to it. ")
+    if constraint == "measured":
+        text += "In measured mode γ is the effective resolution ratio solved so that the measured FLOPs meet the budget. "
+    grid = run.meta.get("grid")
+    if isinstance(grid, dict):
+        text += "Grid: " + describe({k: v for k, v in grid.items() if k != "points"}) + "."
+    return f'<p class="note">{text}</p>'
+
+
+def winner_coefficients(run: Run, winner: pd.Series) -> tuple[dict, str]:
+    """The winner's B0..B7: RUN_DIR/winner.json when it holds this winner, else measured now (and cached there)."""
+    path = run.path / WINNER_JSON
+    if path.exists():
+        try:
+            document = read_document(path)
+        except InputError:
+            document = None
+        if document is not None and document_matches(document, run, winner):
+            return document, f"from {esc(path)}"
+    start = time.perf_counter()
+    document = winner_document(run, winner, "best")
+    source = f"measured now with fvcore in {time.perf_counter() - start:.1f} s"
+    if not path.exists():  # never replace an export the user made (it may hold the knee)
+        try:
+            write_document(document, path)
+            source += f", saved to {esc(path)}"
+        except InputError:
+            pass  # a read-only run folder: the report still renders
+    return document, source
+
+
+def extrapolation_section(run: Run, winner: pd.Series | None, plot) -> str:
+    if winner is None:
+        return '<p class="note">No trial completed yet: no winner to extrapolate.</p>'
+    try:
+        document, source = winner_coefficients(run, winner)
+    except InputError as error:
+        return f'<p class="warn">Cannot extrapolate the winner: {esc(error)}</p>'
+    space = document.get("space", "unknown")
+    intro = (f'<p class="note">The winner\'s α, β, γ applied to the full <b>{esc(space)}</b> network (not the proxy base): '
+             "B<sub>φ</sub> has depth α<sup>φ</sup>, width β<sup>φ</sup> and resolution base × γ<sup>φ</sup>, rounded the official way, "
+             f"measured with fvcore at batch 1 for {document.get('num_classes')} classes ({source}).</p>")
+    networks = [("searched", model) for model in document["models"]]
+    networks += [("official", model) for model in document.get("official", [])]
+    rows = []
+    for kind, model in networks:
+        spec = model.get("spec", {})
+        stages = " · ".join(f"{stage['channels']}×{stage['repeats']}" for stage in model["stages"])
+        rows.append([
+            f"{esc(model['name'])} <small>{kind}</small>", esc(model["phi"]), number(model["width"]), number(model["depth"]),
+            esc(model["resolution"]), human(model["flops"]), f"{model['flops_ratio']:.2f}×", human(model["params"]),
+            human(model["activations"]), esc(spec.get("stem", {}).get("channels", "–")), stages,
+            esc(spec.get("head_channels") or "–"),
+        ])
+    headers = ["network", "φ", "width", "depth", "px", "FLOPs", "× B0", "params", "activations", "stem",
+               "stages (channels × blocks)", "head"]
+    return (intro + plot(extrapolation_figure(document), "fig-extrapolation", "")
+            + "<h3>Each network's stages</h3>" + '<div class="scroll">'
+            + table(headers, rows, text_columns=(0, 10)) + "</div>")
+
+
+BIG = {"flops", "params", "activations", "peak_memory_bytes"}
+
+
+def _cell(column: str, value) -> tuple[str, str]:
+    """(HTML, sort key) of one table cell."""
+    if missing(value):
+        return "", ""
+    dtype = COLUMNS[column][0]
+    if column == "status":
+        return badge(value), str(value)
+    if column in BIG:
+        return f'<span title="{int(value):,}">{human(float(value))}</span>', str(int(value))
+    if dtype == "float64":
+        digits = 1 if column in ("train_seconds", "images_per_second") else 2 if column.startswith("latency") else 4
+        return f"{float(value):.{digits}f}", repr(float(value))
+    if dtype == "boolean":
+        return ("yes" if value else "no"), str(int(bool(value)))
+    text = str(value)
+    if len(text) > 60:  # long reasons and architecture keys: full text on hover
+        return f'<span title="{esc(text)}">{esc(text[:57])}…</span>', text
+    return esc(text), text
+
+
+def trials_table(frame: pd.DataFrame, winner: pd.Series | None) -> str:
+    columns = list(COLUMNS)
+    rows, keys, classes = [], [], []
+    for record in frame.itertuples(index=False):
+        cells = [_cell(column, value) for column, value in zip(columns, record)]
+        rows.append([html for html, _ in cells])
+        keys.append([key for _, key in cells])
+        classes.append("winner" if winner is not None and record.trial == winner["trial"] else "")
+    text = tuple(i for i, column in enumerate(columns) if COLUMNS[column][0] == "string")
+    return (f'<p class="note">All {len(frame)} trials with every column of the results table; click a header to sort. '
+            "The winner's row is highlighted.</p>"
+            + '<div class="scroll">' + table(columns, rows, text_columns=text, sortable=True, row_classes=classes, raw=keys) + "</div>")
+
+
+def provenance(run: Run) -> str:
+    machine = run.meta.get("machine") if isinstance(run.meta.get("machine"), dict) else {}
+    items = [
+        ("run", esc(run.name)),
+        ("folder", esc(run.path.resolve())),
+        ("status", describe(run.meta.get("status"))),
+        ("command", f"<code>{esc(run.meta['command'])}</code>" if run.meta.get("command") else "unknown"),
+        ("space", describe(run.meta.get("space"))),
+        ("proxy base", describe(run.meta.get("proxy_base"))),
+        ("budget / tolerance", f"{describe(run.meta.get('budget'))} / {describe(run.meta.get('tolerance'))}"),
+        ("constraint / sampler", f"{describe(run.meta.get('constraint'))} / {describe(run.meta.get('sampler'))}"),
+        ("trials asked / seed", f"{describe(run.meta.get('trials'))} / {describe(run.meta.get('seed'))}"),
+        ("data / classes", f"{describe(run.meta.get('data'))} / {describe(run.meta.get('num_classes'))}"),
+        ("device", describe(run.meta.get("device"))),
+        ("started", describe(run.meta.get("started"))),
+        ("finished", describe(run.meta.get("finished"))),
+        ("wall time", duration(wall_seconds(run))),
+        ("versions", describe(run.meta.get("versions"))),
+        ("machine", describe(machine) if machine else "unknown"),
+        ("report", f"scalesearch {esc(__version__)}, "
+                   f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}"),
+    ]
+    return definitions(items)

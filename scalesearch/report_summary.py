@@ -1,0 +1,196 @@
+"""The report's first section: the winner, how it compares with the references, the noise, the cost."""
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pandas as pd
+
+from scalesearch.console import human
+from scalesearch.report_page import cards, esc, missing, number
+from scalesearch.report_page import table as html_table
+from scalesearch.results import STATUSES, completed
+from scalesearch.runfolder import Run
+
+REFERENCE_ORDER = ("paper", "paper-literal", "depth-only", "width-only", "resolution-only")
+# One throwaway measurement of a 10-second CPU proxy (DESIGN.md §3): sd of 3 seeds ≈ 0.03.
+TYPICAL_SEED_SD = 0.03
+
+
+def status_counts(frame: pd.DataFrame) -> str:
+    counts = frame["status"].fillna("unknown").value_counts()
+    order = [s for s in (*STATUSES, "unknown") if s in counts] + sorted(set(counts.index) - set(STATUSES) - {"unknown"})
+    return ", ".join(f"{counts[s]} {esc(s)}" for s in order)
+
+
+def duration(seconds) -> str:
+    if missing(seconds):
+        return "unknown"
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
+
+
+def wall_seconds(run: Run):
+    if isinstance(run.meta.get("wall_seconds"), (int, float)):
+        return run.meta["wall_seconds"]
+    try:
+        start, end = (datetime.datetime.fromisoformat(run.meta[key]) for key in ("started", "finished"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (end - start).total_seconds()
+
+
+def describe(value) -> str:
+    """A run.json value as escaped text; dicts as ``key value`` pairs, missing as unknown."""
+    if missing(value) or value == "":
+        return "unknown"
+    if isinstance(value, dict):
+        return ", ".join(f"{esc(k)} {describe(v)}" for k, v in value.items()) or "unknown"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(describe(v) for v in value) or "none"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
+        return f'<span title="{value:,}">{human(value)}</span>'  # FLOPs, params: 727k, exact on hover
+    return esc(value)
+
+
+def preset_text(preset) -> str:
+    if isinstance(preset, dict) and "name" in preset:
+        rest = {k: v for k, v in preset.items() if k != "name"}
+        return f"<b>{esc(preset['name'])}</b>" + (f" ({describe(rest)})" if rest else "")
+    return describe(preset)
+
+
+def _accuracy_text(values: np.ndarray) -> str:
+    if len(values) > 1:
+        return f"{values.mean():.3f} ± {values.std(ddof=1):.3f} (n={len(values)})"
+    return number(values[0]) if len(values) else "–"
+
+
+def winner_accuracies(table: pd.DataFrame, winner: pd.Series) -> np.ndarray:
+    """The winner's accuracy over every seed its network was trained with (one value without repeats)."""
+    for group in seed_groups(table):
+        if (group["trial"] == winner["trial"]).any():
+            return group["accuracy"].to_numpy(float)
+    return np.array([float(winner["accuracy"])])
+
+
+def references(table: pd.DataFrame, winner: pd.Series | None) -> str:
+    rows = table[table["reference"].notna().astype(bool)]
+    if rows.empty:
+        return '<p class="note">No reference trials in this run (paper point, depth-, width- or resolution-only scaling).</p>'
+    labels = [label for label in REFERENCE_ORDER if label in set(rows["reference"])]
+    labels += sorted(set(rows["reference"]) - set(REFERENCE_ORDER))
+    body = []
+    for label in labels:
+        group = rows[(rows["reference"] == label).astype(bool)]
+        first = group.iloc[0]
+        accuracy = group["accuracy"].dropna().to_numpy(float)
+        if winner is None or not len(accuracy):
+            difference = "–"
+        elif (group["trial"] == winner["trial"]).any():
+            difference = "this is the winner"
+        else:
+            delta = winner_accuracies(table, winner).mean() - accuracy.mean()  # means: a lucky seed must not count
+            difference = f'<span class="{"up" if delta >= 0 else "down"}">{delta:+.3f}</span>'
+        feasible = "" if bool(group["feasible"].fillna(False).all()) else " (off budget)"
+        body.append([
+            esc(label), esc(", ".join(str(t) for t in group["trial"])), esc(", ".join(sorted(set(group["status"].fillna("?"))))) + feasible,
+            f"{number(first['alpha'])} / {number(first['beta'])} / {number(first['gamma'])}",
+            number(first["flops_ratio"], 2) + "×", _accuracy_text(accuracy), difference,
+        ])
+    headers = ["reference", "trial", "status", "α / β / γ", "FLOPs ratio", "proxy accuracy", "winner − reference"]
+    return "<h3>Against the reference trials</h3>" + html_table(headers, body, text_columns=(0, 1, 2))
+
+
+def seed_groups(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """Complete trials of one network trained with two or more different seeds (duplicates reuse a result: not counted)."""
+    trained = table[((table["status"] == "complete").fillna(False) & table["accuracy"].notna()).to_numpy(bool)]
+    if trained.empty:
+        return []
+    identity = trained["architecture"].astype("object").where(
+        trained["architecture"].notna(), trained[["width", "depth", "resolution"]].astype(str).agg("|".join, axis=1)
+    )
+    return [group for _, group in trained.groupby(identity, sort=False) if group["seed"].dropna().nunique() >= 2]
+
+
+def noise(table: pd.DataFrame) -> str:
+    groups = seed_groups(table)
+    if not groups:
+        return (f'<p class="note">Every network here was trained with one seed. On a short CPU proxy the seed-to-seed '
+                f"standard deviation of accuracy is about {TYPICAL_SEED_SD:.2f}, so differences smaller than "
+                f"~{TYPICAL_SEED_SD:.2f} may be seed noise.</p>")
+    rows, variances, weights = [], [], []
+    for group in groups:
+        accuracy = group["accuracy"].to_numpy(float)
+        variances.append(accuracy.var(ddof=1))
+        weights.append(len(accuracy) - 1)
+        first = group.iloc[0]
+        rows.append([
+            esc(", ".join(str(t) for t in group["trial"])),
+            f"{number(first['alpha'])} / {number(first['beta'])} / {number(first['gamma'])}",
+            str(group["seed"].dropna().nunique()), f"{accuracy.mean():.3f} ± {accuracy.std(ddof=1):.3f}",
+        ])
+    pooled = float(np.sqrt(np.average(variances, weights=weights)))
+    return (f"<h3>Seed noise</h3><p class=\"note\">{len(groups)} network(s) were trained with several seeds; the pooled "
+            f"standard deviation of accuracy is <b>{pooled:.3f}</b>. Differences between candidates smaller than about "
+            f"{2 * pooled:.3f} (2 sd) are within seed noise.</p>"
+            + html_table(["trials", "α / β / γ", "seeds", "accuracy mean ± sd"], rows, text_columns=(0,)))
+
+
+def compute_spent(run: Run) -> str:
+    frame = run.table
+    train_hours = frame["train_seconds"].fillna(0).astype(float).sum() / 3600
+    items = [
+        ("trials", f"{len(frame)}"),
+        ("wall time", duration(wall_seconds(run))),
+        ("trial-hours", f"{train_hours:.2f} h" if train_hours >= 0.1 else f"{train_hours * 60:.1f} min"),
+        ("device", describe(run.meta.get("device"))),
+    ]
+    return ("<h3>Compute spent</h3>" + cards(items)
+            + f'<p class="note">Trials by status: {status_counts(frame)}. Trial-hours add up the proxy trainings\' wall time.</p>'
+            + f'<p class="note">Data: {describe(run.meta.get("data"))}. Preset: {preset_text(run.meta.get("preset"))}.</p>')
+
+
+def summary(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:
+    parts = [f'<p class="warn">{esc(warning)}</p>' for warning in run.warnings]
+    status = run.meta.get("status")
+    if status and status != "complete":
+        parts.append(f'<p class="warn">This run is <b>{esc(status)}</b>: everything below is what it had finished.</p>')
+    budget = run.budget
+    if winner is None:
+        failed = run.table[(run.table["status"] == "failed").fillna(False).to_numpy(bool) & run.table["reason"].notna().to_numpy(bool)]
+        first_error = f" First failure: {esc(failed.iloc[0]['reason'])}." if len(failed) else ""
+        parts.append(f'<p class="empty">No trial completed yet: {len(run.table)} trial(s) recorded '
+                     f"({status_counts(run.table) or 'none'}). There is no winner to show.{first_error}</p>")
+    else:
+        parts.append(
+            f'<p class="headline">Winner: <b>α = {winner["alpha"]:.3f}, β = {winner["beta"]:.3f}, γ = {winner["gamma"]:.3f}</b>'
+            f' — trial {winner["trial"]}' + (f' (reference: {esc(winner["reference"])})' if not missing(winner["reference"]) else "") + "</p>"
+        )
+        parts.append(cards([
+            ("budget", f"{budget:g}×" if budget else "unknown"),
+            ("α·β²·γ²", number(winner["formula_product"])),
+            ("measured FLOPs ratio", number(winner["flops_ratio"], 2) + "×"),
+            ("proxy accuracy", number(winner["accuracy"])),
+            ("FLOPs (φ=1, proxy)", human(float(winner["flops"])) if not missing(winner["flops"]) else "–"),
+            ("params (φ=1, proxy)", human(float(winner["params"])) if not missing(winner["params"]) else "–"),
+        ]))
+        accuracy = winner_accuracies(run.table, winner)
+        if len(accuracy) > 1:
+            parts.append(f'<p class="note">The winner\'s network was trained with {len(accuracy)} seeds: accuracy '
+                         f"<b>{accuracy.mean():.3f} ± {accuracy.std(ddof=1):.3f}</b>; the trial above is its best seed, "
+                         "and the comparisons below use the mean.</p>")
+        if knee is not None and knee["trial"] != winner["trial"]:
+            parts.append(f'<p class="note">The Pareto knee (accuracy against FLOPs) is trial {knee["trial"]}: α {knee["alpha"]:.3f}, '
+                         f'β {knee["beta"]:.3f}, γ {knee["gamma"]:.3f}, accuracy {knee["accuracy"]:.3f} at {number(knee["flops_ratio"], 2)}× '
+                         "(<code>scalesearch export --pick knee</code>).</p>")
+        parts.append(f'<p class="note">{len(completed(run.table))} complete, feasible trial(s) competed; the winner has the '
+                     "highest proxy accuracy, ties going to fewer FLOPs.</p>")
+    parts.append(references(run.table, winner))
+    parts.append(noise(run.table))
+    parts.append(compute_spent(run))
+    return "".join(parts)

@@ -1,0 +1,264 @@
+"""report.html and export_run from run folders built like the search writes them."""
+import json
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from scalesearch import report as report_module
+from scalesearch.errors import InputError
+from scalesearch.export import build_model_from_json, export_run
+from scalesearch.report import grid_points, write_report
+from scalesearch.results import load_table, pick_winner
+from scalesearch.runfolder import read_run
+from tests.browser import Chromium, find_chromium
+from tests.run_fixture import demo_records, make_run, trial, write_tiny_space
+
+HOSTILE_NAME = "<script>alert(1)</script>"
+HOSTILE_REASON = "<img src=x onerror=alert(2)> & friends"
+SECTIONS = ("summary", "pareto", "space", "progress", "extrapolation", "trials", "provenance")
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    """A tiny MBConv space in a folder whose name needs escaping too."""
+    folder = tmp_path_factory.mktemp("space") / "spaces & <things>"
+    folder.mkdir()
+    return write_tiny_space(folder)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, space):
+    records = demo_records()
+    for record in records:
+        if record["status"] == "failed":
+            record["reason"] = HOSTILE_REASON
+    return make_run(tmp_path_factory.mktemp("runs") / "demo", records, name=HOSTILE_NAME, space=space)
+
+
+@pytest.fixture(scope="module")
+def report(run_dir):
+    """Written once: measuring the winner's B0..B7 also leaves RUN_DIR/winner.json for the other tests."""
+    return write_report(run_dir)
+
+
+@pytest.fixture(scope="module")
+def empty_report(tmp_path_factory, space):
+    records = [
+        trial(0, 1.9, 1.3, 1.0, status="infeasible", feasible=False, reason="alpha*beta^2 exceeds the budget"),
+        trial(1, 1.2, 1.1, 1.15, status="failed", reason="RuntimeError: loss became NaN"),
+    ]
+    run = make_run(tmp_path_factory.mktemp("runs") / "empty", records, space=space, status="interrupted")
+    return write_report(run)
+
+
+def test_every_section_is_there_and_plotly_is_beside_it_not_on_a_cdn(report, run_dir):
+    page = report.read_text()
+    for anchor in SECTIONS:
+        assert f'<section id="{anchor}">' in page
+    assert int(re.search(r'data-figures="(\d+)"', page).group(1)) == 5
+    assert '<script src="plotly.min.js"></script>' in page
+    assert not re.search(r"<script[^>]+src=\"https?:", page)
+    assert (report.parent / "plotly.min.js").stat().st_size > 1_000_000
+
+
+def test_the_summary_names_the_winner_references_noise_and_cost(report, run_dir):
+    page = report.read_text()
+    winner = pick_winner(load_table(run_dir))
+    assert f"α = {winner['alpha']:.3f}, β = {winner['beta']:.3f}, γ = {winner['gamma']:.3f}" in page
+    for reference in ("paper", "paper-literal", "depth-only", "width-only", "resolution-only"):
+        assert f"<td class=\"t\">{reference}</td>" in page
+    table = load_table(run_dir)
+    seeds = table[(table["architecture"] == winner["architecture"]) & (table["status"] == "complete")]["accuracy"]
+    assert len(seeds) == 3  # the fixture trains the winner's network with three seeds: compare their mean
+    depth_only = 0.347  # the fixture's depth-only accuracy
+    assert f"+{seeds.mean() - depth_only:.3f}" in page and f"{seeds.mean():.3f} ± {seeds.std():.3f}" in page
+    assert "trained with 3 seeds" in page and "pooled standard deviation" in page
+    assert "3 min 00 s" in page and "cpu-tiny" in page
+    trial_minutes = load_table(run_dir)["train_seconds"].sum() / 60
+    assert f"{trial_minutes:.1f} min" in page
+
+
+def test_user_text_is_escaped_everywhere(report):
+    page = report.read_text()
+    assert HOSTILE_NAME not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x" not in page  # the failed trial's reason, in the table and in hover text
+    assert "spaces &amp; &lt;things&gt;" in page  # the space file's folder, in the provenance
+
+
+def test_one_seed_per_network_says_small_differences_may_be_noise(tmp_path, space):
+    records = [record for record in demo_records() if record["trial"] < 19]  # drop the extra seeds
+    page = write_report(make_run(tmp_path / "run", records, space=space), tmp_path / "out" / "r.html").read_text()
+    assert "differences smaller than ~0.03 may be seed noise" in page
+    assert (tmp_path / "out" / "plotly.min.js").exists()
+
+
+def test_an_existing_matching_winner_json_is_reused_and_a_stale_one_is_not(report, run_dir, monkeypatch, tmp_path):
+    def measuring(*args, **kwargs):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(report_module, "winner_document", measuring)
+    write_report(run_dir, tmp_path / "again.html")  # reuses RUN_DIR/winner.json
+    stale = json.loads((run_dir / "winner.json").read_text())
+    stale["alpha"] += 0.05
+    other = make_run(tmp_path / "stale", demo_records(), space=stale["search"]["space"])
+    (other / "winner.json").write_text(json.dumps(stale))
+    with pytest.raises(AssertionError, match="measured again"):
+        write_report(other)
+
+
+def test_a_run_with_no_complete_trial_says_so_plainly(empty_report):
+    page = empty_report.read_text()
+    assert "No trial completed yet: 2 trial(s) recorded (1 infeasible, 1 failed)" in page
+    assert "This run is <b>interrupted</b>" in page
+    assert 'data-figures="1"' in page  # only the search space has something to show
+
+
+def test_missing_run_json_still_renders_with_unknowns(tmp_path, space):
+    run = make_run(tmp_path / "run", demo_records(), space=space)
+    (run / "run.json").unlink()
+    (run / "winner.json").write_text("{}")  # and a useless winner.json: neither may crash the report
+    page = write_report(run).read_text()
+    assert "run.json is missing" in page and "Cannot extrapolate the winner" in page and "unknown" in page
+    with pytest.raises(InputError, match="cannot tell which search space"):
+        export_run(run)
+
+
+def test_not_a_run_and_a_corrupt_table_are_one_line_input_errors(tmp_path):
+    with pytest.raises(InputError, match="is not a scalesearch run"):
+        write_report(tmp_path)
+    with pytest.raises(InputError, match="is not a folder"):
+        export_run(tmp_path / "nowhere")
+    (tmp_path / "trials.parquet").write_bytes(b"\x00garbage\xff" * 100)
+    for action in (write_report, export_run):
+        with pytest.raises(InputError, match="unreadable") as error:
+            action(tmp_path)
+        assert "\n" not in str(error.value)
+
+
+def test_a_damaged_parquet_falls_back_to_the_csv_written_beside_it(tmp_path):
+    run = make_run(tmp_path / "run", demo_records())
+    expected = load_table(run)
+    (run / "trials.parquet").write_bytes(b"\x00garbage\xff" * 100)
+    pd.testing.assert_frame_equal(load_table(run), expected)
+    csv = (run / "trials.csv").read_text().splitlines()
+    header = csv[0].split(",")
+    broken = csv[1].split(",")
+    broken[header.index("alpha")] = "lots"
+    (run / "trials.csv").write_text("\n".join([csv[0], ",".join(broken), *csv[2:]]))
+    with pytest.raises(InputError, match="wrong type"):
+        load_table(run)
+
+
+def test_a_table_with_no_trials_at_all_still_renders(tmp_path):
+    page = write_report(make_run(tmp_path / "run", [], status="running")).read_text()
+    assert "No trial completed yet: 0 trial(s) recorded" in page and 'data-figures="0"' in page
+
+
+def test_export_refuses_a_run_with_no_complete_trial(empty_report):
+    with pytest.raises(InputError, match="no complete, feasible trial to export"):
+        export_run(empty_report.parent)
+
+
+@pytest.fixture(scope="module")
+def front_run(tmp_path_factory, space):
+    """Three feasible trials on one front: best accuracy at the most FLOPs, the knee in the middle."""
+    records = [
+        trial(0, 1.05, 1.0, 1.35, accuracy=0.40, flops_ratio=1.80),
+        trial(1, 1.1, 1.05, 1.25, accuracy=0.46, flops_ratio=1.90),
+        trial(2, 1.15, 1.1, 1.15, accuracy=0.47, flops_ratio=2.20),
+        trial(3, 1.2, 1.1, 1.1, accuracy=0.30, flops_ratio=2.10),  # dominated
+    ]
+    return make_run(tmp_path_factory.mktemp("runs") / "front", records, space=space)
+
+
+@pytest.mark.parametrize("pick, expected", [("best", 2), ("knee", 1)])
+def test_export_writes_the_picked_winner_and_builds_back(front_run, tmp_path, pick, expected):
+    paths = export_run(front_run, tmp_path / f"{pick}.json", pick=pick, csv_path=tmp_path / "t.csv",
+                       parquet_path=tmp_path / "t.parquet")
+    document = json.loads(paths["json"].read_text())
+    row = load_table(front_run).set_index("trial").loc[expected]
+    assert document["search"]["trial"] == expected and document["search"]["pick"] == pick
+    assert (document["alpha"], document["beta"], document["gamma"]) == (row["alpha"], row["beta"], row["gamma"])
+    assert document["budget"] == 2.0 and document["num_classes"] == 10
+    assert [model["phi"] for model in document["models"]] == list(range(8))
+    model = build_model_from_json(paths["json"], phi=3)
+    assert sum(p.numel() for p in model.parameters()) == document["models"][3]["params"]
+    table = load_table(front_run)
+    pd.testing.assert_frame_equal(pd.read_parquet(paths["parquet"]), table)
+    assert len(pd.read_csv(paths["csv"])) == len(table)
+
+
+def test_export_defaults_to_winner_json_in_the_run(front_run):
+    assert export_run(front_run) == {"json": front_run / "winner.json"}
+
+
+def test_grid_points_follow_the_nni_grid(tmp_path):
+    run = read_run(make_run(tmp_path / "grid", demo_records(), sampler="grid", constraint="formula", tolerance=0.1))
+    assert len(grid_points(run)) == 108  # NNI's grid: 108 of 2,541 points strictly within 0.1 of 2
+    run.meta["grid"] = {"points": [[1.2, 1.1, 1.15], [1.3, 1.0, 1.2]]}
+    assert grid_points(run).shape == (2, 3)
+
+
+def test_importing_the_report_loads_neither_ray_nor_optuna():
+    code = "import sys, scalesearch.report; print([m for m in sys.modules if m.split('.')[0] in ('ray', 'optuna')])"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+# -- in a real browser ------------------------------------------------------------------------
+COUNT_TRIALS = """(function (id) {
+  var data = document.getElementById(id).data;
+  return data.filter(function (t) { return t.meta === 'trials'; })
+             .reduce(function (n, t) { return n + t.x.length; }, 0);
+})"""
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("no chromium binary on PATH (Debian: apt-get install chromium)")
+    with Chromium(binary, tmp_path_factory.mktemp("chromium-profile")) as chromium:
+        yield chromium
+
+
+def test_the_report_renders_in_chromium_without_errors_or_network(browser, report, run_dir):
+    browser.events.clear()
+    browser.open(report.resolve().as_uri())
+    assert browser.errors() == []
+    assert all(url.startswith("file://") for url in browser.requested_urls())
+    figures = browser.evaluate("Number(document.body.dataset.figures)")
+    assert figures == 5
+    assert browser.evaluate("document.querySelectorAll('.js-plotly-plot').length") == figures
+    assert browser.evaluate(
+        "Array.from(document.querySelectorAll('.js-plotly-plot')).every(p => p.querySelector('svg.main-svg'))")
+    table = load_table(run_dir)
+    with_flops = int((table["accuracy"].notna() & table["flops"].notna()).sum())
+    with_latency = int((table["accuracy"].notna() & table["latency_ms"].notna()).sum())
+    assert browser.evaluate(f"{COUNT_TRIALS}('fig-pareto-flops')") == with_flops == 16
+    assert browser.evaluate(f"{COUNT_TRIALS}('fig-pareto-latency')") == with_latency
+    assert browser.evaluate("document.getElementById('fig-pareto-flops').data.some(t => t.meta === 'front')")
+
+
+def test_the_trials_table_sorts_when_a_header_is_clicked(browser, report, run_dir):
+    browser.open(report.resolve().as_uri())
+    column = list(load_table(run_dir).columns).index("accuracy")
+    first = f"""(function () {{
+      var table = document.querySelector('table.sortable');
+      table.querySelectorAll('th')[{column}].click();
+      return Number(table.tBodies[0].rows[0].cells[{column}].getAttribute('data-v'));
+    }})()"""
+    accuracy = load_table(run_dir)["accuracy"].dropna()
+    assert browser.evaluate(first) == pytest.approx(accuracy.min())
+    assert browser.evaluate(first) == pytest.approx(accuracy.max())  # a second click reverses
+    assert browser.errors() == []
+
+
+def test_the_empty_report_renders_in_chromium_too(browser, empty_report):
+    browser.events.clear()
+    browser.open(empty_report.resolve().as_uri())
+    assert browser.errors() == []
+    assert browser.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length") >= 1
+    assert "No trial completed yet" in browser.evaluate("document.querySelector('.empty').textContent")
