@@ -2,9 +2,9 @@
 solve the resolution that puts its measured FLOPs on the budget."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from scalesearch.flops_formula import count
 from scalesearch.measure import Measurement, measure
 from scalesearch.scaling import ModelSpec, formula_product, scale
 from scalesearch.spaces import SearchSpace
@@ -58,32 +58,23 @@ def evaluate(
 
 
 def _solve_resolution(base, base_flops, alpha, beta, budget, num_classes):
-    """The pixel size whose measured FLOPs are closest to budget × base.
+    """The pixel size whose FLOPs are closest to budget × base; only that network is traced by fvcore.
 
     FLOPs never fall as the input grows, but they jump: every 32 px more adds a row
-    and column to the last feature maps (at 32 px, 34 px costs twice as much). So a
-    bisection over whole pixels, not a smooth model, finds the closest size."""
+    and column to the last feature maps (at 32 px, 33 px costs twice as much). So a
+    bisection over whole pixels, on fvcore's count done by arithmetic, finds the size."""
     target = budget * base_flops
-    floor_pixels, ceiling_pixels = max(8, base.resolution // 2), base.resolution * 3
+    low, high = max(8, base.resolution // 2), base.resolution * 3
 
-    def at(size: int):
-        spec = scale(base, beta, alpha, pixels=size)
-        return spec, measure(spec, num_classes)
+    def flops_at(size: int) -> int:
+        return count(scale(base, beta, alpha, pixels=size), num_classes)[0]
 
-    # Bracket around the smooth estimate (FLOPs ∝ pixels²), widening until it holds the target.
-    start = at(base.resolution)[1].flops
-    guess = min(max(int(round(base.resolution * math.sqrt(target / start))), floor_pixels), ceiling_pixels)
-    step = max(1, guess // 16)
-    low, high = guess, guess
-    while low > floor_pixels and at(low)[1].flops >= target:
-        low, step = max(floor_pixels, low - step), step * 2
-    step = max(1, guess // 16)
-    while high < ceiling_pixels and at(high)[1].flops < target:
-        high, step = min(ceiling_pixels, high + step), step * 2
     while high - low > 1:  # invariant: FLOPs(low) < target <= FLOPs(high), unless at the ends
         middle = (low + high) // 2
-        if at(middle)[1].flops < target:
+        if flops_at(middle) < target:
             low = middle
         else:
             high = middle
-    return min((at(low), at(high)), key=lambda pair: abs(pair[1].flops - target))
+    best = min((low, high), key=lambda size: abs(flops_at(size) - target))
+    spec = scale(base, beta, alpha, pixels=best)
+    return spec, measure(spec, num_classes)

@@ -37,8 +37,10 @@ def proxy_objective(spec: ModelSpec, dataset, settings: dict, on_epoch) -> dict:
     from scalesearch.proxy import ProxyConfig, train_proxy
 
     fields = {key: settings[key] for key in ProxyConfig.__dataclass_fields__ if key in settings}
-    result = train_proxy(spec, dataset, ProxyConfig(**fields), on_epoch=on_epoch)
-    return result.to_dict()
+    result = train_proxy(spec, dataset, ProxyConfig(**fields), on_epoch=on_epoch).to_dict()
+    result.pop("history")  # already reported epoch by epoch
+    result["latency_ms"] = result.pop("latency_ms_batch1")
+    return result
 
 
 OBJECTIVES = {"proxy": proxy_objective, "analytic": analytic_objective}
