@@ -180,19 +180,36 @@ def search_record(run, winner, pick: str) -> dict:
 
 
 def winner_document(run, winner, pick: str = "best") -> dict:
-    """coefficients_document of the winner's (α, β, γ) applied to the run's *full* space (B0..B7)."""
+    """coefficients_document of the winner applied to the run's *full* space (B0..B7).
+
+    In measured mode the proxy's γ absorbed the proxy's own rounding, so on the full
+    space γ is solved again for the winner's α and β: its B1 then measures the budget,
+    as the user asked. The proxy's coefficients stay in ``search``."""
     from scalesearch.runfolder import require_space
 
+    space = load_space(require_space(run))
+    alpha, beta, gamma = float(winner["alpha"]), float(winner["beta"]), float(winner["gamma"])
+    num_classes = int(run.meta.get("num_classes") or 1000)
+    if run.meta.get("constraint", "measured") == "measured" and run.budget:
+        gamma = _full_space_gamma(space, alpha, beta, run.budget, num_classes)
+    record = search_record(run, winner, pick)
+    record["proxy_coefficients"] = {"alpha": float(winner["alpha"]), "beta": float(winner["beta"]),
+                                    "gamma": float(winner["gamma"])}
     return coefficients_document(
-        require_space(run),
-        float(winner["alpha"]),
-        float(winner["beta"]),
-        float(winner["gamma"]),
-        budget=run.budget,
-        num_classes=int(run.meta.get("num_classes") or 1000),
-        resolution_multiple=int(run.meta.get("resolution_multiple") or 1),
-        search=search_record(run, winner, pick),
+        space, alpha, beta, max(1.0, gamma), budget=run.budget, num_classes=num_classes,
+        resolution_multiple=int(run.meta.get("resolution_multiple") or 1), search=record,
     )
+
+
+def _full_space_gamma(space, alpha: float, beta: float, budget: float, num_classes: int) -> float:
+    from scalesearch.feasibility import evaluate
+    from scalesearch.measure import measure
+    from scalesearch.scaling import scale
+
+    base_flops = measure(scale(space), num_classes).flops
+    candidate = evaluate(space, base_flops, alpha, beta, 1.0, budget=budget, tolerance=budget, constraint="measured",
+                         num_classes=num_classes, solve_resolution=True)
+    return candidate.gamma
 
 
 def document_matches(document: dict, run, winner) -> bool:
@@ -201,8 +218,9 @@ def document_matches(document: dict, run, winner) -> bool:
 
     search = document.get("search") or {}
     try:
+        searched = search.get("proxy_coefficients") or document
         same_coefficients = all(
-            math.isclose(float(document[key]), float(winner[key]), rel_tol=1e-12) for key in ("alpha", "beta", "gamma")
+            math.isclose(float(searched[key]), float(winner[key]), rel_tol=1e-12) for key in ("alpha", "beta", "gamma")
         )
     except (KeyError, TypeError, ValueError):
         return False

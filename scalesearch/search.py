@@ -233,7 +233,7 @@ def run(options: RunOptions, progress=None, command: str | None = None):
     folder = run_folder(options)
     previous = read_run_file(folder) if options.resume else {}
     started_clock = time.time()
-    resources = Resources(options.cpus_per_trial or 1.0, options.gpus_per_trial or 0.0, options.concurrency,
+    resources = Resources(options.cpus_per_trial or 1.0, _gpus_per_trial(options), options.concurrency,
                           options.address, options.scheduler)
     ray_started = start_ray(resources, options.verbose)
     try:
@@ -299,8 +299,20 @@ def _write_outputs(outcome: Outcome) -> None:
     from scalesearch.results import completed
 
     if not completed(outcome.table).empty:
-        outcome.winner_json = Path(export_run(outcome.run_dir)["json"])
+        try:
+            outcome.winner_json = Path(export_run(outcome.run_dir)["json"])
+        except InputError as error:  # the report below still says what there is
+            outcome.message = outcome.message or str(error)
     outcome.report = write_report(outcome.run_dir)
+
+
+def _gpus_per_trial(options: RunOptions) -> float:
+    """Explicit, or a quarter of a GPU where this machine has one: small proxies share it well."""
+    if options.gpus_per_trial is not None:
+        return options.gpus_per_trial
+    import torch
+
+    return 0.25 if not options.address and torch.cuda.is_available() else 0.0
 
 
 def _device(options: RunOptions, resources) -> str:

@@ -44,7 +44,7 @@ def wait_for(condition, timeout=300):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("e2e") / "run"
-    result = scalesearch("run", "--budget", "2x", "--trials", "3", "--out", run_dir, *TINY)
+    result = scalesearch("run", "--budget", "2x", "--trials", "6", "--out", run_dir, *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir, result
 
@@ -55,7 +55,7 @@ def test_a_real_tiny_search_writes_everything(finished_run):
         assert (run_dir / name).exists(), name
     table = pd.read_parquet(run_dir / "trials.parquet")
     trained = table[table["status"] == "complete"]
-    assert len(trained) + (table["status"] == "failed").sum() == 3
+    assert len(trained) + (table["status"] == "failed").sum() == 6
     assert trained["accuracy"].notna().all() and (trained["train_seconds"] > 0).all()
     winner = json.loads((run_dir / "winner.json").read_text())
     assert [model["phi"] for model in winner["models"]] == list(range(8))
@@ -78,7 +78,7 @@ def _slow_analytic_config(tmp_path: Path, trials: int) -> Path:
     config = tmp_path / "run.yaml"
     config.write_text(
         "budget: 2x\nconstraint: formula\nsampler: random\n"
-        f"trials: {trials}\nobjective: analytic\nobjective_settings:\n  seconds_per_epoch: 2\n  epochs: 2\n"
+        f"trials: {trials}\nobjective: analytic\nobjective_settings:\n  seconds_per_epoch: 1\n  epochs: 2\n"
     )
     return config
 
@@ -137,7 +137,7 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
 
 
 def test_no_feasible_grid_point_is_said_before_any_training(tmp_path):
-    result = scalesearch("run", "--budget", "1.5x", "--sampler", "grid", "--constraint", "formula", "--tolerance", "0.0001",
+    result = scalesearch("run", "--budget", "1.7x", "--sampler", "grid", "--constraint", "formula", "--tolerance", "0.0001",
                          "--grid-step", "0.25", "--objective", "analytic", "--out", tmp_path / "run")
     assert result.returncode == 2
     assert "no grid point is within tolerance" in result.stderr and "--tolerance" in result.stderr

@@ -1,0 +1,80 @@
+"""Turning stored uint8 images into model inputs on the device: resize, augment, normalise.
+
+Images are kept as N×H×W×C uint8 ("channels last"): a batch is one ``index_select`` away, and
+CPU PyTorch has a fast (AVX2) antialiased resize for exactly that layout in uint8.
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+
+import torch
+from torch.nn import functional
+
+MEAN = (0.485, 0.456, 0.406)  # fixed ImageNet statistics: no pass over the data, same for every dataset
+STD = (0.229, 0.224, 0.225)
+
+
+def to_storage(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """N×3×S×S uint8 → N×S×S×3 uint8 on ``device``, copied once per training."""
+    return images.permute(0, 2, 3, 1).contiguous().to(device, non_blocking=True)
+
+
+def select(storage: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """The images at ``index`` as an N×3×S×S (channels-last) view."""
+    return storage.index_select(0, index).permute(0, 3, 1, 2)
+
+
+def resize(images: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Antialiased bilinear resize to resolution × resolution: a coarser input really loses detail."""
+    # CPU has a fast uint8 kernel; CUDA's antialiased kernel takes floating point only.
+    source = images if images.device.type == "cpu" else images.float()
+    if source.shape[-1] == resolution:
+        return source
+    return functional.interpolate(source, size=(resolution, resolution), mode="bilinear", antialias=True)
+
+
+def random_crop_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Pad by 1/8 of the side, crop back at a random offset, flip half: per image, on the device."""
+    count, size = images.shape[0], images.shape[-1]
+    padding = max(1, size // 8)
+    padded = functional.pad(images, (padding, padding, padding, padding))
+    # Every possible crop as a view (no copy); indexing it copies exactly one window per image.
+    windows = padded.unfold(2, size, 1).unfold(3, size, 1)  # N×C×(2p+1)×(2p+1)×S×S
+    offsets = torch.randint(0, 2 * padding + 1, (2, count), device=images.device, generator=generator)
+    cropped = windows[torch.arange(count, device=images.device), :, offsets[0], offsets[1]]
+    flip = torch.rand(count, device=images.device, generator=generator) < 0.5
+    return torch.where(flip.view(-1, 1, 1, 1), cropped.flip(3), cropped)
+
+
+def normalise(images: torch.Tensor, memory_format: torch.memory_format) -> torch.Tensor:
+    """uint8 or float in 0–255 → float32, standardised with MEAN/STD, in the model's memory format."""
+    mean, scale = _normalisation(images.device)
+    return images.to(dtype=torch.float32, memory_format=memory_format).sub_(mean).mul_(scale)
+
+
+@functools.cache
+def _normalisation(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    # Made once per device: a fresh host→GPU copy every batch would stall the GPU queue.
+    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
+    return mean, 1 / (torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255)
+
+
+def train_batch(storage, index, resolution, generator, augment: bool, memory_format) -> torch.Tensor:
+    """Resize first, then crop and flip: they commute with resizing, and are 4× cheaper at half the side."""
+    images = resize(select(storage, index), resolution)
+    if augment:
+        images = random_crop_flip(images, generator)
+    return normalise(images, memory_format)
+
+
+def eval_batch(storage, start: int, stop: int, resolution, memory_format) -> torch.Tensor:
+    """Validation: resize only."""
+    return normalise(resize(storage[start:stop].permute(0, 3, 1, 2), resolution), memory_format)
+
+
+def warn_if_upsampling(resolution: int, source_resolution: int) -> None:
+    if resolution > source_resolution:
+        warnings.warn(f"the candidate's {resolution} px input is upsampled from the dataset's {source_resolution} px: "
+                      "it sees no more detail than at the source resolution; raise the source resolution",
+                      stacklevel=3)
