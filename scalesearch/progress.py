@@ -15,9 +15,14 @@ class Progress:
 
     def begin(self, info: dict, study) -> None:
         self.study, self.total = study, info["trials"]
+        preset, base = info["preset"], info["proxy_base"]
+        self._say(f"{info['space']} at {info['budget']:g}x ({info['constraint']} constraint), sampler {info['sampler']}, "
+                   f"{self.total} trainings on {info['device']}")
+        self._say(f"preset {preset['name']}: proxy base at width {base['width']:g}, depth {base['depth']:g}, "
+                   f"{base['resolution']} px; {preset['epochs']} epochs, batch {preset['batch_size']}; data: {info['data']}")
         grid = info.get("grid")
         if grid:
-            self._line(f"grid: {grid['points']} points, {grid['candidates']} on budget before measuring")
+            self._say(f"grid: {grid['points']} points, {grid['candidates']} on budget before measuring")
 
     def event(self, kind: str, trial: int) -> None:
         table = self.study.table()
@@ -43,6 +48,10 @@ class Progress:
             text = f"{detail} | {text}"
         self._line(text)
 
+    def _say(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
     def _line(self, text: str) -> None:
         if self.live:
             self.stream.write("\r\033[K" + text)
@@ -51,8 +60,6 @@ class Progress:
         self.stream.flush()
 
     def end(self) -> None:
-        if self.live:
-            self.stream.write("\n")
             self.stream.flush()
 
 
