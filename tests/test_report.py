@@ -102,7 +102,7 @@ def test_an_existing_matching_winner_json_is_reused_and_a_stale_one_is_not(repor
     monkeypatch.setattr(report_module, "winner_document", measuring)
     write_report(run_dir, tmp_path / "again.html")  # reuses RUN_DIR/winner.json
     stale = json.loads((run_dir / "winner.json").read_text())
-    stale["alpha"] += 0.05
+    stale["search"]["proxy_coefficients"]["alpha"] += 0.05
     other = make_run(tmp_path / "stale", demo_records(), space=stale["search"]["space"])
     (other / "winner.json").write_text(json.dumps(stale))
     with pytest.raises(AssertionError, match="measured again"):
@@ -181,7 +181,13 @@ def test_export_writes_the_picked_winner_and_builds_back(front_run, tmp_path, pi
     document = json.loads(paths["json"].read_text())
     row = load_table(front_run).set_index("trial").loc[expected]
     assert document["search"]["trial"] == expected and document["search"]["pick"] == pick
-    assert (document["alpha"], document["beta"], document["gamma"]) == (row["alpha"], row["beta"], row["gamma"])
+    searched = document["search"]["proxy_coefficients"]
+    assert (searched["alpha"], searched["beta"], searched["gamma"]) == (row["alpha"], row["beta"], row["gamma"])
+    # Measured mode: α and β carry over to the full space and γ is solved there, so B1 measures the budget
+    # as closely as whole pixels allow (γ stays 1 where a smaller input would be needed).
+    assert (document["alpha"], document["beta"]) == (row["alpha"], row["beta"])
+    b1 = document["models"][1]["flops_ratio"]
+    assert abs(b1 - 2.0) < 0.1 or document["gamma"] == 1.0
     assert document["budget"] == 2.0 and document["num_classes"] == 10
     assert [model["phi"] for model in document["models"]] == list(range(8))
     model = build_model_from_json(paths["json"], phi=3)
