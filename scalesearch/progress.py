@@ -22,7 +22,8 @@ class Progress:
                    f"{base['resolution']} px; {preset['epochs']} epochs, batch {preset['batch_size']}; data: {info['data']}")
         grid = info.get("grid")
         if grid:
-            self._say(f"grid: {grid['points']} points, {grid['candidates']} on budget before measuring")
+            distinct = f", building {grid['distinct']} distinct networks" if grid.get("distinct") else ""
+            self._say(f"grid: {grid['points']} points, {grid['candidates']} on budget before measuring{distinct}")
 
     def event(self, kind: str, trial: int) -> None:
         table = self.study.table()

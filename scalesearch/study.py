@@ -30,7 +30,7 @@ from scalesearch.samplers import (
     reference_points,
     shares_from_coefficients,
 )
-from scalesearch.scaling import formula_product
+from scalesearch.scaling import formula_product, scale
 from scalesearch.spaces import SearchSpace
 
 log = logging.getLogger("scalesearch.study")
@@ -127,7 +127,10 @@ class SearchStudy:
         settings = self.settings
         total = len(grid_points(settings.grid)) if settings.constraint == "formula" else len(grid_depth_width_points(settings.grid))
         grid = settings.grid
-        return {"points": total, "candidates": len(self.grid), "constraint": settings.constraint,
+        distinct = None
+        if settings.constraint == "formula":  # without measuring: the rounded network and resolution
+            distinct = len({scale(self.base, beta, alpha, gamma).architecture_key() for alpha, beta, gamma in self.grid})
+        return {"points": total, "candidates": len(self.grid), "distinct": distinct, "constraint": settings.constraint,
                 "alpha_range": list(grid.alpha_range), "beta_range": list(grid.beta_range),
                 "gamma_range": list(grid.gamma_range), "step": grid.step}
 

@@ -96,3 +96,12 @@ def test_formula_grid_summary_counts_points(tmp_path):
     study = make_study(tmp_path, sampler="grid", references=False)
     summary = study.grid_summary()
     assert (summary["points"], summary["candidates"], summary["step"]) == (2541, 108, 0.05)
+    assert 1 < summary["distinct"] < 108  # rounding makes many grid points the same network
+
+
+def test_the_nni_grid_builds_65_distinct_b0_networks(tmp_path):
+    from scalesearch.spaces import load_space
+
+    study = SearchStudy(tmp_path, load_space("efficientnet_b0"), 1,
+                        SearchSettings(budget=2.0, sampler="grid", constraint="formula", references=False))
+    assert study.grid_summary()["distinct"] == 65  # DESIGN.md: 108 feasible points, 65 networks
