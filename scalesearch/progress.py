@@ -15,11 +15,11 @@ class Progress:
 
     def begin(self, info: dict, study) -> None:
         self.study, self.total = study, info["trials"]
-        preset, base = info["preset"], info["proxy_base"]
+        preset, base, proxy = info["preset"], info["proxy_base"], info["proxy"]
         self._say(f"{info['space']} at {info['budget']:g}x ({info['constraint']} constraint), sampler {info['sampler']}, "
                    f"{self.total} trainings on {info['device']}")
         self._say(f"preset {preset['name']}: proxy base at width {base['width']:g}, depth {base['depth']:g}, "
-                   f"{base['resolution']} px; {preset['epochs']} epochs, batch {preset['batch_size']}; data: {info['data']}")
+                   f"{base['resolution']} px; {proxy['epochs']} epochs, batch {proxy['batch_size']}; data: {info['data']}")
         grid = info.get("grid")
         if grid:
             distinct = f", building {grid['distinct']} distinct networks" if grid.get("distinct") else ""

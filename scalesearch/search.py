@@ -258,6 +258,7 @@ def run(options: RunOptions, progress=None, command: str | None = None):
                            "flops": base_cost.flops, "params": base_cost.params, "activations": base_cost.activations},
             "data": dataset.describe() if dataset is not None else f"none ({options.objective} objective)",
             "preset": dataclasses.asdict(preset), "objective": options.objective,
+            "proxy": {key: settings[key] for key in ("epochs", "batch_size", "learning_rate") if key in settings},
             "started": previous.get("started") or _now(), "resumed": bool(options.resume),
             "versions": versions(), "machine": _machine(),
         }
