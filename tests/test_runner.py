@@ -90,3 +90,17 @@ def test_a_search_runs_on_an_existing_ray_cluster(tmp_path):
         assert (study.table()["status"] == "complete").sum() == 2
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+
+
+def test_asha_stops_are_recorded_as_pruned_never_as_complete_with_slow_analytic_objective(local_ray, tmp_path):
+    study = _study(tmp_path, trials=6)
+    run_trials(study, None, analytic_objective, {"epochs": 4, "seconds_per_epoch": 0.3},
+               Resources(concurrency=2, scheduler="asha"), tmp_path)
+    table = study.table()
+    trained = table[table["status"].isin(["complete", "pruned"])]
+    assert len(trained) == 6
+    assert (trained[trained["status"] == "complete"]["epochs"] == 4).all()
+    pruned = trained[trained["status"] == "pruned"]
+    assert (pruned["epochs"] < 4).all() and pruned["reason"].str.contains("stopped early").all()
+    states = {t.number: t.state.name for t in study.study.get_trials()}
+    assert all(states[number] == "PRUNED" for number in pruned["trial"])
