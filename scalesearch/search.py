@@ -274,6 +274,11 @@ def run(options: RunOptions, progress=None, command: str | None = None):
             run_trials(study, dataset, OBJECTIVES[options.objective], settings, resources, folder,
                        on_event=progress.event if progress else None)
             status, message = _judge(study.table())
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:
+            status, message = "failed", f"{type(error).__name__}: {error}"
+            raise
         finally:
             info.update(status=status, finished=_now(),
                         wall_seconds=(previous.get("wall_seconds") or 0.0) + time.time() - started_clock)
