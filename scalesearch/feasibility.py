@@ -21,8 +21,12 @@ class Candidate:
     cost: Measurement
     flops_ratio: float
     formula_product: float
-    feasible: bool
+    violation: float  # distance from the budget beyond the tolerance; < 0 when feasible (Optuna's constraint)
     reason: str  # why not feasible; empty when feasible
+
+    @property
+    def feasible(self) -> bool:
+        return self.violation < 0
 
 
 def evaluate(
@@ -49,12 +53,12 @@ def evaluate(
     ratio = cost.flops / base_flops
     product = formula_product(alpha, beta, gamma)
     if constraint == "formula":
-        feasible = abs(product - budget) < tolerance
-        reason = "" if feasible else f"alpha*beta^2*gamma^2 = {product:.3f} is not within {tolerance:g} of {budget:g}"
+        violation = abs(product - budget) - tolerance
+        reason = f"alpha*beta^2*gamma^2 = {product:.3f} is not within {tolerance:g} of {budget:g}"
     else:
-        feasible = abs(ratio - budget) < tolerance
-        reason = "" if feasible else f"measured FLOPs ratio {ratio:.2f}x is not within {tolerance:g} of {budget:g}x"
-    return Candidate(alpha, beta, gamma, spec, cost, ratio, product, feasible, reason)
+        violation = abs(ratio - budget) - tolerance
+        reason = f"measured FLOPs ratio {ratio:.2f}x is not within {tolerance:g} of {budget:g}x"
+    return Candidate(alpha, beta, gamma, spec, cost, ratio, product, violation, reason if violation >= 0 else "")
 
 
 def _solve_resolution(base, base_flops, alpha, beta, budget, num_classes):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 import time
 
+from scalesearch.results import pick_winner
+
 
 class Progress:
     def __init__(self, stream=None, live: bool | None = None):
@@ -29,14 +31,13 @@ class Progress:
         table = self.study.table()
         trained = table[table["status"].isin(["complete", "failed", "pruned"])]
         running = int((table["status"] == "running").sum())
-        best = table[(table["status"] == "complete") & table["feasible"].fillna(False).astype(bool)]
+        best = pick_winner(table)
         elapsed = time.time() - self.started
         done = len(trained)
         eta = elapsed / done * (self.total - done) if done else float("nan")
         text = f"[{_clock(elapsed)}] trials {done}/{self.total} done, {running} running"
-        if not best.empty:
-            row = best.sort_values(["accuracy", "flops"], ascending=[False, True]).iloc[0]
-            text += f", best {row['accuracy']:.3f} (α={row['alpha']:.2f} β={row['beta']:.2f} γ={row['gamma']:.2f})"
+        if best is not None:
+            text += f", best {best['accuracy']:.3f} (α={best['alpha']:.2f} β={best['beta']:.2f} γ={best['gamma']:.2f})"
         if done:
             text += f", ~{_clock(eta)} left"
         if not self.live:

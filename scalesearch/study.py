@@ -186,7 +186,7 @@ class SearchStudy:
             architecture = architecture_id(candidate)
             # Optuna's samplers read this (≤ 0 feasible) and learn to avoid infeasible regions,
             # which they cannot do from FAILed trials.
-            trial.set_constraint("budget", self._violation(candidate))
+            trial.set_constraint("budget", candidate.violation)
             if not candidate.feasible and not reference:
                 trial.set_user_attr("status", "infeasible")
                 trial.set_user_attr("reason", candidate.reason)
@@ -210,11 +210,6 @@ class SearchStudy:
             return Proposal(trial.number, candidate.spec.to_dict(), settings.seed)
         log.warning("no new candidate after %d proposals: the space may be exhausted", max_attempts)
         return None
-
-    def _violation(self, candidate: Candidate) -> float:
-        settings = self.settings
-        achieved = candidate.formula_product if settings.constraint == "formula" else candidate.flops_ratio
-        return abs(achieved - settings.budget) - settings.tolerance
 
     def _grid_exhausted(self) -> bool:
         visited = {t.params.get("grid_point") for t in self.study.get_trials(deepcopy=False)}
