@@ -133,7 +133,8 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
             elif "failed" in result:
                 study.fail(number, result["failed"])
             else:
-                pruned = not result.get("final")
+                # ASHA may stop a trial at its last epoch's report, before the final one: that is complete.
+                pruned = not result.get("final") and result.get("epoch", 0) < int(settings.get("epochs", 4))
                 study.complete(number, _result_of(result), pruned=pruned)
             if on_event:
                 on_event("finished", number)
