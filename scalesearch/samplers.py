@@ -108,7 +108,9 @@ def make_sampler(name: str, seed: int, *, grid_size: int = 0, trials: int = 20):
     if name == "grid":
         if grid_size < 1:
             raise InputError("the grid has no feasible point")
-        return optuna.samplers.GridSampler({"grid_point": list(range(grid_size))}, seed=seed)
+        from scalesearch.grid_walk import GridWalk
+
+        return GridWalk({"grid_point": list(range(grid_size))}, seed=seed)
     if name == "tpe":
         # multivariate models α and β jointly; constant_liar keeps parallel trials apart.
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True, n_startup_trials=startup)

@@ -105,3 +105,18 @@ def test_the_nni_grid_builds_65_distinct_b0_networks(tmp_path):
     study = SearchStudy(tmp_path, load_space("efficientnet_b0"), 1,
                         SearchSettings(budget=2.0, sampler="grid", constraint="formula", references=False))
     assert study.grid_summary()["distinct"] == 65  # DESIGN.md: 108 feasible points, 65 networks
+
+
+def test_a_grid_search_runs_to_the_last_grid_point_and_resumes_as_done(tmp_path):
+    from scalesearch.samplers import GridSpec
+
+    small_grid = GridSpec(alpha_range=(1.0, 1.2), beta_range=(1.0, 1.1), gamma_range=(1.0, 1.5))
+    study = make_study(tmp_path, sampler="grid", references=False, trials=100, grid=small_grid)
+    trained = []
+    while (proposal := study.propose()) is not None:  # Optuna's GridSampler raised at the last point
+        trained.append(proposal.trial)
+        study.complete(proposal.trial, {"accuracy": 0.5})
+    table = study.table()
+    assert len(table) == len(study.grid) and len(trained) == study.grid_summary()["distinct"]
+    resumed = make_study(tmp_path, resume=True, sampler="grid", references=False, trials=100, grid=small_grid)
+    assert resumed.propose() is None
