@@ -61,6 +61,39 @@ def evaluate(
     return Candidate(alpha, beta, gamma, spec, cost, ratio, product, violation, reason if violation >= 0 else "")
 
 
+def evaluate_along(
+    base: SearchSpace, base_flops: int, alpha: float, beta: float, gamma: float, *, budget: float, tolerance: float,
+    num_classes: int,
+) -> Candidate:
+    """The network in the direction of (α, β, γ) whose measured FLOPs are closest to the budget:
+    (α^t, β^t, γ^t) for the best t. A reference keeps its meaning this way: depth-only stays
+    depth-only (solving γ instead would give a proxy's width-only reference a smaller input)."""
+    target = budget * base_flops
+
+    def network(t: float) -> ModelSpec:
+        return scale(base, beta**t, alpha**t, gamma**t)
+
+    def flops_at(t: float) -> int:
+        return count(network(t), num_classes)[0]
+
+    low, high = 0.0, 1.0
+    while flops_at(high) < target and high < 64:  # FLOPs never fall as t grows
+        low, high = high, high * 2
+    for _ in range(40):
+        middle = (low + high) / 2
+        if flops_at(middle) < target:
+            low = middle
+        else:
+            high = middle
+    spec = min((network(low), network(high)), key=lambda s: abs(count(s, num_classes)[0] - target))
+    cost = measure(spec, num_classes)
+    ratio = cost.flops / base_flops
+    violation = abs(ratio - budget) - tolerance
+    reason = f"measured FLOPs ratio {ratio:.2f}x is not within {tolerance:g} of {budget:g}x" if violation >= 0 else ""
+    return Candidate(spec.depth, spec.width, spec.resolution / base.resolution, spec, cost, ratio,
+                     formula_product(spec.depth, spec.width, spec.resolution / base.resolution), violation, reason)
+
+
 def _solve_resolution(base, base_flops, alpha, beta, budget, num_classes):
     """The pixel size whose FLOPs are closest to budget × base; only that network is traced by fvcore.
 

@@ -82,7 +82,9 @@ class Reference:
     alpha: float
     beta: float
     gamma: float
-    literal: bool = False  # trained as given even if it misses the measured budget
+    # In measured mode: "resolution" solves γ like every candidate; "along" scales this direction
+    # to the budget (depth-only stays depth-only); "none" trains it as given, whatever it costs.
+    solve: str = "resolution"
 
 
 def reference_points(space_name: str, budget: float, constraint: str) -> list[Reference]:
@@ -91,11 +93,11 @@ def reference_points(space_name: str, budget: float, constraint: str) -> list[Re
     if space_name == "efficientnet_b0" and abs(budget - 2.0) < 1e-9:
         references.append(Reference("paper", *PAPER_COEFFICIENTS))
         if constraint == "measured":
-            references.append(Reference("paper-literal", *PAPER_COEFFICIENTS, literal=True))
+            references.append(Reference("paper-literal", *PAPER_COEFFICIENTS, solve="none"))
     references += [
-        Reference("depth-only", budget, 1.0, 1.0),
-        Reference("width-only", 1.0, math.sqrt(budget), 1.0),
-        Reference("resolution-only", 1.0, 1.0, math.sqrt(budget)),
+        Reference("depth-only", budget, 1.0, 1.0, solve="along"),
+        Reference("width-only", 1.0, math.sqrt(budget), 1.0, solve="along"),
+        Reference("resolution-only", 1.0, 1.0, math.sqrt(budget), solve="along"),
     ]
     return references
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scalesearch.errors import InputError
-from scalesearch.feasibility import Candidate, evaluate
+from scalesearch.feasibility import Candidate, evaluate, evaluate_along
 from scalesearch.results import COLUMNS, make_table, save_table
 from scalesearch.samplers import (
     GridSpec,
@@ -142,22 +142,23 @@ class SearchStudy:
                 params = {"depth_share": depth_share, "width_share": width_share}
             self.study.enqueue_trial(params, user_attrs={
                 "reference": reference.label, "ref_alpha": reference.alpha, "ref_beta": reference.beta,
-                "ref_gamma": reference.gamma, "ref_literal": reference.literal,
+                "ref_gamma": reference.gamma, "ref_solve": reference.solve,
             })
 
-    def _coefficients(self, trial) -> tuple[float, float, float, str, bool]:
+    def _coefficients(self, trial) -> tuple[float, float, float, str, str]:
+        """(α, β, γ, reference label, how to solve it: see samplers.Reference)."""
         attrs = trial.user_attrs
         if "ref_alpha" in attrs:
             if self.settings.sampler != "grid":  # keep the sampler's view of this trial consistent
                 trial.suggest_float("depth_share", 0.0, 1.0)
                 trial.suggest_float("width_share", 0.0, 1.0)
-            return attrs["ref_alpha"], attrs["ref_beta"], attrs["ref_gamma"], attrs["reference"], attrs["ref_literal"]
+            return attrs["ref_alpha"], attrs["ref_beta"], attrs["ref_gamma"], attrs["reference"], attrs["ref_solve"]
         if self.grid is not None:
             alpha, beta, gamma = self.grid[trial.suggest_categorical("grid_point", list(range(len(self.grid))))]
-            return alpha, beta, gamma if gamma is not None else 1.0, "", False
+            return alpha, beta, gamma if gamma is not None else 1.0, "", "resolution"
         depth_share = trial.suggest_float("depth_share", 0.0, 1.0)
         width_share = trial.suggest_float("width_share", 0.0, 1.0)
-        return (*coefficients_from_shares(depth_share, width_share, self.settings.budget), "", False)
+        return (*coefficients_from_shares(depth_share, width_share, self.settings.budget), "", "resolution")
 
     def trainings_started(self) -> int:
         return sum(1 for t in self.study.get_trials(deepcopy=False)
@@ -174,13 +175,9 @@ class SearchStudy:
                 return None
             trial = self.study.ask()
             self.proposals += 1
-            alpha, beta, gamma, reference, literal = self._coefficients(trial)
+            alpha, beta, gamma, reference, solve = self._coefficients(trial)
             measuring = time.perf_counter()
-            candidate = evaluate(
-                self.base, self.base_flops, alpha, beta, gamma, budget=settings.budget, tolerance=settings.tolerance,
-                constraint=settings.constraint, num_classes=settings.num_classes,
-                solve_resolution=settings.constraint == "measured" and not literal,
-            )
+            candidate = self._evaluate(alpha, beta, gamma, solve)
             self._describe(trial, candidate, reference)
             trial.set_user_attr("measure_seconds", time.perf_counter() - measuring)
             architecture = architecture_id(candidate)
@@ -210,6 +207,14 @@ class SearchStudy:
             return Proposal(trial.number, candidate.spec.to_dict(), settings.seed)
         log.warning("no new candidate after %d proposals: the space may be exhausted", max_attempts)
         return None
+
+    def _evaluate(self, alpha: float, beta: float, gamma: float, solve: str) -> Candidate:
+        settings = self.settings
+        common = dict(budget=settings.budget, tolerance=settings.tolerance, num_classes=settings.num_classes)
+        if settings.constraint == "measured" and solve == "along":
+            return evaluate_along(self.base, self.base_flops, alpha, beta, gamma, **common)
+        return evaluate(self.base, self.base_flops, alpha, beta, gamma, constraint=settings.constraint,
+                        solve_resolution=settings.constraint == "measured" and solve == "resolution", **common)
 
     def _grid_exhausted(self) -> bool:
         visited = {t.params.get("grid_point") for t in self.study.get_trials(deepcopy=False)}
@@ -325,7 +330,7 @@ class SearchStudy:
             if trial.state == optuna.trial.TrialState.RUNNING:
                 self.study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
                 self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-                requeue = {key: attrs[key] for key in ("reference", "ref_alpha", "ref_beta", "ref_gamma", "ref_literal")
+                requeue = {key: attrs[key] for key in ("reference", "ref_alpha", "ref_beta", "ref_gamma", "ref_solve")
                            if "ref_alpha" in attrs}
                 self.study.enqueue_trial(trial.params, user_attrs=requeue)
             elif attrs.get("status") in ("complete", "pruned", "failed"):

@@ -120,3 +120,26 @@ def test_a_grid_search_runs_to_the_last_grid_point_and_resumes_as_done(tmp_path)
     assert len(table) == len(study.grid) and len(trained) == study.grid_summary()["distinct"]
     resumed = make_study(tmp_path, resume=True, sampler="grid", references=False, trials=100, grid=small_grid)
     assert resumed.propose() is None
+
+
+def test_single_dimension_references_scale_only_their_dimension_to_the_closest_measured_budget(tmp_path):
+    from scalesearch.flops_formula import count
+
+    study = make_study(tmp_path, constraint="measured", trials=3)
+    proposals = [study.propose() for _ in range(3)]
+    table = study.table().set_index("trial")
+    rows = {table.loc[p.trial, "reference"]: table.loc[p.trial] for p in proposals}
+    assert set(rows) == {"depth-only", "width-only", "resolution-only"}
+    assert rows["depth-only"]["width"] == 1.0 and rows["depth-only"]["resolution"] == TINY.resolution
+    assert rows["width-only"]["depth"] == 1.0 and rows["width-only"]["resolution"] == TINY.resolution
+    assert rows["resolution-only"]["width"] == rows["resolution-only"]["depth"] == 1.0
+    # No other network along the same dimension measures closer to 2x (solving γ instead gave
+    # width-only a smaller input, and left depth-only wherever α = 2 happened to land).
+    along = {
+        "depth-only": [scale(TINY, 1.0, 1.0 + step / 100) for step in range(0, 300)],
+        "width-only": [scale(TINY, 1.0 + step / 200, 1.0) for step in range(0, 200)],
+        "resolution-only": [scale(TINY, pixels=size) for size in range(32, 96)],
+    }
+    for label, specs in along.items():
+        best_gap = min(abs(count(spec, 10)[0] / BASE_FLOPS - 2.0) for spec in specs)
+        assert abs(rows[label]["flops_ratio"] - 2.0) <= best_gap + 1e-9, label
