@@ -2,12 +2,17 @@
 (goal ≤ 1.10), FLOPs-measurement share of the run (goal ≤ 2%), and what skipping duplicate and
 infeasible candidates saved.
 
-    python bench/bench_search.py [--repeats 3] [-- extra scalesearch run options]
+    python bench/bench_search.py [--repeats 3] [--cold-cache] [-- extra scalesearch run options]
+
+--cold-cache gives every run an empty FLOPs-measurement cache (what a first run on a machine pays).
+The training time infeasible candidates would have cost is an estimate: their measured FLOPs times
+the run's training seconds per FLOP of the trained candidates.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -19,11 +24,13 @@ from pathlib import Path
 import pandas as pd
 
 
-def one_run(extra: list[str]) -> dict:
-    run_dir = Path(tempfile.mkdtemp(prefix="bench-search-")) / "run"
+def one_run(extra: list[str], cold_cache: bool) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    run_dir = folder / "run"
     command = [sys.executable, "cli.py", "run", "--budget", "2x", "--out", str(run_dir), *extra]
+    environment = {**os.environ, "SCALESEARCH_CACHE": str(folder / "measurements.jsonl")} if cold_cache else None
     start = time.time()
-    subprocess.run(command, check=True, capture_output=True, text=True)
+    subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
     process_seconds = time.time() - start
     info = json.loads((run_dir / "run.json").read_text())
     table = pd.read_parquet(run_dir / "trials.parquet")
@@ -32,6 +39,8 @@ def one_run(extra: list[str]) -> dict:
     by_trial = table.set_index("trial")["train_seconds"]
     duplicates = table[table["status"] == "duplicate"]
     saved = float(sum(by_trial.get(original, 0.0) or 0.0 for original in duplicates["duplicate_of"].dropna()))
+    infeasible = table[table["status"] == "infeasible"]
+    seconds_per_flop = training / float(trained["flops"].sum())
     wall = float(info["wall_seconds"])
     return {
         "process_seconds": process_seconds,
@@ -45,16 +54,18 @@ def one_run(extra: list[str]) -> dict:
         "measure_seconds": float(table["measure_seconds"].sum()),
         "measure_share": float(table["measure_seconds"].sum()) / wall,
         "duplicates": len(duplicates),
-        "infeasible": int((table["status"] == "infeasible").sum()),
+        "infeasible": len(infeasible),
         "training_seconds_saved_by_duplicates": saved,
+        "training_seconds_saved_by_infeasible_estimate": float(infeasible["flops"].sum()) * seconds_per_flop,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cold-cache", action="store_true", help="an empty FLOPs-measurement cache for every run")
     args, extra = parser.parse_known_args()
-    runs = [one_run([a for a in extra if a != "--"]) for _ in range(args.repeats)]
+    runs = [one_run([a for a in extra if a != "--"], args.cold_cache) for _ in range(args.repeats)]
     print(f"machine: {platform.processor() or platform.machine()}, {runs[0]['concurrency']} CPUs; "
           f"{args.repeats} runs of: scalesearch run --budget 2x {' '.join(extra)}")
     for key in runs[0]:
