@@ -55,6 +55,17 @@ def grid_depth_width_points(grid: GridSpec) -> list[tuple[float, float]]:
     return [(alpha, beta) for alpha in _axis(grid.alpha_range, grid.step) for beta in _axis(grid.beta_range, grid.step)]
 
 
+# The shares move in steps of 1/50 (as the NNI grid moves α in steps of 0.05), so that a sampler can
+# land exactly on the triangle's edges: depth_share = 1 is α = 1, the only depth without extra blocks
+# (repeats round up, so every α > 1 adds a block to each stage); a continuous draw never hits it.
+SHARE_STEP = 0.02
+
+
+def suggest_shares(trial) -> tuple[float, float]:
+    return (trial.suggest_float("depth_share", 0.0, 1.0, step=SHARE_STEP),
+            trial.suggest_float("width_share", 0.0, 1.0, step=SHARE_STEP))
+
+
 def coefficients_from_shares(depth_share: float, width_share: float, budget: float) -> tuple[float, float, float]:
     """Maps the unit square uniformly onto the triangle of how log(budget) is split between
     depth (log α), width (2 log β) and resolution (2 log γ), so a uniform proposal favours
@@ -67,13 +78,13 @@ def coefficients_from_shares(depth_share: float, width_share: float, budget: flo
 
 
 def shares_from_coefficients(alpha: float, beta: float, gamma: float) -> tuple[float, float]:
-    """The inverse, for enqueuing a known point (α·β²·γ² is taken as its own budget)."""
+    """The inverse on the share steps, for enqueuing a known point (α·β²·γ² is taken as its own budget)."""
     total = math.log(formula_product(alpha, beta, gamma))
     if total <= 0:
         return 1.0, 0.0
     rest = 1.0 - math.log(alpha) / total
     width_share = 2 * math.log(beta) / total / rest if rest > 0 else 0.0
-    return min(1.0, max(0.0, rest**2)), min(1.0, max(0.0, width_share))
+    return tuple(round(min(1.0, max(0.0, share)) / SHARE_STEP) * SHARE_STEP for share in (rest**2, width_share))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from scalesearch.samplers import (
     make_sampler,
     reference_points,
     shares_from_coefficients,
+    suggest_shares,
 )
 from scalesearch.scaling import formula_product, scale
 from scalesearch.spaces import SearchSpace
@@ -150,14 +151,12 @@ class SearchStudy:
         attrs = trial.user_attrs
         if "ref_alpha" in attrs:
             if self.settings.sampler != "grid":  # keep the sampler's view of this trial consistent
-                trial.suggest_float("depth_share", 0.0, 1.0)
-                trial.suggest_float("width_share", 0.0, 1.0)
+                suggest_shares(trial)
             return attrs["ref_alpha"], attrs["ref_beta"], attrs["ref_gamma"], attrs["reference"], attrs["ref_solve"]
         if self.grid is not None:
             alpha, beta, gamma = self.grid[trial.suggest_categorical("grid_point", list(range(len(self.grid))))]
             return alpha, beta, gamma if gamma is not None else 1.0, "", "resolution"
-        depth_share = trial.suggest_float("depth_share", 0.0, 1.0)
-        width_share = trial.suggest_float("width_share", 0.0, 1.0)
+        depth_share, width_share = suggest_shares(trial)
         return (*coefficients_from_shares(depth_share, width_share, self.settings.budget), "", "resolution")
 
     def trainings_started(self) -> int:
