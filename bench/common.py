@@ -9,10 +9,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import platform
 import statistics
 import subprocess
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import torch
 from scalesearch.data import load_dataset
 from scalesearch.feasibility import Candidate, evaluate
 from scalesearch.measure import measure
-from scalesearch.presets import PRESETS
+from scalesearch.presets import PRESETS, Preset
 from scalesearch.proxy import ProxyConfig, train_proxy
 from scalesearch.scaling import ModelSpec, proxy_base, scale
 from scalesearch.spaces import load_space
@@ -42,11 +44,23 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} CPUs{gpu}; torch {torch.__version__}; load average {os.getloadavg()[0]:.1f}"
 
 
+def preset(name: str) -> Preset:
+    """A preset by name; ``NAME@40px`` is that preset on a proxy base of another resolution
+    (images stored at ≥ 1.5 × it, as every preset does)."""
+    name, _, pixels = name.partition("@")
+    chosen = PRESETS[name]
+    if pixels:
+        size = int(pixels.removesuffix("px"))
+        chosen = replace(chosen, name=f"{name}@{size}px", base_resolution=size,
+                         source_resolution=max(chosen.source_resolution, math.ceil(1.5 * size)))
+    return chosen
+
+
 @lru_cache(maxsize=None)
 def proxy_setup(space_name: str, preset_name: str):
     """(proxy base space, its measured FLOPs) for a preset, as a search builds them."""
-    preset = PRESETS[preset_name]
-    base = proxy_base(load_space(space_name), preset.base_width, preset.base_depth, preset.base_resolution)
+    chosen = preset(preset_name)
+    base = proxy_base(load_space(space_name), chosen.base_width, chosen.base_depth, chosen.base_resolution)
     return base, measure(scale(base), NUM_CLASSES).flops
 
 
@@ -60,9 +74,9 @@ def candidate(space_name: str, preset_name: str, alpha: float, beta: float, gamm
 
 @lru_cache(maxsize=4)
 def dataset(preset_name: str, seed: int):
-    preset = PRESETS[preset_name]
-    return load_dataset("synthetic", proxy_images=preset.proxy_images, val_images=preset.val_images,
-                        source_resolution=preset.source_resolution, seed=seed)
+    chosen = preset(preset_name)
+    return load_dataset("synthetic", proxy_images=chosen.proxy_images, val_images=chosen.val_images,
+                        source_resolution=chosen.source_resolution, seed=seed)
 
 
 def _key(spec: ModelSpec, preset_name: str, seed: int, epochs: int, device: str) -> str:
@@ -90,13 +104,13 @@ class Trainer:
         return None
 
     def train(self, spec: ModelSpec, seed: int, epochs: int | None = None) -> dict:
-        preset = PRESETS[self.preset_name]
-        epochs = epochs or preset.epochs
+        chosen = preset(self.preset_name)
+        epochs = epochs or chosen.epochs
         key = _key(spec, self.preset_name, seed, epochs, self.device)
         found = self._lookup(key)
         if found is not None:
             return {**found, "memo": True}
-        config = ProxyConfig(epochs=epochs, batch_size=preset.batch_size, learning_rate=preset.learning_rate,
+        config = ProxyConfig(epochs=epochs, batch_size=chosen.batch_size, learning_rate=chosen.learning_rate,
                              seed=seed, device=self.device)
         result = train_proxy(spec, dataset(self.preset_name, seed), config)
         record = {"key": key, "accuracy": result.accuracy, "loss": result.loss, "train_seconds": result.train_seconds,
