@@ -26,6 +26,7 @@ class Preset:
     learning_rate: float  # peak SGD rate for batch_size
     trials: int  # default number of proxy trainings in a search
     description: str
+    caveat: str = ""  # what its measured limits are, printed at the start of a run
 
 
 PRESETS = {
@@ -34,6 +35,8 @@ PRESETS = {
         proxy_images=1200, val_images=500, epochs=4, batch_size=64, learning_rate=0.05, trials=12,
         description="B0 at width 0.25, depth 0.34, 32 px; 1,200 images, 4 epochs: a 2×-FLOPs trial takes "
                     "≈12–26 s on one CPU thread, a default search a few minutes on 2 cores",
+        caveat="cpu-tiny is a quick look: at equal FLOPs its candidates differ by about the seed noise and its "
+               "ranking did not predict a 4x longer training (docs/benchmarks.md); trust margins over the noise only",
     ),
     "gpu-small": Preset(
         name="gpu-small", base_width=0.5, base_depth=0.5, base_resolution=64, source_resolution=96,

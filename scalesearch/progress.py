@@ -22,6 +22,8 @@ class Progress:
                    f"{self.total} trainings on {info['device']}")
         self._say(f"preset {preset['name']}: proxy base at width {base['width']:g}, depth {base['depth']:g}, "
                    f"{base['resolution']} px; {proxy['epochs']} epochs, batch {proxy['batch_size']}; data: {info['data']}")
+        if preset.get("caveat"):
+            self._say(f"note: {preset['caveat']}")
         grid = info.get("grid")
         if grid:
             distinct = f", building {grid['distinct']} distinct networks" if grid.get("distinct") else ""

@@ -176,7 +176,7 @@ class SearchStudy:
             self.proposals += 1
             alpha, beta, gamma, reference, solve = self._coefficients(trial)
             measuring = time.perf_counter()
-            candidate = self._evaluate(alpha, beta, gamma, solve)
+            candidate = self._evaluate(alpha, beta, gamma, solve, is_reference=bool(reference))
             self._describe(trial, candidate, reference)
             trial.set_user_attr("measure_seconds", time.perf_counter() - measuring)
             architecture = architecture_id(candidate)
@@ -207,13 +207,14 @@ class SearchStudy:
         log.warning("no new candidate after %d proposals: the space may be exhausted", max_attempts)
         return None
 
-    def _evaluate(self, alpha: float, beta: float, gamma: float, solve: str) -> Candidate:
+    def _evaluate(self, alpha: float, beta: float, gamma: float, solve: str, is_reference: bool) -> Candidate:
         settings = self.settings
         common = dict(budget=settings.budget, tolerance=settings.tolerance, num_classes=settings.num_classes)
         if settings.constraint == "measured" and solve == "along":
             return evaluate_along(self.base, self.base_flops, alpha, beta, gamma, **common)
         return evaluate(self.base, self.base_flops, alpha, beta, gamma, constraint=settings.constraint,
-                        solve_resolution=settings.constraint == "measured" and solve == "resolution", **common)
+                        solve_resolution=settings.constraint == "measured" and solve == "resolution",
+                        trace_off_budget=is_reference, **common)  # references train even off budget
 
     def _grid_exhausted(self) -> bool:
         visited = {t.params.get("grid_point") for t in self.study.get_trials(deepcopy=False)}

@@ -143,3 +143,18 @@ def test_single_dimension_references_scale_only_their_dimension_to_the_closest_m
     for label, specs in along.items():
         best_gap = min(abs(count(spec, 10)[0] / BASE_FLOPS - 2.0) for spec in specs)
         assert abs(rows[label]["flops_ratio"] - 2.0) <= best_gap + 1e-9, label
+
+
+def test_off_budget_candidates_are_not_traced_but_recorded_with_fvcores_figures():
+    from scalesearch.feasibility import evaluate
+
+    def candidate(alpha, **options):
+        return evaluate(TINY, BASE_FLOPS, alpha, 1.0, 1.0, budget=2.0, tolerance=0.1, constraint="measured",
+                        num_classes=10, solve_resolution=False, **options)
+
+    off_budget = candidate(3.0)
+    assert not off_budget.feasible and off_budget.cost.counter == "arithmetic"
+    traced = measure(off_budget.spec, 10)
+    assert (off_budget.cost.flops, off_budget.cost.params, off_budget.cost.activations) == (
+        traced.flops, traced.params, traced.activations)
+    assert candidate(3.0, trace_off_budget=True).cost.counter == "fvcore"  # references train anyway
