@@ -37,7 +37,8 @@ class Progress:
         elapsed = time.time() - self.started
         done = len(trained)
         eta = elapsed / done * (self.total - done) if done else float("nan")
-        text = f"[{_clock(elapsed)}] trials {done}/{self.total} done, {running} running"
+        # Ray Tune takes one trial more than it has slots (it waits as pending): "in flight", not "running".
+        text = f"[{_clock(elapsed)}] trials {done}/{self.total} done, {running} in flight"
         if best is not None:
             text += f", best {best['accuracy']:.3f} (α={best['alpha']:.2f} β={best['beta']:.2f} γ={best['gamma']:.2f})"
         if done:
