@@ -65,6 +65,8 @@ class Progress:
         self.stream.flush()
 
     def end(self) -> None:
+        if self.live:  # end the rewritten status line before anything else is printed
+            self.stream.write("\n")
             self.stream.flush()
 
 

@@ -1,0 +1,36 @@
+"""The progress display over a real (Ray-free) study: log lines off a terminal, one rewritten line on it."""
+import io
+
+from scalesearch.progress import Progress
+from tests.test_study import make_study
+
+INFO = {"space": "tiny", "budget": 2.0, "constraint": "formula", "sampler": "tpe", "device": "cpu", "trials": 2,
+        "data": "none", "preset": {"name": "cpu-tiny", "caveat": "a quick look"},
+        "proxy_base": {"width": 1.0, "depth": 1.0, "resolution": 32}, "proxy": {"epochs": 1, "batch_size": 8}}
+
+
+def _show_one_trial(tmp_path, live: bool) -> str:
+    study = make_study(tmp_path, trials=2, references=False)
+    stream = io.StringIO()
+    progress = Progress(stream=stream, live=live)
+    progress.begin(INFO, study)
+    proposal = study.propose()
+    progress.event("started", proposal.trial)
+    study.complete(proposal.trial, {"accuracy": 0.5})
+    progress.event("finished", proposal.trial)
+    progress.end()
+    return stream.getvalue()
+
+
+def test_live_progress_rewrites_one_line_and_ends_it_before_the_summary(tmp_path):
+    text = _show_one_trial(tmp_path, live=True)
+    assert "note: a quick look\n" in text
+    status = text.split("note: a quick look\n", 1)[1]
+    assert status.count("\r\033[K") == 2 and "trials 1/2 done, 0 in flight" in status
+    assert text.endswith("\n")  # else the run's summary would be printed onto the status line
+
+
+def test_progress_off_a_terminal_writes_a_line_per_event(tmp_path):
+    text = _show_one_trial(tmp_path, live=False)
+    assert "\r" not in text
+    assert "trial 0 complete: accuracy 0.500" in text and text.endswith("left\n")
