@@ -15,31 +15,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
 
 import common
-from scalesearch.feasibility import evaluate_along
 from scalesearch.scaling import PAPER_COEFFICIENTS
 
 
 def points(space: str, preset: str, budget: float, searched: tuple[float, float, float]) -> dict:
-    base, base_flops = common.proxy_setup(space, preset)
-
-    def along(alpha, beta, gamma):
-        return evaluate_along(base, base_flops, alpha, beta, gamma, budget=budget, tolerance=0.1,
-                              num_classes=common.NUM_CLASSES)
-
     return {
         "base": common.candidate(space, preset, 1.0, 1.0, 1.0, budget=budget, solve_resolution=False),
         "searched": common.candidate(space, preset, *searched, budget=budget, solve_resolution=False),
+        # The paper's point for every space (the tool adds it as a reference for B0 at 2x only).
         "paper": common.candidate(space, preset, *PAPER_COEFFICIENTS, budget=budget),
         "paper-literal": common.candidate(space, preset, *PAPER_COEFFICIENTS, budget=budget, solve_resolution=False),
-        "depth-only": along(budget, 1.0, 1.0),
-        "width-only": along(1.0, math.sqrt(budget), 1.0),
-        "resolution-only": along(1.0, 1.0, math.sqrt(budget)),
+        **common.single_dimension(space, preset, budget),
     }
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from scipy.stats import kendalltau
 
 import common
-from scalesearch.feasibility import evaluate_along
 
 
 def candidates(space: str, preset: str, budget: float, trainer: common.Trainer) -> dict:
@@ -30,11 +29,7 @@ def candidates(space: str, preset: str, budget: float, trainer: common.Trainer) 
         label = f"grid ({row['alpha']:.2f}, {row['beta']:.2f})"
         chosen[label] = common.candidate(space, preset, row["alpha"], row["beta"], row["gamma"], budget=budget,
                                          solve_resolution=False)
-    base, base_flops = common.proxy_setup(space, preset)
-    for label, direction in (("depth-only", (budget, 1.0, 1.0)), ("width-only", (1.0, budget**0.5, 1.0)),
-                             ("resolution-only", (1.0, 1.0, budget**0.5))):
-        chosen[label] = evaluate_along(base, base_flops, *direction, budget=budget, tolerance=0.1,
-                                       num_classes=common.NUM_CLASSES)
+    chosen.update(common.single_dimension(space, preset, budget))
     distinct = {}
     for label, candidate in chosen.items():  # a reference may be a grid network too
         distinct.setdefault(candidate.spec.architecture_key(), (label, candidate))

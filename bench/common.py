@@ -21,10 +21,11 @@ from pathlib import Path
 import torch
 
 from scalesearch.data import load_dataset
-from scalesearch.feasibility import Candidate, evaluate
+from scalesearch.feasibility import Candidate, evaluate, evaluate_along
 from scalesearch.measure import measure
 from scalesearch.presets import PRESETS, Preset
 from scalesearch.proxy import ProxyConfig, train_proxy
+from scalesearch.samplers import reference_points
 from scalesearch.scaling import ModelSpec, proxy_base, scale
 from scalesearch.spaces import load_space
 from scalesearch.study import RESULT_KEYS, SearchSettings, SearchStudy
@@ -70,6 +71,14 @@ def candidate(space_name: str, preset_name: str, alpha: float, beta: float, gamm
     base, base_flops = proxy_setup(space_name, preset_name)
     return evaluate(base, base_flops, alpha, beta, gamma, budget=budget, tolerance=tolerance, constraint="measured",
                     num_classes=NUM_CLASSES, solve_resolution=solve_resolution)
+
+
+def single_dimension(space_name: str, preset_name: str, budget: float = 2.0, tolerance: float = 0.1) -> dict:
+    """label → Candidate of the tool's own depth-, width- and resolution-only references."""
+    base, base_flops = proxy_setup(space_name, preset_name)
+    return {reference.label: evaluate_along(base, base_flops, reference.alpha, reference.beta, reference.gamma,
+                                            budget=budget, tolerance=tolerance, num_classes=NUM_CLASSES)
+            for reference in reference_points(space_name, budget, "measured") if reference.solve == "along"}
 
 
 @lru_cache(maxsize=4)

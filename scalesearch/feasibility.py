@@ -100,12 +100,10 @@ def evaluate_along(
         else:
             high = middle
     spec = min((network(low), network(high)), key=lambda s: abs(count(s, num_classes)[0] - target))
-    cost = measure(spec, num_classes)
-    ratio = cost.flops / base_flops
-    violation = abs(ratio - budget) - tolerance
-    reason = f"measured FLOPs ratio {ratio:.2f}x is not within {tolerance:g} of {budget:g}x" if violation >= 0 else ""
-    return Candidate(spec.depth, spec.width, spec.resolution / base.resolution, spec, cost, ratio,
-                     formula_product(spec.depth, spec.width, spec.resolution / base.resolution), violation, reason)
+    # Judged and measured like any candidate; traced even off budget, since a reference trains anyway.
+    return evaluate(base, base_flops, spec.depth, spec.width, spec.resolution / base.resolution, budget=budget,
+                    tolerance=tolerance, constraint="measured", num_classes=num_classes, solve_resolution=False,
+                    trace_off_budget=True)
 
 
 def _solve_resolution(base, base_flops, alpha, beta, budget, num_classes):
