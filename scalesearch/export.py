@@ -1,4 +1,11 @@
-"""The coefficients JSON: versioned, self-contained (each network's full spec), rebuildable."""
+"""The coefficients JSON: versioned, self-contained (each network's full spec), rebuildable.
+
+A run's winner (``winner_document``, RUN_DIR/winner.json) also carries, beside
+``format`` and ``version``, the run's ``status`` from run.json: ``complete``,
+``interrupted``, ``failed`` or ``running`` (``unknown`` when run.json does not
+say). Only a complete run's winner is the winner of the search it asked for;
+the others are the best of the trials it finished.
+"""
 from __future__ import annotations
 
 import datetime
@@ -184,7 +191,7 @@ def winner_document(run, winner, pick: str = "best") -> dict:
 
     In measured mode the proxy's γ absorbed the proxy's own rounding, so on the full
     space γ is solved again for the winner's α and β: its B1 then measures the budget,
-    as the user asked. The proxy's coefficients stay in ``search``."""
+    as the user asked. The proxy's coefficients stay in ``search``; the run's ``status`` sits at the top."""
     from scalesearch.runfolder import require_space
 
     space = load_space(require_space(run))
@@ -195,10 +202,12 @@ def winner_document(run, winner, pick: str = "best") -> dict:
     record = search_record(run, winner, pick)
     record["proxy_coefficients"] = {"alpha": float(winner["alpha"]), "beta": float(winner["beta"]),
                                     "gamma": float(winner["gamma"])}
-    return coefficients_document(
+    document = coefficients_document(
         space, alpha, beta, max(1.0, gamma), budget=run.budget, num_classes=num_classes,
         resolution_multiple=int(run.meta.get("resolution_multiple") or 1), search=record,
     )
+    # Beside the format, where a reader looks first: an unfinished run's winner is provisional.
+    return {"format": FORMAT, "version": VERSION, "status": str(run.get("status", "unknown"))} | document
 
 
 def _full_space_gamma(space, alpha: float, beta: float, budget: float, num_classes: int) -> float:
@@ -236,6 +245,8 @@ def document_matches(document: dict, run, winner) -> bool:
 
 def export_run(run_dir, json_path=None, pick: str = "best", csv_path=None, parquet_path=None) -> dict:
     """The winner's coefficients and B0..B7 as JSON (default RUN_DIR/winner.json); copies of the table on request.
+
+    Whatever the run's status: an interrupted run's finished trials have a winner too, marked by ``status``.
 
     Returns the written paths by kind: ``{"json": …, "csv": …, "parquet": …}``.
     """

@@ -2,8 +2,9 @@
 
 Sections: summary, Pareto fronts, search space, progress, extrapolation to
 B0..B7, the sortable trials table, provenance. plotly.js is written once beside
-the page (never a CDN). Needs no search code: ``import scalesearch.report``
-loads neither Ray nor Optuna.
+the page, or inlined in it with ``self_contained`` (a file to mail on its own);
+never a CDN. Needs no search code: ``import scalesearch.report`` loads neither
+Ray nor Optuna.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from plotly.offline import get_plotlyjs
 
 from scalesearch import __version__
 from scalesearch.console import human
@@ -28,8 +30,9 @@ REPORT_HTML = "report.html"
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Write the report of ``run_dir`` (default ``RUN_DIR/report.html``) and plotly.min.js beside it."""
+def write_report(run_dir: str | Path, out: str | Path | None = None, *, self_contained: bool = False) -> Path:
+    """Write the report of ``run_dir`` (default ``RUN_DIR/report.html``) and plotly.min.js beside it,
+    or with ``self_contained`` one page that holds plotly.js itself (about 4.7 MB more)."""
     run = read_run(run_dir)
     out = Path(out) if out is not None else run.path / REPORT_HTML
     winner = pick_winner(run.table, "best")
@@ -67,10 +70,12 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     facts = [run.get("space", "unknown space"), f"budget {run.budget:g}×" if run.budget else "budget unknown",
              f"{run.get('sampler', 'unknown')} sampler", run.get("status", "status unknown"), str(run.path)]
     subtitle = " · ".join(esc(fact) for fact in facts)
-    document = page(f"scalesearch report — {run.name}", subtitle, sections, len(figures))
+    document = page(f"scalesearch report — {run.name}", subtitle, sections, len(figures),
+                    get_plotlyjs() if self_contained else None)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_plotly_js(out.parent)
+        if not self_contained:
+            write_plotly_js(out.parent)
         temporary = out.with_name(f".{out.name}.tmp")
         temporary.write_text(document, encoding="utf-8")
         temporary.replace(out)

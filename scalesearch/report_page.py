@@ -43,7 +43,7 @@ h3 { margin:16px 0 6px; font-size:15px; }
 .card .v { font-size:19px; font-variant-numeric:tabular-nums; }
 .note { color:var(--muted); font-size:14px; margin:6px 0; }
 .warn { background:#fff6e5; border-left:4px solid #f0a020; padding:8px 12px; margin:8px 0; }
-.empty { background:#fdecea; border-left:4px solid #d62728; padding:10px 14px; font-size:17px; }
+.empty, .alert { background:#fdecea; border-left:4px solid #d62728; padding:10px 14px; font-size:17px; }
 table { border-collapse:collapse; font-size:13px; font-variant-numeric:tabular-nums; }
 th, td { padding:4px 8px; border-bottom:1px solid var(--line); text-align:right; white-space:nowrap; }
 th { background:#f0f3f6; position:sticky; top:0; }
@@ -60,6 +60,12 @@ dt { color:var(--muted); } dd { margin:0; word-break:break-word; }
 code { font:13px ui-monospace,SFMono-Regular,Menlo,monospace; background:#f0f3f6; padding:1px 4px; border-radius:4px; }
 .plot { min-height:420px; }
 """
+
+# A report mailed or copied without plotly.min.js would show blank plots and no reason: this banner
+# (hidden until NO_PLOTLY_JS finds Plotly undefined after the <script src> failed) says why.
+NO_PLOTLY_NOTICE = ("The plots need plotly.min.js beside this file; it is missing. Re-create a one-file report "
+                    "with <code>scalesearch report RUN_DIR --self-contained</code>.")
+NO_PLOTLY_JS = "if (typeof Plotly === 'undefined') { document.getElementById('no-plotly').hidden = false; }"
 
 # Click a header to sort; numbers compare as numbers (each cell's data-v holds the raw value).
 SORT_JS = """
@@ -136,21 +142,32 @@ def section(anchor: str, title: str, body: str) -> str:
     return f'<section id="{anchor}"><h2>{esc(title)}</h2>{body}</section>'
 
 
-def page(title: str, subtitle: str, sections: list[tuple[str, str, str]], figures: int) -> str:
-    """The whole document; ``figures`` is how many plots it holds (tests compare it with what rendered)."""
+def page(title: str, subtitle: str, sections: list[tuple[str, str, str]], figures: int, plotly_js: str | None = None) -> str:
+    """The whole document; ``figures`` is how many plots it holds (tests compare it with what rendered).
+
+    ``plotly_js``: the library's source to inline (a one-file report), or None to load plotly.min.js
+    from beside the page, with a notice that shows when it is missing."""
     links = "".join(f'<a href="#{anchor}">{esc(name)}</a>' for anchor, name, _ in sections)
     body = "".join(section(anchor, name, content) for anchor, name, content in sections)
+    if plotly_js is None:
+        library = f'<script src="{PLOTLY_JS}"></script>'
+        notice = f'<p id="no-plotly" class="alert" hidden>{NO_PLOTLY_NOTICE}</p>'
+        check = f"<script>{NO_PLOTLY_JS}</script>"
+    else:
+        library, notice, check = f"<script>{plotly_js}</script>", "", ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{esc(title)}</title>
 <style>{CSS}</style>
-<script src="{PLOTLY_JS}"></script>
+{library}
 </head>
 <body data-figures="{figures}"><main>
 <header><h1>{esc(title)}</h1><p>{subtitle}</p><nav>{links}</nav></header>
+{notice}<noscript><p class="alert">The plots need JavaScript, which is off for this page.</p></noscript>
 {body}
 </main>
+{check}
 <script>{SORT_JS}</script>
 </body></html>
 """

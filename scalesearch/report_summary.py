@@ -141,9 +141,16 @@ def noise(table: pd.DataFrame) -> str:
             + html_table(["trials", "α / β / γ", "seeds", "accuracy mean ± sd"], rows, text_columns=(0,)))
 
 
+def training_seconds(frame: pd.DataFrame) -> float:
+    """Proxy training time, each network's training counted once. A duplicate reuses its original's result
+    and costs nothing, but tables written before that was recorded copy the original's train_seconds into it."""
+    own = ~(frame["status"] == "duplicate").fillna(False).to_numpy(bool)
+    return float(frame.loc[own, "train_seconds"].fillna(0).astype(float).sum())
+
+
 def compute_spent(run: Run) -> str:
     frame = run.table
-    train_hours = frame["train_seconds"].fillna(0).astype(float).sum() / 3600
+    train_hours = training_seconds(frame) / 3600
     items = [
         ("trials", f"{len(frame)}"),
         ("wall time", duration(wall_seconds(run))),
@@ -151,7 +158,8 @@ def compute_spent(run: Run) -> str:
         ("device", describe(run.meta.get("device"))),
     ]
     return ("<h3>Compute spent</h3>" + cards(items)
-            + f'<p class="note">Trials by status: {status_counts(frame)}. Trial-hours add up the proxy trainings\' wall time.</p>'
+            + f'<p class="note">Trials by status: {status_counts(frame)}. Trial-hours add up the proxy trainings\' wall time, '
+              "each training once: a duplicate reuses its original's result and costs 0 s.</p>"
             + f'<p class="note">Data: {describe(run.meta.get("data"))}. Preset: {preset_text(run.meta.get("preset"))}.</p>')
 
 

@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from scalesearch.errors import InputError
-from scalesearch.export import FORMAT, build_model_from_json, coefficients_document, write_document
+from scalesearch.export import FORMAT, build_model_from_json, coefficients_document, export_run, write_document
 from scalesearch.scaling import scale
 from scalesearch.spaces import load_space
+from tests.run_fixture import make_run, trial, write_tiny_space
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +58,15 @@ def test_efficientnet_documents_carry_the_official_networks_beside_the_formula()
     assert official["B7"]["params"] == 66_347_960
     # The paper's point measures 2.55x at φ=1 after rounding (DESIGN.md), not 1.92x.
     assert document["models"][1]["flops_ratio"] == pytest.approx(2.55, abs=0.01)
+
+
+@pytest.mark.parametrize("status", ["interrupted", "complete", None])
+def test_a_run_s_winner_json_says_how_the_run_ended(tmp_path, status):
+    """An interrupted run's finished trials still have a winner; the JSON says it is only the best so far."""
+    records = [trial(0, 1.2, 1.1, 1.15, accuracy=0.45), trial(1, 1.1, 1.05, 1.25, accuracy=0.41),
+               trial(2, 1.3, 1.0, 1.2, status="running")]  # the trial the interrupt cut short
+    run = make_run(tmp_path / "run", records, space=write_tiny_space(tmp_path), status=status)
+    document = json.loads(export_run(run)["json"].read_text())
+    assert document["status"] == (status or "unknown")
+    assert list(document)[:3] == ["format", "version", "status"]
+    assert document["search"]["trial"] == 0

@@ -1,6 +1,7 @@
 """report.html and export_run from run folders built like the search writes them."""
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from scalesearch import report as report_module
 from scalesearch.errors import InputError
 from scalesearch.export import build_model_from_json, export_run
 from scalesearch.report import grid_points, write_report
+from scalesearch.report_summary import compute_spent, training_seconds
 from scalesearch.results import load_table, pick_winner
 from scalesearch.runfolder import read_run
 from tests.browser import Chromium, find_chromium
@@ -77,8 +79,19 @@ def test_the_summary_names_the_winner_references_noise_and_cost(report, run_dir)
     assert f"+{seeds.mean() - depth_only:.3f}" in page and f"{seeds.mean():.3f} ± {seeds.std():.3f}" in page
     assert "trained with 3 seeds" in page and "pooled standard deviation" in page
     assert "3 min 00 s" in page and "cpu-tiny" in page
-    trial_minutes = load_table(run_dir)["train_seconds"].sum() / 60
+    table = load_table(run_dir)
+    trial_minutes = table[table["status"] != "duplicate"]["train_seconds"].sum() / 60
     assert f"{trial_minutes:.1f} min" in page
+
+
+def test_a_duplicate_costs_nothing_even_where_an_old_table_copied_its_original_s_seconds(tmp_path):
+    records = [trial(0, 1.2, 1.1, 1.15, accuracy=0.45), trial(1, 1.1, 1.05, 1.25, accuracy=0.41),
+               trial(2, 1.2, 1.1, 1.15, status="duplicate", accuracy=0.45, duplicate_of=0, reason="same network as trial 0")]
+    run = read_run(make_run(tmp_path / "run", records))
+    seconds = run.table["train_seconds"]
+    assert seconds[2] == seconds[0]  # written before the fix: the duplicate carries its original's cost
+    assert training_seconds(run.table) == pytest.approx(seconds[0] + seconds[1])
+    assert f"{(seconds[0] + seconds[1]) / 60:.1f} min" in compute_spent(run)
 
 
 def test_user_text_is_escaped_everywhere(report):
@@ -116,6 +129,14 @@ def test_a_run_with_no_complete_trial_says_so_plainly(empty_report):
     assert 'data-figures="1"' in page  # only the search space has something to show
 
 
+def test_an_interrupted_run_with_finished_trials_says_so_above_its_winner(tmp_path, space):
+    records = [trial(0, 1.2, 1.1, 1.15, accuracy=0.45), trial(1, 1.1, 1.05, 1.25, accuracy=0.41),
+               trial(2, 1.3, 1.0, 1.2, status="running")]
+    page = write_report(make_run(tmp_path / "run", records, space=space, status="interrupted")).read_text()
+    summary = page[page.index('<section id="summary">'):page.index('<section id="pareto">')]
+    assert summary.index("This run is <b>interrupted</b>") < summary.index("Winner: ")
+
+
 def test_missing_run_json_still_renders_with_unknowns(tmp_path, space):
     run = make_run(tmp_path / "run", demo_records(), space=space)
     (run / "run.json").unlink()
@@ -150,6 +171,21 @@ def test_a_damaged_parquet_falls_back_to_the_csv_written_beside_it(tmp_path):
     (run / "trials.csv").write_text("\n".join([csv[0], ",".join(broken), *csv[2:]]))
     with pytest.raises(InputError, match="wrong type"):
         load_table(run)
+
+
+def test_a_self_contained_report_holds_plotly_and_writes_nothing_beside_it(report, run_dir, tmp_path):
+    """(``report`` first: it leaves RUN_DIR/winner.json, so this page need not measure B0..B7 again.)"""
+    page = write_report(run_dir, tmp_path / "alone.html", self_contained=True).read_text()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["alone.html"]
+    assert "<script src=" not in page and len(page) > len(report.read_text()) + 1_000_000
+    assert 'id="no-plotly"' not in page
+
+
+def test_a_report_whose_plotly_js_may_go_missing_carries_a_notice_hidden_until_then(report):
+    page = report.read_text()
+    assert '<p id="no-plotly" class="alert" hidden>The plots need plotly.min.js beside this file; it is missing.' in page
+    assert "<code>scalesearch report RUN_DIR --self-contained</code>" in page
+    assert "typeof Plotly === 'undefined'" in page
 
 
 def test_a_table_with_no_trials_at_all_still_renders(tmp_path):
@@ -219,6 +255,11 @@ COUNT_TRIALS = """(function (id) {
   return data.filter(function (t) { return t.meta === 'trials'; })
              .reduce(function (n, t) { return n + t.x.length; }, 0);
 })"""
+PLOTS_DRAWN = "Array.from(document.querySelectorAll('.js-plotly-plot')).every(p => p.querySelector('svg.main-svg'))"
+# The missing-plotly.js notice's text where a reader can see it, else null.
+NOTICE_SHOWN = """(function (notice) {
+  return notice && !notice.hidden && notice.offsetHeight > 0 ? notice.textContent : null;
+})(document.getElementById('no-plotly'))"""
 
 
 @pytest.fixture(scope="module")
@@ -238,17 +279,45 @@ def test_the_report_renders_in_chromium_without_errors_or_network(browser, repor
     figures = browser.evaluate("Number(document.body.dataset.figures)")
     assert figures == 5
     assert browser.evaluate("document.querySelectorAll('.js-plotly-plot').length") == figures
-    assert browser.evaluate(
-        "Array.from(document.querySelectorAll('.js-plotly-plot')).every(p => p.querySelector('svg.main-svg'))")
+    assert browser.evaluate(PLOTS_DRAWN)
     table = load_table(run_dir)
     with_flops = int((table["accuracy"].notna() & table["flops"].notna()).sum())
     with_latency = int((table["accuracy"].notna() & table["latency_ms"].notna()).sum())
     assert browser.evaluate(f"{COUNT_TRIALS}('fig-pareto-flops')") == with_flops == 16
     assert browser.evaluate(f"{COUNT_TRIALS}('fig-pareto-latency')") == with_latency
     assert browser.evaluate("document.getElementById('fig-pareto-flops').data.some(t => t.meta === 'front')")
+    assert browser.evaluate("document.getElementById('no-plotly').hidden")
+
+
+def test_a_report_copied_alone_says_its_plotly_js_is_missing(browser, report, tmp_path):
+    alone = tmp_path / "mailed" / "report.html"
+    alone.parent.mkdir()
+    shutil.copy(report, alone)
+    browser.events.clear()
+    browser.open(alone.resolve().as_uri())
+    notice = browser.evaluate(NOTICE_SHOWN)
+    assert notice and "plotly.min.js beside this file; it is missing" in notice
+    assert "scalesearch report RUN_DIR --self-contained" in notice
+    assert browser.evaluate("document.querySelectorAll('svg.main-svg').length") == 0  # what the notice explains
+
+
+def test_a_self_contained_report_copied_alone_renders_every_plot(browser, report, run_dir, tmp_path):
+    """(``report`` first: it leaves RUN_DIR/winner.json, so this page need not measure B0..B7 again.)"""
+    written = write_report(run_dir, tmp_path / "written" / "report.html", self_contained=True)
+    alone = tmp_path / "mailed" / "report.html"
+    alone.parent.mkdir()
+    shutil.copy(written, alone)
+    browser.events.clear()
+    browser.open(alone.resolve().as_uri())
+    assert browser.errors() == []
+    assert browser.requested_urls() == [alone.resolve().as_uri()]
+    assert browser.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 5
+    assert browser.evaluate(PLOTS_DRAWN)
+    assert browser.evaluate(NOTICE_SHOWN) is None
 
 
 def test_the_trials_table_sorts_when_a_header_is_clicked(browser, report, run_dir):
+    browser.events.clear()  # an earlier test's page may have logged errors of its own
     browser.open(report.resolve().as_uri())
     column = list(load_table(run_dir).columns).index("accuracy")
     first = f"""(function () {{
