@@ -46,7 +46,7 @@ def __getattr__(name):
 
         return measure
     if name == "search":
-        from scalesearch.search import search
+        from scalesearch.pipeline import search
 
         return search
     raise AttributeError(f"module 'scalesearch' has no attribute {name!r}")

@@ -107,6 +107,9 @@ def _add_report(commands) -> None:
                                  epilog="example: scalesearch report reports/run-20261123-120000")
     parser.add_argument("run_dir", metavar="RUN_DIR")
     parser.add_argument("--out", help="HTML path (default: RUN_DIR/report.html)")
+    parser.add_argument("--self-contained", action="store_true",
+                        help="one file: plotly.js inside the page instead of plotly.min.js beside it (about 4.7 MB "
+                             "larger); for a report you mail or copy on its own")
     _common(parser)
     parser.set_defaults(handler=_cmd_report)
 
@@ -136,7 +139,7 @@ def _add_show(commands) -> None:
 def _cmd_run(args) -> int:
     from scalesearch.console import run_summary
     from scalesearch.progress import Progress
-    from scalesearch.search import options_from, run
+    from scalesearch.pipeline import options_from, run
 
     options = options_from(vars(args))
     progress = Progress()
@@ -151,7 +154,7 @@ def _cmd_run(args) -> int:
 def _cmd_report(args) -> int:
     from scalesearch.report import write_report
 
-    print(f"wrote {write_report(args.run_dir, args.out)}")
+    print(f"wrote {write_report(args.run_dir, args.out, self_contained=args.self_contained)}")
     return EXIT_OK
 
 

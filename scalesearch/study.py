@@ -38,6 +38,7 @@ log = logging.getLogger("scalesearch.study")
 
 STUDY_FILE = "study.journal"
 SAMPLER_FILE = "sampler.pkl"
+STUDY_NAME = "scalesearch"
 RESULT_KEYS = ("accuracy", "loss", "train_loss", "epochs", "train_seconds", "images_per_second",
                "latency_ms", "latency_ms_batch", "peak_memory_bytes", "device")
 
@@ -68,8 +69,62 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def _interrupted(trial) -> bool:
+    """A trial in flight when its run was killed: told FAIL on resume while its status still says running
+    (a real failure records status "failed" before it is told). Older journals marked it with an attribute."""
+    import optuna
+
+    return trial.state == optuna.trial.TrialState.FAIL and (
+        trial.user_attrs.get("status") == "running" or bool(trial.user_attrs.get("interrupted")))
+
+
 def architecture_id(candidate: Candidate) -> str:
     return hashlib.sha1(repr(candidate.spec.architecture_key()).encode()).hexdigest()[:12]
+
+
+def feasible_grid(settings: SearchSettings) -> list[tuple]:
+    """Feasible grid points in a seeded random order (GridSampler walks indices in order).
+    Pure and cheap: a run calls it before it touches its folder, so an empty grid is refused first."""
+    if settings.constraint == "formula":
+        points = [p for p in grid_points(settings.grid) if formula_feasible(*p, settings.budget, settings.tolerance)]
+    else:
+        points = [(alpha, beta, None) for alpha, beta in grid_depth_width_points(settings.grid)
+                  if alpha * beta**2 <= settings.budget + settings.tolerance]
+    if not points:
+        raise InputError(_no_grid_point_message(settings))
+    random.Random(settings.seed).shuffle(points)
+    return points
+
+
+def _no_grid_point_message(settings: SearchSettings) -> str:
+    if settings.constraint == "formula":
+        nearest = min(abs(formula_product(*p) - settings.budget) for p in grid_points(settings.grid))
+    else:
+        nearest = min(alpha * beta**2 - settings.budget for alpha, beta in grid_depth_width_points(settings.grid))
+    return (f"no grid point is within tolerance {settings.tolerance:g} of the {settings.budget:g}x budget; "
+            f"the nearest needs --tolerance {nearest + 0.0005:.3f} (or change --grid-step)")
+
+
+def _load_study(run_dir: Path, sampler):
+    """The study of a run being resumed (None: it has none yet); a missing or damaged journal that the run's
+    table shows trials for is said, never silently replaced by a fresh study."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path = run_dir / STUDY_FILE
+    if not path.exists() or path.stat().st_size == 0:
+        table = run_dir / "trials.csv"
+        if not table.exists() or len(table.read_text().splitlines()) <= 1:
+            return None  # killed before its first trial: nothing to lose, the run starts its study afresh
+        raise InputError(f"cannot resume: {path} is missing or empty, so the run's trials are unknown; the last "
+                         f"table written is {run_dir / 'trials.csv'}; start a new run with another --out")
+    try:
+        return optuna.load_study(study_name=STUDY_NAME, storage=JournalStorage(JournalFileBackend(str(path))),
+                                 sampler=sampler)
+    except (KeyError, ValueError) as error:  # no study in it (KeyError), or a line that is not JSON (ValueError)
+        raise InputError(f"cannot resume: {path} is damaged ({type(error).__name__}: {str(error)[:80]}); the last table "
+                         f"written is {run_dir / 'trials.csv'}; restore the file or start a new run with another --out") from None
 
 
 class SearchStudy:
@@ -81,47 +136,26 @@ class SearchStudy:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.run_dir, self.base, self.base_flops, self.settings = Path(run_dir), base, base_flops, settings
         self.multi_objective = settings.sampler == "nsga2"
-        self.grid = self._feasible_grid() if settings.sampler == "grid" else None
+        self.grid = feasible_grid(settings) if settings.sampler == "grid" else None
         sampler = self._load_sampler() if resume else None
         sampler = sampler or make_sampler(settings.sampler, settings.seed, grid_size=len(self.grid or ()), trials=settings.trials)
-        storage = JournalStorage(JournalFileBackend(str(self.run_dir / STUDY_FILE)))
-        self.study = optuna.create_study(
-            study_name="scalesearch", storage=storage, sampler=sampler, load_if_exists=resume,
-            directions=["maximize", "minimize"] if self.multi_objective else ["maximize"],
-        )
+        self.study = _load_study(self.run_dir, sampler) if resume else None
+        fresh = self.study is None
+        if fresh:
+            storage = JournalStorage(JournalFileBackend(str(self.run_dir / STUDY_FILE)))
+            self.study = optuna.create_study(study_name=STUDY_NAME, storage=storage, sampler=sampler,
+                                             directions=["maximize", "minimize"] if self.multi_objective else ["maximize"])
         self.trained: dict[str, int] = {}  # architecture → the trial that trains it
         self.waiting: dict[int, list] = {}  # original trial → duplicates waiting for its result
         self.live: dict[int, object] = {}  # trial number → optuna.Trial in flight
         self.proposals = 0
-        if resume:
+        if not fresh:
             self._recover()
         elif settings.references:
             self._enqueue_references()
         self.save()
 
     # ----- proposals -------------------------------------------------------------------
-    def _feasible_grid(self) -> list[tuple]:
-        """Feasible grid points in a seeded random order (GridSampler walks indices in order)."""
-        settings = self.settings
-        if settings.constraint == "formula":
-            points = [p for p in grid_points(settings.grid) if formula_feasible(*p, settings.budget, settings.tolerance)]
-        else:
-            points = [(alpha, beta, None) for alpha, beta in grid_depth_width_points(settings.grid)
-                      if alpha * beta**2 <= settings.budget + settings.tolerance]
-        if not points:
-            raise InputError(self._no_grid_point_message())
-        random.Random(settings.seed).shuffle(points)
-        return points
-
-    def _no_grid_point_message(self) -> str:
-        settings = self.settings
-        if settings.constraint == "formula":
-            nearest = min(abs(formula_product(*p) - settings.budget) for p in grid_points(settings.grid))
-        else:
-            nearest = min(alpha * beta**2 - settings.budget for alpha, beta in grid_depth_width_points(settings.grid))
-        return (f"no grid point is within tolerance {settings.tolerance:g} of the {settings.budget:g}x budget; "
-                f"the nearest needs --tolerance {nearest + 0.0005:.3f} (or change --grid-step)")
-
     def grid_summary(self) -> dict | None:
         if self.grid is None:
             return None
@@ -162,7 +196,7 @@ class SearchStudy:
     def trainings_started(self) -> int:
         return sum(1 for t in self.study.get_trials(deepcopy=False)
                    if t.user_attrs.get("status") in ("running", "complete", "failed", "pruned")
-                   and not t.user_attrs.get("interrupted"))
+                   and not _interrupted(t))
 
     def propose(self, max_attempts: int = 60) -> Proposal | None:
         """The next candidate to train, or None when the training budget or the space is exhausted."""
@@ -278,10 +312,10 @@ class SearchStudy:
         for key in RESULT_KEYS + ("started", "finished"):
             if key in attrs:
                 trial.set_user_attr(key, attrs[key])
+        trial.set_user_attr("train_seconds", 0.0)  # its original paid for the training; a sum must count it once
 
     def _resolve_duplicate(self, trial, original: int) -> None:
-        frozen = self.study._storage.get_trial(self.study._storage.get_trial_id_from_study_id_trial_number(
-            self.study._study_id, original))
+        frozen = next(t for t in self.study.get_trials(deepcopy=False) if t.number == original)
         status = frozen.user_attrs.get("status")
         if status in ("complete", "pruned"):
             self._copy_result(trial, frozen.user_attrs)
@@ -301,7 +335,7 @@ class SearchStudy:
         rows = []
         for trial in self.study.get_trials(deepcopy=False):
             attrs = trial.user_attrs
-            if "status" not in attrs or attrs.get("interrupted"):
+            if "status" not in attrs or _interrupted(trial):
                 continue
             row = {key: attrs[key] for key in COLUMNS if key in attrs}
             row["trial"] = trial.number
@@ -318,8 +352,12 @@ class SearchStudy:
         path = self.run_dir / SAMPLER_FILE
         if not path.exists():
             return None
-        with open(path, "rb") as handle:  # only ever a file this tool wrote in the user's own run folder
-            return pickle.load(handle)
+        try:
+            with open(path, "rb") as handle:  # only ever a file this tool wrote in the user's own run folder
+                return pickle.load(handle)
+        except Exception as error:  # unpickling a damaged file raises nearly any type
+            raise InputError(f"{path} is damaged ({type(error).__name__}); delete it and resume again: the sampler "
+                             f"restarts from the finished trials, which {STUDY_FILE} keeps") from None
 
     def _recover(self) -> None:
         """After a crash: finished trials stay; trials that were in flight are queued again."""
@@ -328,8 +366,7 @@ class SearchStudy:
         for trial in self.study.get_trials(deepcopy=False):
             attrs = trial.user_attrs
             if trial.state == optuna.trial.TrialState.RUNNING:
-                self.study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
-                self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+                self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)  # now _interrupted(trial)
                 requeue = {key: attrs[key] for key in ("reference", "ref_alpha", "ref_beta", "ref_gamma", "ref_solve")
                            if "ref_alpha" in attrs}
                 self.study.enqueue_trial(trial.params, user_attrs=requeue)

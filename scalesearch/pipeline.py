@@ -1,4 +1,7 @@
-"""``scalesearch.search(...)``: the whole search from Python; the CLI only parses and calls this."""
+"""The whole search from Python (``scalesearch.search(...)``); the CLI only parses and calls this.
+
+Not named search.py: a submodule of that name would replace the package attribute ``scalesearch.search``
+(the function) with itself as soon as anything imported it."""
 from __future__ import annotations
 
 import dataclasses
@@ -133,6 +136,9 @@ def validate(options: RunOptions) -> RunOptions:
         raise InputError("--concurrency must be at least 1")
     if options.grid_step <= 0:
         raise InputError("--grid-step must be positive")
+    cpus = os.cpu_count() or 1
+    if not options.address and (options.cpus_per_trial or 1.0) > cpus:  # a local Ray has this machine's CPUs only
+        raise InputError(f"--cpus-per-trial {options.cpus_per_trial:g} is more than the {cpus} CPUs of this machine")
     if (options.gpus_per_trial or 0) > 0 and not options.address:
         import torch
 
@@ -144,33 +150,10 @@ def validate(options: RunOptions) -> RunOptions:
 
 
 def run_folder(options: RunOptions) -> Path:
-    """The run's folder, refusing to mix two runs in one place."""
+    """Where the run lives: --out, or reports/<run name>."""
     if options.out:
-        folder = Path(options.out)
-    else:
-        name = options.name or datetime.datetime.now().strftime("run-%Y%m%d-%H%M%S")
-        folder = Path("reports") / name
-    has_run = (folder / RUN_FILE).exists()
-    if options.resume:
-        if not has_run:
-            raise InputError(f"cannot resume: {folder} holds no scalesearch run")
-        return folder
-    if folder.exists() and any(folder.iterdir()):
-        if not has_run:
-            raise InputError(f"{folder} is not empty and holds no scalesearch run; choose another --out")
-        if not options.force:
-            raise InputError(f"{folder} already holds a run; use --resume to continue it or --force to replace it")
-        import shutil
-
-        shutil.rmtree(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise InputError(f"cannot write to {folder}: {error.strerror or error}") from None
-    return folder
+        return Path(options.out)
+    return Path("reports") / (options.name or datetime.datetime.now().strftime("run-%Y%m%d-%H%M%S"))
 
 
 def versions() -> dict:
@@ -191,10 +174,17 @@ def write_run_file(folder: Path, info: dict) -> None:
 
 
 def read_run_file(folder: Path) -> dict:
+    path = Path(folder) / RUN_FILE
+    if not path.exists():
+        return {}  # killed before it was first written; the journal holds the run
     try:
-        return json.loads((Path(folder) / RUN_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"{folder} is not a readable scalesearch run ({RUN_FILE}: {error})") from None
+        info = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{path} is damaged ({type(error).__name__}); delete it and resume again: it is written anew "
+                         "from config.yaml and study.journal, which keep the run (its start time is lost)") from None
+    if not isinstance(info, dict):
+        raise InputError(f"{path} is not a scalesearch run description; delete it and resume again")
+    return info
 
 
 def save_config(folder: Path, options: RunOptions) -> None:
@@ -211,7 +201,8 @@ def save_config(folder: Path, options: RunOptions) -> None:
 def search(budget: float | str = 2.0, space: str = "efficientnet_b0", data: str = "synthetic",
            sampler: str = "tpe", trials: int | None = None, out: str | None = None, *,
            progress=None, command: str | None = None, **options):
-    """Run the search; returns the results table (pandas). See ``RunOptions`` for every option."""
+    """Run the search; returns its ``Outcome``: ``.table`` (the results table, pandas), ``.status``,
+    ``.run_dir``, ``.report`` and ``.winner_json``. See ``RunOptions`` for every option."""
     run_options = RunOptions(budget=budget, space=space, data=data, sampler=sampler, trials=trials, out=out)
     for key, value in options.items():
         if not hasattr(run_options, key):
@@ -221,34 +212,42 @@ def search(budget: float | str = 2.0, space: str = "efficientnet_b0", data: str 
 
 
 def run(options: RunOptions, progress=None, command: str | None = None):
+    """Every check that can fail runs before the folder is touched or Ray starts (nothing a user ran may be
+    lost to a typo); a replaced run is deleted only once the new one is under way."""
+    from scalesearch.folder_claim import claim_folder
     from scalesearch.measure import measure
     from scalesearch.objectives import OBJECTIVES
     from scalesearch.runner import Resources, check_resources, run_trials, start_ray, stop_ray
     from scalesearch.scaling import proxy_base, scale
     from scalesearch.spaces import load_space
-    from scalesearch.study import SearchSettings, SearchStudy
+    from scalesearch.study import SearchSettings, SearchStudy, feasible_grid
 
     options = validate(options)
     full_space = load_space(options.space)
-    folder = run_folder(options)
-    previous = read_run_file(folder) if options.resume else {}
-    started_clock = time.time()
     resources = Resources(options.cpus_per_trial or 1.0, _gpus_per_trial(options), options.concurrency,
                           options.address, options.scheduler)
-    ray_started = start_ray(resources, options.verbose)
+    device = _device(options, resources)
+    preset, dataset, settings = _prepare_data(options, device)
+    base = proxy_base(full_space, preset.base_width, preset.base_depth, options.base_resolution or preset.base_resolution)
+    num_classes = dataset.num_classes if dataset is not None else 10
+    base_cost = measure(scale(base), num_classes)
+    trials = options.trials or preset.trials
+    search_settings = SearchSettings(
+        budget=options.budget, tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
+        trials=trials, seed=options.seed, references=options.references, num_classes=num_classes,
+        grid=GridSpec(tuple(options.grid_alpha), tuple(options.grid_beta), tuple(options.grid_gamma), options.grid_step),
+    )
+    if options.sampler == "grid":
+        feasible_grid(search_settings)  # an empty grid is refused here, not after Ray has started
+    folder = run_folder(options)
+    claim = claim_folder(folder, resume=options.resume, force=options.force, command=command)
+    ray_started = False
     try:
+        previous = read_run_file(folder) if options.resume else {}
+        started_clock = time.time()
+        ray_started = start_ray(resources, options.verbose)
         check_resources(resources)
-        device = _device(options, resources)
-        preset, dataset, settings = _prepare_data(options, device)
-        base = proxy_base(full_space, preset.base_width, preset.base_depth, options.base_resolution or preset.base_resolution)
-        num_classes = dataset.num_classes if dataset is not None else 10
-        base_cost = measure(scale(base), num_classes)
-        trials = options.trials or preset.trials
-        search_settings = SearchSettings(
-            budget=options.budget, tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
-            trials=trials, seed=options.seed, references=options.references, num_classes=num_classes,
-            grid=GridSpec(tuple(options.grid_alpha), tuple(options.grid_beta), tuple(options.grid_gamma), options.grid_step),
-        )
+        study = SearchStudy(folder, base, base_cost.flops, search_settings, resume=options.resume)
         info = {
             "format": "scalesearch.run", "version": 1, "name": folder.name, "status": "running",
             "command": command or previous.get("command"), "space": options.space, "budget": options.budget,
@@ -260,20 +259,24 @@ def run(options: RunOptions, progress=None, command: str | None = None):
             "preset": dataclasses.asdict(preset), "objective": options.objective,
             "proxy": {key: settings[key] for key in ("epochs", "batch_size", "learning_rate") if key in settings},
             "started": previous.get("started") or _now(), "resumed": bool(options.resume),
-            "versions": versions(), "machine": _machine(),
+            "versions": versions(), "machine": _machine(), "grid": study.grid_summary(),
         }
         write_run_file(folder, info)
         save_config(folder, options)
-        study = SearchStudy(folder, base, base_cost.flops, search_settings, resume=options.resume)
-        info["grid"] = study.grid_summary()
-        write_run_file(folder, info)
+    except BaseException:
+        stop_ray(ray_started)
+        claim.abandon()
+        claim.release()
+        raise
+    claim.commit()  # the new run is under way: the run it replaces may go
+    try:
         if progress:
             progress.begin(info, study)
         status, message = "interrupted", ""
         try:
             run_trials(study, dataset, OBJECTIVES[options.objective], settings, resources, folder,
                        on_event=progress.event if progress else None)
-            status, message = _judge(study.table())
+            status, message = _judge(study.table(), search_settings)
         except KeyboardInterrupt:
             raise
         except Exception as error:
@@ -287,14 +290,27 @@ def run(options: RunOptions, progress=None, command: str | None = None):
             _write_outputs(outcome)
     finally:
         stop_ray(ray_started)
+        claim.release()
     return outcome
 
 
-def _judge(table) -> tuple[str, str]:
-    """complete, unless every training failed: then the first error, in one line."""
+def _judge(table, settings) -> tuple[str, str]:
+    """complete, unless every training failed or no searched candidate completed on budget: a search
+    that trained only references has found nothing (then the smallest tolerance its candidates could meet)."""
+    from scalesearch.results import completed
+
     trained = table[table["status"].isin(["complete", "failed", "pruned"])]
     if len(trained) and (trained["status"] == "failed").all():
         return "failed", f"every trial failed; the first: {trained.iloc[0]['reason']}"
+    searched = table[table["reference"].fillna("") == ""]
+    if searched.empty and settings.trials <= len(table):
+        return "failed", (f"all {settings.trials} trainings went to the reference trials, so no searched candidate "
+                          f"trained; raise --trials above {settings.trials} or use --no-reference")
+    if completed(searched).empty:
+        distances = (searched["flops_ratio"] - settings.budget).abs().dropna()
+        nearest = (f"; the nearest candidate measured {distances.min():.4f}x off the {settings.budget:g}x budget, so "
+                   f"--tolerance {distances.min() * 1.01:.4f} would admit it") if len(distances) else ""
+        return "failed", f"no searched candidate completed on budget (tolerance {settings.tolerance:g}){nearest}"
     return "complete", ""
 
 

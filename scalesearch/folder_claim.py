@@ -1,0 +1,106 @@
+"""Taking a run folder for one run, so that nothing a user ran is lost.
+
+- A lock (``R/.lock``, held with ``flock`` for the life of the process) refuses a second
+  ``scalesearch run`` on the same folder and says who holds it. The kernel drops the lock
+  when its process dies, even by SIGKILL, so a crash never leaves a stale lock behind.
+- ``--force`` does not delete the old run: its files are moved aside into ``R/.replaced-<time>/``
+  (a rename, on the same filesystem) and deleted only once the new run is under way
+  (``commit``). If the new run stops before that, ``abandon`` puts the old run back.
+"""
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+from scalesearch.errors import InputError
+
+LOCK_FILE = ".lock"
+ASIDE_PREFIX = ".replaced-"
+RUN_FILES = ("run.json", "study.journal")  # either marks a run: a run killed early may have only its journal
+
+
+class FolderClaim:
+    """A locked run folder; ``aside`` holds a replaced run until ``commit``."""
+
+    def __init__(self, folder: Path, lock, aside: Path | None):
+        self.folder, self._lock, self.aside = folder, lock, aside
+
+    def commit(self) -> None:
+        """The new run is under way: the run it replaces may go."""
+        if self.aside is not None:
+            shutil.rmtree(self.aside, ignore_errors=True)
+            self.aside = None
+
+    def abandon(self) -> None:
+        """The new run stopped before it was under way: put the replaced run back."""
+        if self.aside is None:
+            return
+        for entry in self.folder.iterdir():
+            if entry.name != LOCK_FILE and entry != self.aside:
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        for entry in self.aside.iterdir():
+            entry.rename(self.folder / entry.name)
+        self.aside.rmdir()
+        self.aside = None
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file drops the flock
+            self._lock = None
+
+
+def claim_folder(folder: Path, *, resume: bool, force: bool, command: str | None = None) -> FolderClaim:
+    """Lock ``folder`` for a run, refusing to mix two runs in one place or to lose a finished one."""
+    has_run = any((folder / name).exists() for name in RUN_FILES)
+    if resume and not has_run:
+        raise InputError(f"cannot resume: {folder} holds no scalesearch run (neither {' nor '.join(RUN_FILES)})")
+    occupied = folder.exists() and any(entry.name != LOCK_FILE for entry in folder.iterdir())
+    if occupied and not resume:
+        if not has_run:
+            raise InputError(f"{folder} is not empty and holds no scalesearch run; choose another --out")
+        if not force:
+            raise InputError(f"{folder} already holds a run; use --resume to continue it or --force to replace it")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = _lock(folder, command)
+    except OSError as error:
+        raise InputError(f"cannot write to {folder}: {error.strerror or error}") from None
+    aside = None
+    if occupied and not resume:
+        aside = folder / f"{ASIDE_PREFIX}{datetime.datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
+        aside.mkdir()
+        for entry in list(folder.iterdir()):
+            if entry.name != LOCK_FILE and entry != aside:
+                entry.rename(aside / entry.name)
+    return FolderClaim(folder, lock, aside)
+
+
+def _lock(folder: Path, command: str | None):
+    handle = open(folder / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = _holder(handle.read())
+        handle.close()
+        raise InputError(f"{folder} is in use by another scalesearch run ({holder}); "
+                         "wait for it to finish or choose another --out") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": command,
+                             "since": datetime.datetime.now().isoformat(timespec="seconds")}))
+    handle.flush()
+    return handle
+
+
+def _holder(text: str) -> str:
+    try:
+        info = json.loads(text)
+        return f"pid {info['pid']} on {info['host']} since {info['since']}: {info.get('command') or 'scalesearch'}"
+    except (ValueError, KeyError, TypeError):
+        return "holder unknown"
