@@ -1,0 +1,1 @@
+"""From seeds to a decision: interval estimates, racing between candidates, and the verdict sentence."""

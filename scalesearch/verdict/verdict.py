@@ -1,0 +1,158 @@
+"""The verdict: which network, how sure, and whether compound scaling paid, in one sentence.
+
+From the results table alone. A network is one architecture at one resolution; its samples are the accuracies of
+its completed trainings, one per seed. The winner is the on-budget network with the highest mean; among the
+networks tied with it (the paired 95% interval of the difference contains 0) the tie-break picks the cheapest to run.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from scalesearch.verdict.statistics import Estimate, estimate, paired_difference
+
+SINGLE_DIMENSION = ("depth-only", "width-only", "resolution-only")
+PAPER = "paper"
+TIE_BREAKS = {"latency": "latency_ms", "activations": "activations", "params": "params", "none": None}
+COMPOUND_WINS, SINGLE_WINS, NO_DIFFERENCE = "compound scaling wins", "a single dimension wins", "no difference beyond the noise"
+
+
+@dataclass(frozen=True)
+class Network:
+    architecture: str
+    label: str  # the reference's name, or "" for a searched candidate
+    alpha: float
+    beta: float
+    gamma: float
+    feasible: bool
+    cost: dict  # latency_ms, activations, params: what the tie-break may pick by
+    seeds: dict  # seed → accuracy
+
+    @property
+    def accuracy(self) -> Estimate:
+        return estimate(self.seeds.values())
+
+    @property
+    def name(self) -> str:
+        coefficients = f"α={self.alpha:.3f} β={self.beta:.3f} γ={self.gamma:.3f}"
+        return f"{self.label} ({coefficients})" if self.label else coefficients
+
+
+@dataclass(frozen=True)
+class Comparison:
+    against: str
+    difference: Estimate | None  # winner − against, on paired seeds
+
+    def phrase(self) -> str:
+        if self.difference is None:
+            return f"{self.against}: no shared seeds"
+        d = self.difference
+        if d.n < 2:
+            return f"{self.against} by {d.mean:+.3f} (n=1: no interval)"
+        return f"{self.against} by {d.mean:+.3f} ± {d.half_width:.3f} (n={d.n})"
+
+    def to_dict(self) -> dict:
+        return {"against": self.against, "difference": self.difference.to_dict() if self.difference else None}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str  # COMPOUND_WINS | SINGLE_WINS | NO_DIFFERENCE
+    winner: Network
+    versus_single: Comparison | None
+    versus_paper: Comparison | None
+    tie_break: str
+    tied: tuple[str, ...]  # architectures tied with the best mean (the winner among them)
+    dimension: str = ""  # with SINGLE_WINS: which single-dimension scaling won
+
+    @property
+    def sentence(self) -> str:
+        outcome = self.outcome
+        if outcome == SINGLE_WINS:
+            outcome = f"{SINGLE_WINS} ({self.dimension})"
+        accuracy = self.winner.accuracy
+        spread = f" ± {accuracy.half_width:.3f}" if accuracy.n > 1 else ""
+        parts = [f"{outcome}: winner {self.winner.name}, accuracy {accuracy.mean:.3f}{spread} (n={accuracy.n})"]
+        comparisons = [c.phrase() for c in (self.versus_single, self.versus_paper) if c is not None]
+        if comparisons:
+            parts.append("against " + "; ".join(comparisons))
+        if len(self.tied) > 1 and TIE_BREAKS.get(self.tie_break):
+            parts.append(f"picked by {self.tie_break} among {len(self.tied)} networks tied within the noise")
+        return "; ".join(parts) + " (95% t-intervals of paired seed differences)"
+
+    def to_dict(self) -> dict:
+        accuracy = self.winner.accuracy
+        return {
+            "outcome": self.outcome, "dimension": self.dimension or None, "sentence": self.sentence, "winner": {
+                "architecture": self.winner.architecture, "reference": self.winner.label or None,
+                "alpha": self.winner.alpha, "beta": self.winner.beta, "gamma": self.winner.gamma,
+                "accuracy": accuracy.to_dict()},
+            "versus_single_dimension": self.versus_single.to_dict() if self.versus_single else None,
+            "versus_paper": self.versus_paper.to_dict() if self.versus_paper else None,
+            "tie_break": self.tie_break, "tied": list(self.tied),
+            "interval": "95% Student-t interval over paired seeds (seed k: same data subset, order and init for every network)",
+        }
+
+
+def networks(table: pd.DataFrame) -> list[Network]:
+    """Every network with at least one completed training, its accuracies by seed."""
+    rows = table[(table["status"] == "complete").fillna(False) & table["accuracy"].notna()]
+    out = []
+    for architecture, group in rows.groupby("architecture", sort=False):
+        first = group.iloc[0]
+        label = "" if pd.isna(first["reference"]) else str(first["reference"])
+        cost = {key: _number(group[column].median()) for key, column in TIE_BREAKS.items() if column}
+        seeds = {int(seed): float(accuracy) for seed, accuracy in zip(group["seed"].fillna(0), group["accuracy"])}
+        out.append(Network(str(architecture), label, float(first["alpha"]), float(first["beta"]), float(first["gamma"]),
+                           bool(group["feasible"].fillna(False).all()), cost, seeds))
+    return out
+
+
+def decide(table: pd.DataFrame, tie_break: str = "latency") -> Verdict | None:
+    """The verdict, or None when no network completed on budget."""
+    everything = networks(table)
+    on_budget = [network for network in everything if network.feasible]
+    if not on_budget:
+        return None
+    best = max(on_budget, key=lambda network: network.accuracy.mean)
+    tied = [network for network in on_budget if network is best or _tied(network, best)]
+    winner = _pick(tied, tie_break) or best
+    single = [network for network in everything if network.label in SINGLE_DIMENSION and network is not winner]
+    paper = next((network for network in everything if network.label == PAPER and network is not winner), None)
+    versus_single, outcome, dimension = None, NO_DIFFERENCE, ""
+    if winner.label in SINGLE_DIMENSION:
+        rivals = [network for network in everything if network.label not in SINGLE_DIMENSION]
+        if rivals:
+            rival = max(rivals, key=lambda network: network.accuracy.mean)
+            versus_single = Comparison(f"the best compound {rival.name}", paired_difference(winner.seeds, rival.seeds))
+            if versus_single.difference is not None and versus_single.difference.low > 0:
+                outcome, dimension = SINGLE_WINS, winner.label
+    elif single:
+        rival = max(single, key=lambda network: network.accuracy.mean)
+        versus_single = Comparison(rival.label, paired_difference(winner.seeds, rival.seeds))
+        difference = versus_single.difference
+        if difference is not None and difference.low > 0:
+            outcome = COMPOUND_WINS
+        elif difference is not None and difference.high < 0:
+            outcome, dimension = SINGLE_WINS, rival.label
+    versus_paper = Comparison(PAPER, paired_difference(winner.seeds, paper.seeds)) if paper else None
+    return Verdict(outcome, winner, versus_single, versus_paper, tie_break, tuple(n.architecture for n in tied), dimension)
+
+
+def _tied(network: Network, best: Network) -> bool:
+    difference = paired_difference(network.seeds, best.seeds)
+    return difference is not None and difference.n > 1 and not difference.excludes_zero()
+
+
+def _pick(tied: list[Network], tie_break: str) -> Network | None:
+    key = TIE_BREAKS.get(tie_break)
+    if key is None or len(tied) < 2:
+        return None
+    known = [network for network in tied if network.cost.get(tie_break) is not None]
+    return min(known, key=lambda network: network.cost[tie_break]) if known else None
+
+
+def _number(value) -> float | None:
+    return None if value is None or pd.isna(value) or not math.isfinite(float(value)) else float(value)

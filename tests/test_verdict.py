@@ -1,0 +1,88 @@
+"""Statistics, racing and the verdict sentence, on hand-made tables (pure functions: no training)."""
+import math
+
+import pandas as pd
+import pytest
+
+from scalesearch.verdict.racing import dropped, leader
+from scalesearch.verdict.statistics import estimate, paired_difference
+from scalesearch.verdict.verdict import COMPOUND_WINS, NO_DIFFERENCE, SINGLE_WINS, decide
+
+
+def test_the_interval_is_students_t_with_n_minus_one_degrees_of_freedom():
+    result = estimate([0.50, 0.52, 0.48])
+    assert result.mean == pytest.approx(0.50) and result.sd == pytest.approx(0.02)
+    assert result.half_width == pytest.approx(4.302653 * 0.02 / math.sqrt(3), rel=1e-5)  # t(0.975, 2) = 4.3027
+
+
+def test_one_seed_has_no_interval():
+    result = estimate([0.5])
+    assert result.n == 1 and result.low == -math.inf and result.high == math.inf and not result.excludes_zero()
+
+
+def test_pairing_removes_the_noise_that_a_seed_puts_on_both_networks():
+    # Seed 1 is a lucky seed for both: unpaired intervals overlap, the paired difference is clearly positive.
+    better, worse = {0: 0.50, 1: 0.60, 2: 0.55}, {0: 0.47, 1: 0.57, 2: 0.52}
+    assert estimate(better.values()).low < estimate(worse.values()).high
+    difference = paired_difference(better, worse)
+    assert difference.mean == pytest.approx(0.03) and difference.low > 0
+
+
+def test_paired_differences_use_the_shared_seeds_only():
+    assert paired_difference({0: 0.5, 1: 0.6}, {1: 0.4, 2: 0.3}).n == 1
+    assert paired_difference({0: 0.5}, {1: 0.4}) is None
+
+
+def test_racing_drops_only_what_cannot_win_and_never_a_protected_entry():
+    samples = {"a": {0: 0.50, 1: 0.60, 2: 0.55}, "b": {0: 0.40, 1: 0.52, 2: 0.47},
+               "c": {0: 0.49, 1: 0.61, 2: 0.50}, "ref": {0: 0.30, 1: 0.40, 2: 0.35}}
+    assert leader(samples) == "a"
+    assert dropped(samples, protected=frozenset({"ref"})) == {"b"}  # c is within the noise of a
+    assert dropped({"a": {0: 0.9}, "b": {0: 0.1}}) == set()  # one seed: no interval, nobody is dropped
+
+
+def _table(rows):
+    records = []
+    for architecture, label, alpha, beta, gamma, latency, accuracies in rows:
+        for seed, accuracy in enumerate(accuracies):
+            records.append(dict(architecture=architecture, reference=label or None, alpha=alpha, beta=beta,
+                                gamma=gamma, status="complete", feasible=True, accuracy=accuracy, seed=seed,
+                                latency_ms=latency, activations=1000, params=100))
+    return pd.DataFrame.from_records(records)
+
+
+def test_compound_wins_when_its_paired_interval_clears_the_best_single_dimension():
+    table = _table([("c1", "", 1.1, 1.05, 1.1, 2.0, [0.60, 0.70, 0.65]),
+                    ("r", "resolution-only", 1.0, 1.0, 1.41, 1.0, [0.50, 0.61, 0.55]),
+                    ("d", "depth-only", 2.0, 1.0, 1.0, 1.0, [0.40, 0.50, 0.45]),
+                    ("p", "paper", 1.2, 1.1, 1.15, 1.0, [0.55, 0.62, 0.60])])
+    verdict = decide(table)
+    assert verdict.outcome == COMPOUND_WINS and verdict.winner.architecture == "c1"
+    assert verdict.versus_single.against == "resolution-only"
+    assert verdict.versus_single.difference.mean == pytest.approx(0.0967, abs=1e-3)
+    assert verdict.sentence.startswith("compound scaling wins") and "n=3" in verdict.sentence
+    assert verdict.to_dict()["versus_paper"]["difference"]["n"] == 3
+
+
+def test_a_tie_is_said_and_the_faster_network_is_picked():
+    table = _table([("c1", "", 1.1, 1.05, 1.1, 5.0, [0.60, 0.70, 0.65]),
+                    ("c2", "", 1.0, 1.2, 1.0, 1.0, [0.62, 0.66, 0.64]),
+                    ("r", "resolution-only", 1.0, 1.0, 1.41, 3.0, [0.58, 0.72, 0.62])])
+    verdict = decide(table, tie_break="latency")
+    assert verdict.outcome == NO_DIFFERENCE
+    assert verdict.winner.architecture == "c2" and "picked by latency" in verdict.sentence
+    assert decide(table, tie_break="none").winner.architecture == "c1"  # the best mean
+
+
+def test_a_single_dimension_wins_when_it_clears_every_compound_network():
+    table = _table([("c1", "", 1.1, 1.05, 1.1, 2.0, [0.40, 0.50, 0.45]),
+                    ("r", "resolution-only", 1.0, 1.0, 1.41, 1.0, [0.50, 0.61, 0.55])])
+    verdict = decide(table)
+    assert verdict.outcome == SINGLE_WINS and verdict.dimension == "resolution-only"
+    assert verdict.sentence.startswith("a single dimension wins (resolution-only)")
+
+
+def test_no_network_on_budget_means_no_verdict():
+    table = _table([("c1", "", 1.1, 1.05, 1.1, 2.0, [0.4])])
+    table["feasible"] = False
+    assert decide(table) is None
