@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from scalesearch.errors import InputError
 
@@ -38,25 +41,113 @@ def _quiet_ray(verbose: bool) -> None:
         warnings.filterwarnings("ignore", module="ray.*")
 
 
+# Bounds on Ray's own wait for an --address that answers TCP but not as a working Ray head (a hung GCS,
+# another service on the port, a head that refuses us): one connection attempt instead of 20, and 5 s
+# instead of 30 for the head's first answer. Ray's C++ side reads these once, when Ray is first imported,
+# which in `scalesearch run` is inside `_connection_limits`. Set only while connecting, so no later
+# process inherits them.
+CONNECT_LIMITS = {"RAY_gcs_server_port_wait_time_s": "1", "RAY_py_gcs_connect_timeout_s": "5"}
+PROBE_SECONDS = 3  # a head that does not accept a TCP connection in this time is taken as unreachable
+
+
 def start_ray(resources: Resources, verbose: bool = False):
     _quiet_ray(verbose)
+    if resources.address:
+        return _connect_ray(resources.address, verbose)
     import ray
 
     if ray.is_initialized():
         return False
-    try:
-        if resources.address:
-            ray.init(address=resources.address, logging_level=logging.ERROR, log_to_driver=verbose)
-        else:
-            ray.init(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=verbose,
-                     configure_logging=True)
-    except ConnectionError as error:
-        raise InputError(f"cannot reach the Ray cluster at {resources.address}: {error}") from None
-    except Exception as error:
-        if resources.address:
-            raise InputError(f"cannot connect to Ray at {resources.address}: {type(error).__name__}: {error}") from None
-        raise
+    # "local", not None: with no address ray.init() joins the cluster named by RAY_ADDRESS or by the last
+    # `ray start` on this machine, and our trials would run on someone else's Ray.
+    ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, log_to_driver=verbose,
+             configure_logging=True)
     return True
+
+
+def _connect_ray(address: str, verbose: bool) -> bool:
+    with _connection_limits():
+        import ray
+
+        if ray.is_initialized():
+            return False
+        try:
+            _probe(address)
+            with _stderr_hidden(not verbose):
+                ray.init(address=address, logging_level=logging.ERROR, log_to_driver=verbose)
+        except InputError:
+            raise
+        except Exception as error:
+            raise InputError(f"cannot connect to Ray at {address}: {_why(error)}") from None
+    return True
+
+
+@contextmanager
+def _connection_limits():
+    saved = {name: os.environ.get(name) for name in CONNECT_LIMITS}
+    os.environ.update(CONNECT_LIMITS)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def _stderr_hidden(hidden: bool):
+    """Ray's C++ side writes its connection warnings straight to file descriptor 2, whatever the log level;
+    a refusal is to be our one line."""
+    if not hidden:
+        yield
+        return
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _probe(address: str) -> None:
+    """A dead or unreachable head fails here in seconds; Ray itself retries it for minutes."""
+    if address == "auto":
+        from ray._private.services import canonicalize_bootstrap_address
+
+        # What ray.init(address="auto") will try: RAY_ADDRESS, else the last `ray start` on this machine
+        # (ConnectionError when there is none).
+        target = canonicalize_bootstrap_address("auto")
+    else:
+        target = address
+    try:
+        parts = urlsplit(target if "://" in target else "//" + target)
+        host, port = parts.hostname, parts.port or (10001 if parts.scheme == "ray" else None)
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        return  # not host:port; ray.init says what is wrong with it
+    try:
+        socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
+    except OSError as error:
+        shown = "" if target == address else f" ({target})"
+        raise InputError(f"cannot reach the Ray cluster at {address}{shown}: "
+                         f"nothing answers there ({error.strerror or type(error).__name__})") from None
+
+
+def _why(error: BaseException) -> str:
+    """Ray's one-line reason, with the token hint Ray hides in the cause's traceback text."""
+    chain, cause = [], error
+    while cause is not None and len(chain) < 5:
+        chain.append(f"{type(cause).__name__}: {cause}")
+        cause = cause.__cause__ or cause.__context__
+    if any("InvalidAuthToken" in text or "AuthenticationError" in text for text in chain):
+        return ("the cluster requires a token it did not get; set RAY_AUTH_MODE=token "
+                "(token in ~/.ray/auth_token or RAY_AUTH_TOKEN)")
+    return chain[0].splitlines()[0]
 
 
 def cluster_resources() -> dict:

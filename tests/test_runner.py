@@ -1,19 +1,26 @@
 """Ray Tune runs the study's candidates: a real local Ray and a real external cluster.
 
 The objective is the analytic stand-in (instant, deterministic) instead of a training."""
+import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from scalesearch.errors import InputError
 from scalesearch.objectives import analytic_objective
 from scalesearch.runner import Resources, check_resources, run_trials, start_ray, stop_ray
 from scalesearch.study import SearchSettings, SearchStudy
+from tests.ray_cluster import RayHead, free_port
 from tests.test_study import BASE_FLOPS, TINY
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -63,35 +70,6 @@ def test_asking_for_a_gpu_on_a_cpu_machine_is_refused_before_any_trial(local_ray
         check_resources(Resources(gpus_per_trial=0.5))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_a_search_runs_on_an_existing_ray_cluster(tmp_path):
-    import ray
-
-    if ray.is_initialized():
-        ray.shutdown()
-    ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent))
-    port = _free_port()
-    subprocess.run([ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-                    "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True, timeout=120)
-    try:
-        resources = Resources(address=f"127.0.0.1:{port}", concurrency=2)
-        started = start_ray(resources)
-        try:
-            assert ray.get_runtime_context().gcs_address.endswith(str(port))
-            study = _study(tmp_path, trials=2)
-            run_trials(study, None, analytic_objective, {"epochs": 1}, resources, tmp_path)
-        finally:
-            stop_ray(started)
-        assert (study.table()["status"] == "complete").sum() == 2
-    finally:
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
-
-
 def test_asha_stops_are_recorded_as_pruned_never_as_complete_with_slow_analytic_objective(local_ray, tmp_path):
     study = _study(tmp_path, trials=6)
     run_trials(study, None, analytic_objective, {"epochs": 4, "seconds_per_epoch": 0.3},
@@ -104,3 +82,92 @@ def test_asha_stops_are_recorded_as_pruned_never_as_complete_with_slow_analytic_
     assert (pruned["epochs"] < 4).all() and pruned["reason"].str.contains("stopped early").all()
     states = {t.number: t.state.name for t in study.study.get_trials()}
     assert all(states[number] == "PRUNED" for number in pruned["trial"])
+
+
+# Clusters of their own (tests/ray_cluster.py). Driven through `scalesearch run` in a process of its own, with
+# Ray settings of its own: the local Ray of this process has turned token authentication on in its environment.
+
+
+def _env(**extra):
+    environment = {name: value for name, value in os.environ.items()
+                   if name != "RAY_ADDRESS" and not name.startswith("RAY_AUTH")}
+    return dict(environment, **extra)
+
+
+def _run_on(address, out, *options, env=None, timeout=120):
+    """`scalesearch run` with --address as a user types it; the result and how long it took."""
+    clock = time.time()
+    command = [sys.executable, "-m", "scalesearch.cli", "run", "--budget", "2x", "--objective", "analytic",
+               *options, "--out", out]
+    if address:
+        command += ["--address", address]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env or _env(), timeout=timeout)
+    return result, time.time() - clock
+
+
+SMALL = ("--constraint", "formula", "--sampler", "random", "--trials", "2", "--no-reference")
+
+
+def test_a_search_runs_on_an_existing_ray_cluster(ray_head, tmp_path):
+    jobs = ray_head.jobs()
+    result, _ = _run_on(ray_head.address, tmp_path / "run", *SMALL, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (pd.read_csv(tmp_path / "run" / "trials.csv")["status"] == "complete").sum() == 2
+    assert ray_head.jobs() == jobs + 1  # the run's driver, on that cluster
+
+
+def _refused_in_one_line(result, seconds, message):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
+    assert seconds < 30, f"took {seconds:.1f} s"
+
+
+def test_a_head_that_died_is_refused_in_one_line_within_30_seconds(tmp_path):
+    with RayHead() as head:
+        assert head.alive()
+    assert not head.alive()  # stopped by its own processes, as a crash would leave it
+    result, seconds = _run_on(head.address, tmp_path / "run")
+    _refused_in_one_line(result, seconds, f"cannot reach the Ray cluster at {head.address}")
+    # auto: the address Ray finds for itself, here from RAY_ADDRESS (else the last `ray start`'s file)
+    result, seconds = _run_on("auto", tmp_path / "auto", env=_env(RAY_ADDRESS=head.address))
+    _refused_in_one_line(result, seconds, "cannot reach the Ray cluster at auto (")
+
+
+def test_an_address_nothing_ever_listened_on_is_refused_in_one_line_within_30_seconds(tmp_path):
+    address = f"127.0.0.1:{free_port()}"
+    result, seconds = _run_on(address, tmp_path / "run")
+    _refused_in_one_line(result, seconds, f"cannot reach the Ray cluster at {address}")
+
+
+def test_a_port_that_answers_but_not_as_a_ray_head_is_refused_within_30_seconds(tmp_path):
+    # Like a hung head: the port accepts, nothing speaks. Ray would wait 20 x 40 s.
+    with socket.create_server(("0.0.0.0", 0)) as silent:  # all interfaces: Ray dials 127.0.0.1 as the node's IP
+        result, seconds = _run_on(f"127.0.0.1:{silent.getsockname()[1]}", tmp_path / "run")
+    _refused_in_one_line(result, seconds, "cannot connect to Ray at 127.0.0.1:")
+
+
+def test_a_head_that_wants_a_token_is_refused_with_how_to_give_it(tmp_path):
+    with RayHead(env={"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0123456789abcdef" * 4}) as head:
+        result, seconds = _run_on(head.address, tmp_path / "run")
+    _refused_in_one_line(result, seconds, "RAY_AUTH_MODE=token")
+
+
+@pytest.mark.parametrize("named_by", ["RAY_ADDRESS", "ray_current_cluster"])
+def test_a_local_run_never_joins_a_cluster_started_by_hand(ray_head, tmp_path, named_by):
+    # The two ways Ray finds "the" cluster when given no address: RAY_ADDRESS, and the file that the last
+    # `ray start` writes (here under a RAY_TMPDIR of the test's own, not the machine's /tmp/ray).
+    ray_tmp = tempfile.mkdtemp(prefix="ray-tmp-")  # short: Ray's socket paths go under it
+    env = _env(RAY_TMPDIR=ray_tmp)
+    if named_by == "RAY_ADDRESS":
+        env["RAY_ADDRESS"] = ray_head.address
+    else:
+        os.makedirs(os.path.join(ray_tmp, "ray"))
+        Path(ray_tmp, "ray", "ray_current_cluster").write_text(ray_head.address)
+    jobs = ray_head.jobs()
+    try:
+        result, _ = _run_on(None, tmp_path / "run", *SMALL, env=env, timeout=300)
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ray_head.alive() and ray_head.jobs() == jobs  # no driver of ours ever connected to it
