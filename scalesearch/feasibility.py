@@ -11,9 +11,6 @@ from scalesearch.measure import Measurement, measure
 from scalesearch.scaling import ModelSpec, formula_product, scale
 from scalesearch.spaces import SearchSpace
 
-CONSTRAINTS = ("measured", "formula")
-
-
 @dataclass(frozen=True)
 class Candidate:
     alpha: float
@@ -44,6 +41,7 @@ def evaluate(
     num_classes: int,
     solve_resolution: bool,
     trace_off_budget: bool = False,
+    allow_shrink: bool = False,
 ) -> Candidate:
     """The φ=1 candidate. With ``solve_resolution`` γ is ignored and replaced by the
     resolution whose measured FLOPs ratio is closest to the budget.
@@ -53,7 +51,8 @@ def evaluate(
     arithmetic (equal to fvcore's, pinned by tests): tracing them was most of a cold run's
     measuring time."""
     if solve_resolution:
-        spec = _solve_resolution(base, base_flops, alpha, beta, budget, num_classes)
+        smallest = base.resolution // 2 if allow_shrink else base.resolution
+        spec = _solve_resolution(base, base_flops, alpha, beta, budget, num_classes, smallest)
         gamma = spec.resolution / base.resolution
     else:
         spec = scale(base, beta, alpha, gamma)
@@ -66,6 +65,11 @@ def evaluate(
     else:
         violation = abs(flops / base_flops - budget) - tolerance
         reason = f"measured FLOPs ratio {flops / base_flops:.2f}x is not within {tolerance:g} of {budget:g}x"
+        if solve_resolution and not allow_shrink and violation >= 0 and flops > budget * base_flops:
+            reason += " even at gamma = 1: only a smaller input could pay for this depth and width (--allow-shrink)"
+    if min(alpha, beta, gamma) < 1 - 1e-9 and not allow_shrink:  # the paper's rule: no dimension shrinks
+        violation = max(violation, 1.0 - min(alpha, beta, gamma))
+        reason = f"a coefficient below 1 (alpha={alpha:.3f} beta={beta:.3f} gamma={gamma:.3f}) shrinks a dimension"
     if violation < 0 or trace_off_budget:
         cost = measure(spec, num_classes)
     else:
@@ -106,14 +110,14 @@ def evaluate_along(
                     trace_off_budget=True)
 
 
-def _solve_resolution(base, base_flops, alpha, beta, budget, num_classes):
-    """The network at the pixel size whose FLOPs are closest to budget × base.
+def _solve_resolution(base, base_flops, alpha, beta, budget, num_classes, smallest):
+    """The network at the pixel size (≥ ``smallest``) whose FLOPs are closest to budget × base.
 
     FLOPs never fall as the input grows, but they jump: every 32 px more adds a row
     and column to the last feature maps (at 32 px, 33 px costs twice as much). So a
     bisection over whole pixels, on fvcore's count done by arithmetic, finds the size."""
     target = budget * base_flops
-    low, high = max(8, base.resolution // 2), base.resolution * 3
+    low, high = max(8, smallest), max(base.resolution * 3, smallest + 1)
 
     def flops_at(size: int) -> int:
         return count(scale(base, beta, alpha, pixels=size), num_classes)[0]
