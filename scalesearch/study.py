@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import json
 import logging
+import math
 import pickle
 import random
 import time
@@ -270,6 +271,15 @@ class SearchStudy:
 
     # ----- results -----------------------------------------------------------------------
     def complete(self, number: int, result: dict, pruned: bool = False) -> None:
+        accuracy = result.get("accuracy")
+        try:
+            finite = math.isfinite(float(accuracy))
+        except (TypeError, ValueError):
+            finite = False
+        if not finite:
+            # Optuna would record a NaN as a failure while the table said complete; the proxy raises instead.
+            self.fail(number, f"the training returned accuracy {accuracy} (not a number)")
+            return
         trial = self.live.pop(number)
         for key in RESULT_KEYS:
             if result.get(key) is not None:

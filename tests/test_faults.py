@@ -1,0 +1,184 @@
+"""Fault injection (issue 13): SIGKILL at seeded moments, a full disk, trials that raise, return NaN or run out
+of memory, two runs on one folder at once, and what a stopped run leaves in its journal.
+
+Real `scalesearch run` subprocesses on a real local Ray. Each gets a Ray temp dir of its own (RAY_TMPDIR), so a
+test ends exactly the processes its run left behind: the descendants it saw, and whatever still carries that temp
+dir in its command line or environment; never `ray stop`. The analytic objective stands in for training, with a
+training log (one line when a training starts, one when it ends) to count real trainings across kills.
+`python -m pytest -m faults` runs these alone; docs/reliability.md records their figures."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import ray  # noqa: F401  Ray ships psutil (ray/thirdparty_files) and puts it on sys.path
+import psutil  # noqa: E402
+import yaml
+
+from tests.run_fixture import write_tiny_space
+
+pytestmark = pytest.mark.faults
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_config(folder: Path, name: str = "run.yaml", **settings) -> tuple[Path, Path]:
+    """A small analytic run's config (formula constraint, random sampler, no references) and its training log.
+
+    A three-stage space at 32 px: its winner's B1-B7 are measured in seconds when the run ends (efficientnet_b0's
+    take minutes on a cold measurement cache, and each test session starts with one)."""
+    log = folder / f"{name}.trainings.jsonl"
+    objective = {"epochs": 2, "training_log": str(log)}
+    objective.update(settings.pop("objective_settings", {}))
+    config = {"space": write_tiny_space(folder), "budget": "2x", "constraint": "formula", "sampler": "random",
+              "references": False, "trials": 6, "objective": "analytic", "objective_settings": objective}
+    config.update(settings)
+    path = folder / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path, log
+
+
+class Run:
+    """One `scalesearch run` in a session of its own, with a Ray temp dir of its own; output to files (a pipe
+    nobody reads could block it)."""
+
+    def __init__(self, *args, env: dict | None = None):
+        # Short and under /tmp: Ray puts Unix sockets in it, and a socket path must stay under 108 bytes.
+        self.ray_dir = tempfile.mkdtemp(prefix="sf-", dir="/tmp")
+        self.output = Path(self.ray_dir + ".out")
+        environment = dict(os.environ, RAY_TMPDIR=self.ray_dir, **(env or {}))
+        environment.pop("RAY_ADDRESS", None)
+        self.args = [str(arg) for arg in args]
+        self.started = time.monotonic()
+        with open(self.output, "w") as stdout, open(f"{self.output}.err", "w") as stderr:
+            self.process = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *self.args], cwd=ROOT,
+                                            env=environment, stdout=stdout, stderr=stderr, start_new_session=True)
+        self.seen: dict[int, psutil.Process] = {}
+        self.returncode: int | None = None
+
+    @property
+    def stdout(self) -> str:
+        return self.output.read_text()
+
+    @property
+    def stderr(self) -> str:
+        return Path(f"{self.output}.err").read_text()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _watch(self) -> None:
+        for process in descendants(self.process.pid):
+            self.seen.setdefault(process.pid, process)
+
+    def kill_at(self, seconds: float) -> bool:
+        """SIGKILL the run and everything it started at `seconds` after its start, as a power loss would;
+        False when it had ended on its own before."""
+        while self.elapsed() < seconds and self.process.poll() is None:
+            self._watch()  # Ray's workers are the raylet's children: seen only while the tree stands
+            time.sleep(0.02)
+        alive = self.process.poll() is None
+        if alive:
+            self._watch()
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.returncode = self.process.wait()
+        self._end_its_processes()
+        return alive
+
+    def finish(self, timeout: float = 300) -> "Run":
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            self._watch()
+            time.sleep(0.1)
+        if self.process.poll() is None:
+            self.kill_at(0)
+            raise AssertionError(f"scalesearch {' '.join(self.args)} did not end within {timeout:.0f} s: "
+                                 f"{self.stderr[-2000:]}")
+        self.returncode = self.process.returncode
+        self._end_its_processes()
+        return self
+
+    def _end_its_processes(self) -> None:
+        """Whatever of this run outlived it (none after a clean exit): only processes it started."""
+        left = list(self.seen.values()) + _carrying(self.ray_dir)
+        for process in list(left):
+            try:
+                left += process.children(recursive=True)
+            except psutil.Error:
+                pass
+        end(list({process.pid: process for process in left}.values()))
+        shutil.rmtree(self.ray_dir, ignore_errors=True)
+
+
+def descendants(pid: int) -> list:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def end(processes: list) -> None:
+    """SIGKILL each (psutil checks the start time too: a pid reused by someone else is never signalled)."""
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(processes, timeout=10)
+
+
+def _carrying(ray_dir: str) -> list:
+    """Processes whose command line or environment names this run's own Ray temp dir."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if any(ray_dir in part for part in process.info["cmdline"] or ()) or \
+                    process.environ().get("RAY_TMPDIR") == ray_dir:
+                found.append(process)
+        except psutil.Error:
+            pass
+    return found
+
+
+def trainings(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def last_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr[-3000:]
+    return stderr.strip().splitlines()[-1]
+
+
+def test_a_trial_that_raises_returns_nan_or_runs_out_of_memory_is_a_failed_row_and_the_search_goes_on(tmp_path):
+    # The N-th training of the log fails: as code that raises; as the proxy does on a NaN loss (TrialFailed
+    # after the epoch, scalesearch/proxy.py); with a NaN accuracy returned; with the CPU allocator's real
+    # refusal; with torch's CUDA out-of-memory error; and SIGKILLed as the kernel's OOM killer does.
+    faults = {2: "raise", 3: "nan", 4: "nan-result", 5: "oom", 6: "cuda-oom", 7: "killed"}
+    config, log = write_config(tmp_path, trials=9, objective_settings={"faults": faults})
+    run = Run("run", "--config", config, "--out", tmp_path / "run").finish()
+    assert run.returncode == 0, run.stderr[-3000:]  # other candidates completed on budget
+    table = pd.read_csv(tmp_path / "run" / "trials.csv")
+    started = {entry["training"]: entry["architecture"] for entry in trainings(log) if entry["event"] == "start"}
+    reasons = {kind: table.loc[table["architecture"] == started[number]].iloc[0] for number, kind in faults.items()}
+    expected = {"raise": "RuntimeError: analytic objective told to raise", "nan": "TrialFailed: loss became nan at epoch 1",
+                "nan-result": "the training returned accuracy nan", "oom": "can't allocate memory",
+                "cuda-oom": "OutOfMemoryError: CUDA out of memory", "killed": "the Ray trial crashed"}
+    for kind, row in reasons.items():
+        assert row["status"] == "failed" and expected[kind] in row["reason"], (kind, row.to_dict())
+        assert pd.isna(row["accuracy"])
+    assert (table["status"] == "complete").sum() == 3 and table.loc[table["status"] == "complete", "accuracy"].notna().all()
+    assert len(table[table["status"].isin(["complete", "failed"])]) == 9  # the search went on to the end
+    assert json.loads((tmp_path / "run" / "winner.json").read_text())["status"] == "complete"
