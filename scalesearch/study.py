@@ -114,6 +114,7 @@ def _load_study(run_dir: Path, sampler):
     from optuna.storages.journal import JournalFileBackend
 
     path = run_dir / STUDY_FILE
+    _repair_journal(path)
     if not path.exists() or path.stat().st_size == 0:
         table = run_dir / "trials.csv"
         if not table.exists() or len(table.read_text().splitlines()) <= 1:
@@ -126,6 +127,18 @@ def _load_study(run_dir: Path, sampler):
     except (KeyError, ValueError) as error:  # no study in it (KeyError), or a line that is not JSON (ValueError)
         raise InputError(f"cannot resume: {path} is damaged ({type(error).__name__}: {str(error)[:80]}); the last table "
                          f"written is {run_dir / 'trials.csv'}; restore the file or start a new run with another --out") from None
+
+
+def _repair_journal(path: Path) -> None:
+    """Undo what a run stopped in the middle of a journal write leaves behind. Called on resume only, with the
+    run folder claimed (folder_claim's lock), so no other process can be writing this journal.
+
+    - Optuna's own lock (``study.journal.lock``, a symlink) of a run killed while it appended: stale. Optuna
+      would wait 30 s for it, then warn and break it."""
+    lock = path.with_name(path.name + ".lock")
+    if lock.is_symlink() or lock.exists():
+        lock.unlink()
+        log.info("removed %s, left by a run stopped while it wrote its journal", lock)
 
 
 class SearchStudy:

@@ -182,3 +182,44 @@ def test_a_trial_that_raises_returns_nan_or_runs_out_of_memory_is_a_failed_row_a
     assert (table["status"] == "complete").sum() == 3 and table.loc[table["status"] == "complete", "accuracy"].notna().all()
     assert len(table[table["status"].isin(["complete", "failed"])]) == 9  # the search went on to the end
     assert json.loads((tmp_path / "run" / "winner.json").read_text())["status"] == "complete"
+
+
+# ----- what a run stopped in the middle of a journal write leaves (the study without Ray) -----------------------
+def tiny_study(folder: Path, resume: bool = False):
+    from scalesearch.measure import measure
+    from scalesearch.scaling import scale
+    from scalesearch.spaces import load_space
+    from scalesearch.study import SearchSettings, SearchStudy
+
+    space = load_space(write_tiny_space(folder.parent))
+    settings = SearchSettings(budget=2.0, constraint="formula", sampler="random", trials=4, references=False)
+    return SearchStudy(folder, space, measure(scale(space), 10).flops, settings, resume=resume)
+
+
+def stopped_mid_run(folder: Path) -> dict:
+    """A study with one finished training and one in flight, as a run killed at its next journal write leaves it."""
+    folder.mkdir()
+    study = tiny_study(folder)
+    first = study.propose()
+    study.complete(first.trial, {"accuracy": 0.5})
+    study.propose()
+    return {first.trial: 0.5}
+
+
+def finish(folder: Path) -> pd.DataFrame:
+    study = tiny_study(folder, resume=True)
+    while (proposal := study.propose()) is not None:
+        study.complete(proposal.trial, {"accuracy": 0.6})
+    return tiny_study(folder, resume=True).table().set_index("trial")  # read back from the journal alone
+
+
+def test_a_journal_lock_left_by_a_kill_does_not_stall_the_resume(tmp_path):
+    finished = stopped_mid_run(tmp_path / "run")
+    journal = tmp_path / "run" / "study.journal"
+    os.symlink(journal, f"{journal}.lock")  # Optuna's lock, as a SIGKILL during one of its appends leaves it
+    started = time.monotonic()
+    table = finish(tmp_path / "run")
+    assert time.monotonic() - started < 15  # Optuna waits 30 s for a lock's holder, then warns and breaks it
+    assert not os.path.lexists(f"{journal}.lock")
+    assert all(table.loc[trial, "accuracy"] == accuracy for trial, accuracy in finished.items())
+    assert (table["status"] == "complete").sum() == 4
