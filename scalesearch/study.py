@@ -134,11 +134,29 @@ def _repair_journal(path: Path) -> None:
     run folder claimed (folder_claim's lock), so no other process can be writing this journal.
 
     - Optuna's own lock (``study.journal.lock``, a symlink) of a run killed while it appended: stale. Optuna
-      would wait 30 s for it, then warn and break it."""
+      would wait 30 s for it, then warn and break it.
+    - A last line cut short (the disk filled, the power went): a write that never completed, so nothing was
+      told of it. Optuna skips it when reading, but appends after it, and that makes the journal unreadable."""
     lock = path.with_name(path.name + ".lock")
     if lock.is_symlink() or lock.exists():
         lock.unlink()
         log.info("removed %s, left by a run stopped while it wrote its journal", lock)
+    if not path.exists():
+        return
+    with open(path, "rb+") as handle:
+        size = position = handle.seek(0, 2)
+        keep = 0
+        while position > 0:
+            step = min(1 << 16, position)
+            handle.seek(position - step)
+            newline = handle.read(step).rfind(b"\n")
+            if newline >= 0:
+                keep = position - step + newline + 1
+                break
+            position -= step
+        if keep < size:
+            handle.truncate(keep)
+            log.info("cut %d bytes of an unfinished last record from %s", size - keep, path)
 
 
 class SearchStudy:

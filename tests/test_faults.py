@@ -223,3 +223,16 @@ def test_a_journal_lock_left_by_a_kill_does_not_stall_the_resume(tmp_path):
     assert not os.path.lexists(f"{journal}.lock")
     assert all(table.loc[trial, "accuracy"] == accuracy for trial, accuracy in finished.items())
     assert (table["status"] == "complete").sum() == 4
+
+
+def test_a_journal_line_cut_short_by_a_full_disk_or_a_power_loss_is_dropped_on_resume(tmp_path):
+    finished = stopped_mid_run(tmp_path / "run")
+    journal = tmp_path / "run" / "study.journal"
+    whole = journal.read_bytes()
+    last = whole[whole.rstrip(b"\n").rfind(b"\n") + 1:]
+    with open(journal, "ab") as handle:
+        handle.write(last[: len(last) // 2])  # a record whose write failed half-way: no one was told of it
+    table = finish(tmp_path / "run")  # Optuna appended after the cut line, and the journal became unreadable
+    assert all(table.loc[trial, "accuracy"] == accuracy for trial, accuracy in finished.items())
+    assert (table["status"] == "complete").sum() == 4
+    assert journal.read_bytes().startswith(whole)
