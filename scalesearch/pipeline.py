@@ -195,7 +195,14 @@ def save_config(folder: Path, options: RunOptions) -> None:
         config.pop(key)
     config["grid_alpha"], config["grid_beta"], config["grid_gamma"] = (
         list(options.grid_alpha), list(options.grid_beta), list(options.grid_gamma))
-    (folder / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
+    # Whole or not at all: a resume reads its options from here, and an empty file would mean the defaults.
+    temporary = folder / f".{CONFIG_FILE}.tmp"
+    try:
+        temporary.write_text(yaml.safe_dump(config, sort_keys=False))
+        temporary.replace(folder / CONFIG_FILE)
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a full disk gets its space back
+        raise
 
 
 def search(budget: float | str = 2.0, space: str = "efficientnet_b0", data: str = "synthetic",

@@ -236,3 +236,49 @@ def test_a_journal_line_cut_short_by_a_full_disk_or_a_power_loss_is_dropped_on_r
     assert all(table.loc[trial, "accuracy"] == accuracy for trial, accuracy in finished.items())
     assert (table["status"] == "complete").sum() == 4
     assert journal.read_bytes().startswith(whole)
+
+
+# ----- a full disk --------------------------------------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB tmpfs of the test's own (root may mount one); skipped where mounting is not permitted."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True,
+                                 text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        pytest.skip(f"cannot mount a tmpfs here: {error}")
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield disk
+    finally:
+        if subprocess.run(["umount", str(disk)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def fill(disk: Path, leave: int = 0) -> Path:
+    """A filler file that eats the disk's space but `leave` bytes."""
+    filler = disk / "filler"
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    with open(filler, "ab") as handle:
+        try:
+            handle.write(b"\0" * max(0, free - leave))
+            handle.flush()
+        except OSError:
+            pass  # full: what was asked for
+    return filler
+
+
+def test_config_yaml_is_whole_or_absent_when_the_disk_fills_as_it_is_written(small_disk):
+    from scalesearch.pipeline import RunOptions, save_config
+
+    folder = small_disk / "run"
+    folder.mkdir()
+    fill(small_disk)
+    with pytest.raises(OSError):
+        save_config(folder, RunOptions(budget=3.0, objective="analytic", trials=7))
+    # An empty config.yaml would be read on resume as "all defaults": another search in the same journal.
+    assert not (folder / "config.yaml").exists()
+    assert os.listdir(folder) == []
