@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import fcntl
 import json
 import os
 import platform
@@ -229,6 +230,8 @@ def run(options: RunOptions, progress=None, command: str | None = None):
     from scalesearch.spaces import load_space
     from scalesearch.study import SearchSettings, SearchStudy, feasible_grid
 
+    if options.resume:  # before its options are used: they come from the config.yaml it may lack
+        _refuse_a_resume_of_a_run_never_set_up(run_folder(options))
     options = validate(options)
     full_space = load_space(options.space)
     resources = Resources(options.cpus_per_trial or 1.0, _gpus_per_trial(options), options.concurrency,
@@ -299,6 +302,45 @@ def run(options: RunOptions, progress=None, command: str | None = None):
         stop_ray(ray_started)
         claim.release()
     return outcome
+
+
+def _refuse_a_resume_of_a_run_never_set_up(folder: Path) -> None:
+    """A run stopped (killed, or its disk full) after it took its folder but before it wrote config.yaml trained
+    nothing, and its options are unknown: resumed, it would run the defaults. Say how to start it again."""
+    from scalesearch.folder_claim import ASIDE_PREFIX, LOCK_FILE
+
+    if not (folder / LOCK_FILE).exists() or (folder / CONFIG_FILE).exists() or _in_use(folder):
+        return  # not a run stopped in its setup (claim_folder says what it is), or one being set up right now
+    command = None
+    for name in (RUN_FILE, LOCK_FILE):  # run.json, else the lock file of the run that took the folder
+        try:
+            command = command or json.loads((folder / name).read_text()).get("command")
+        except (OSError, ValueError, AttributeError):
+            pass
+    again = command or f"the same options and --out {folder}"
+    asides = sorted(folder.glob(f"{ASIDE_PREFIX}*"))
+    if asides:  # a --force stopped before its new run was under way: the run it replaces is still there
+        raise InputError(f"cannot resume: {folder} was stopped while --force replaced its run, before the new one was "
+                         f"set up; the old run is intact in {asides[-1]}: to keep it, move its files back into {folder} in "
+                         f"place of the new run's; or start the new run again, which deletes it: {again}")
+    if any((folder / name).exists() for name in (RUN_FILE, "study.journal")) and "--force" not in again.split():
+        again += " --force"  # its first files are there: replace them
+    raise InputError(f"cannot resume: {folder} was stopped before its first trial was set up (it has no "
+                     f"{CONFIG_FILE}), so nothing is lost; start it again: {again}")
+
+
+def _in_use(folder: Path) -> bool:
+    """Whether a live run holds the folder's lock (folder_claim's flock; the kernel drops it when its holder dies)."""
+    from scalesearch.folder_claim import LOCK_FILE
+
+    try:
+        with open(folder / LOCK_FILE) as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when the file closes
+    except BlockingIOError:
+        return True
+    except OSError:
+        pass
+    return False
 
 
 def _judge(table, settings) -> tuple[str, str]:

@@ -282,3 +282,57 @@ def test_config_yaml_is_whole_or_absent_when_the_disk_fills_as_it_is_written(sma
     # An empty config.yaml would be read on resume as "all defaults": another search in the same journal.
     assert not (folder / "config.yaml").exists()
     assert os.listdir(folder) == []
+
+
+# ----- a run stopped before it was set up ---------------------------------------------------------------------
+def lock_file(folder: Path, command: str) -> None:
+    """The lock file a run writes when it takes its folder (folder_claim), its holder long dead."""
+    (folder / ".lock").write_text(json.dumps({"pid": 2**22 + 1, "host": "here", "command": command,
+                                              "since": "2026-11-25T09:00:00"}))
+
+
+def test_resume_of_a_run_killed_before_its_first_files_says_to_start_it_again(tmp_path):
+    config, _ = write_config(tmp_path)
+    command = ["run", "--config", config, "--out", tmp_path / "run"]
+    run = Run(*command)
+    while not (tmp_path / "run" / ".lock").exists() and run.process.poll() is None:
+        time.sleep(0.02)
+    assert run.kill_at(run.elapsed() + 0.3)  # its folder taken, Ray still starting: nothing else written
+    assert sorted(os.listdir(tmp_path / "run")) == [".lock"]
+    resumed = Run("run", "--resume", tmp_path / "run").finish(60)
+    assert resumed.returncode == 2
+    line = last_line(resumed.stderr)
+    assert "nothing is lost; start it again: scalesearch " + " ".join(map(str, command)) in line, line
+    assert not line.endswith("--force")  # a folder holding only its lock counts as empty
+    assert sorted(os.listdir(tmp_path / "run")) == [".lock"]
+
+
+def test_resume_of_a_run_killed_before_its_config_was_written_does_not_run_the_defaults(tmp_path):
+    from scalesearch.pipeline import write_run_file
+
+    folder = tmp_path / "run"
+    stopped_mid_run(folder)  # its journal, tables and sampler, as a run writes them before config.yaml
+    write_run_file(folder, {"status": "running", "command": "scalesearch run --budget 3x --out R"})
+    lock_file(folder, "scalesearch run --budget 3x --out R")
+    before = sorted(os.listdir(folder))
+    resumed = Run("run", "--resume", folder).finish(60)  # with the defaults it would train proxies for minutes
+    assert resumed.returncode == 2
+    assert "start it again: scalesearch run --budget 3x --out R --force" in last_line(resumed.stderr)
+    assert sorted(os.listdir(folder)) == before
+
+
+def test_resume_of_a_force_killed_before_its_new_run_was_set_up_names_the_old_run_kept_aside(tmp_path):
+    folder = tmp_path / "run"
+    stopped_mid_run(folder)
+    (folder / "config.yaml").write_text("budget: 2.0\n")
+    aside = folder / ".replaced-20261125-090000-000000"  # what claim_folder made of the old run
+    aside.mkdir()
+    for entry in list(folder.iterdir()):
+        if entry != aside:
+            entry.rename(aside / entry.name)
+    lock_file(folder, "scalesearch run --budget 2x --out R --force")
+    resumed = Run("run", "--resume", folder).finish(60)
+    assert resumed.returncode == 2
+    line = last_line(resumed.stderr)
+    assert f"the old run is intact in {aside}" in line and "scalesearch run --budget 2x --out R --force" in line
+    assert (aside / "config.yaml").exists() and (aside / "study.journal").exists()
