@@ -8,14 +8,13 @@ Writes RUN_DIR/report.html first (scalesearch.report.write_report), then the PNG
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the browser driver and the demo fixture live with the tests
-
-from tests.browser import Chromium, find_chromium  # noqa: E402
+sys.path.insert(0, str(ROOT))  # --demo's made-up run is the test fixture's
 
 from scalesearch.report import write_report  # noqa: E402
 
@@ -32,17 +31,37 @@ def main() -> int:
 
         make_run(args.run_dir, name="demo run (test fixture: made-up trials, not a real search)")
     report = write_report(args.run_dir)
-    binary = find_chromium()
-    if binary is None:
-        print("no chromium binary found", file=sys.stderr)
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        print("needs chromium and chromedriver on PATH (Debian: apt-get install chromium chromium-driver)", file=sys.stderr)
         return 1
-    with tempfile.TemporaryDirectory() as profile, Chromium(binary, Path(profile), width=1280, height=args.height or 1200) as browser:
-        browser.open(report.resolve().as_uri())
-        if browser.errors():
-            print("\n".join(browser.errors()), file=sys.stderr)
+    from selenium import webdriver  # pip install -e '.[dev]'
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))  # never Selenium Manager
+    try:
+        def viewport(height: int) -> None:
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+        viewport(args.height or 1200)
+        driver.get(report.resolve().as_uri())
+        if not args.height:
+            # Grow the viewport to the page: responsive plots re-lay themselves out on the resize.
+            viewport(int(driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]["height"]))
+        time.sleep(1.0)  # the relayout, and the browser log, which can trail the load
+        errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        if errors:
+            print("\n".join(errors), file=sys.stderr)
             return 1
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        browser.screenshot(args.out, full_page=not args.height)
+        args.out.write_bytes(driver.get_screenshot_as_png())
+    finally:
+        driver.quit()
     print(f"{report}\n{args.out}")
     return 0
 

@@ -15,7 +15,7 @@ from scalesearch.report import grid_points, write_report
 from scalesearch.report_summary import compute_spent, training_seconds
 from scalesearch.results import load_table, pick_winner
 from scalesearch.runfolder import read_run
-from tests.browser import Chromium, find_chromium
+from tests.browser import Chromium, unavailable
 from tests.run_fixture import demo_records, make_run, trial, write_tiny_space
 
 HOSTILE_NAME = "<script>alert(1)</script>"
@@ -263,16 +263,16 @@ NOTICE_SHOWN = """(function (notice) {
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("no chromium binary on PATH (Debian: apt-get install chromium)")
-    with Chromium(binary, tmp_path_factory.mktemp("chromium-profile")) as chromium:
+def browser():
+    """Each open() starts the page's errors and requests afresh: an earlier page's cannot leak in."""
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    with Chromium() as chromium:
         yield chromium
 
 
 def test_the_report_renders_in_chromium_without_errors_or_network(browser, report, run_dir):
-    browser.events.clear()
     browser.open(report.resolve().as_uri())
     assert browser.errors() == []
     assert all(url.startswith("file://") for url in browser.requested_urls())
@@ -293,7 +293,6 @@ def test_a_report_copied_alone_says_its_plotly_js_is_missing(browser, report, tm
     alone = tmp_path / "mailed" / "report.html"
     alone.parent.mkdir()
     shutil.copy(report, alone)
-    browser.events.clear()
     browser.open(alone.resolve().as_uri())
     notice = browser.evaluate(NOTICE_SHOWN)
     assert notice and "plotly.min.js beside this file; it is missing" in notice
@@ -307,7 +306,6 @@ def test_a_self_contained_report_copied_alone_renders_every_plot(browser, report
     alone = tmp_path / "mailed" / "report.html"
     alone.parent.mkdir()
     shutil.copy(written, alone)
-    browser.events.clear()
     browser.open(alone.resolve().as_uri())
     assert browser.errors() == []
     assert browser.requested_urls() == [alone.resolve().as_uri()]
@@ -317,7 +315,6 @@ def test_a_self_contained_report_copied_alone_renders_every_plot(browser, report
 
 
 def test_the_trials_table_sorts_when_a_header_is_clicked(browser, report, run_dir):
-    browser.events.clear()  # an earlier test's page may have logged errors of its own
     browser.open(report.resolve().as_uri())
     column = list(load_table(run_dir).columns).index("accuracy")
     first = f"""(function () {{
@@ -332,7 +329,6 @@ def test_the_trials_table_sorts_when_a_header_is_clicked(browser, report, run_di
 
 
 def test_the_empty_report_renders_in_chromium_too(browser, empty_report):
-    browser.events.clear()
     browser.open(empty_report.resolve().as_uri())
     assert browser.errors() == []
     assert browser.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length") >= 1
