@@ -207,9 +207,13 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
             return True
 
         def suggest(self, trial_id):
+            from scalesearch.study import Waiting
+
             proposal = study.propose()
             if proposal is None:
                 return Searcher.FINISHED
+            if isinstance(proposal, Waiting):
+                return None  # Tune asks again once a trial in flight has finished
             self.live[trial_id] = proposal.trial
             if on_event:
                 on_event("started", proposal.trial)
@@ -242,7 +246,7 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
                              cpus=resources.cpus_per_trial),
         {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
     )
-    remaining = max(1, study.settings.trials - study.trainings_started())
+    remaining = max(1, study.max_trainings() - study.trainings_started())  # an upper bound: the study ends the run
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scalesearch.confirm import CONFIRM, EXPLORE, max_confirm_trainings, plan
 from scalesearch.errors import InputError
 from scalesearch.feasibility import Candidate, evaluate, evaluate_along
 from scalesearch.results import COLUMNS, make_table, save_table
@@ -40,6 +41,10 @@ log = logging.getLogger("scalesearch.study")
 STUDY_FILE = "study.journal"
 SAMPLER_FILE = "sampler.pkl"
 STUDY_NAME = "scalesearch"
+# What a confirm trial copies from the explore trial of its network.
+DESCRIPTION_KEYS = ("reference", "feasible", "reason", "alpha", "beta", "gamma", "formula_product", "flops_ratio", "width",
+                    "depth", "resolution", "flops", "params", "activations", "architecture", "sampler", "constraint",
+                    "budget", "spec", "measure_seconds")
 RESULT_KEYS = ("accuracy", "loss", "train_loss", "epochs", "train_seconds", "images_per_second",
                "latency_ms", "latency_ms_batch", "peak_memory_bytes", "device")
 
@@ -55,6 +60,9 @@ class SearchSettings:
     references: bool = True
     grid: GridSpec = field(default_factory=GridSpec)
     num_classes: int = 10
+    seeds: int = 1  # seeds per confirmed network; 1: no confirm stage
+    confirm: int = 3  # the top distinct networks of the explore stage that the confirm stage trains again
+    allow_shrink: bool = False  # the paper's rule is α, β, γ ≥ 1; True lets measured mode solve γ < 1
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,13 @@ class Proposal:
     trial: int
     spec: dict
     seed: int
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Nothing to train until trainings in flight finish (the confirm stage ranks their results first)."""
+
+    reason: str
 
 
 def _now() -> str:
@@ -181,6 +196,7 @@ class SearchStudy:
         self.waiting: dict[int, list] = {}  # original trial → duplicates waiting for its result
         self.live: dict[int, object] = {}  # trial number → optuna.Trial in flight
         self.proposals = 0
+        self.explore_done = False
         if not fresh:
             self._recover()
         elif settings.references:
@@ -225,20 +241,49 @@ class SearchStudy:
         depth_share, width_share = suggest_shares(trial)
         return (*coefficients_from_shares(depth_share, width_share, self.settings.budget), "", "resolution")
 
-    def trainings_started(self) -> int:
-        return sum(1 for t in self.study.get_trials(deepcopy=False)
-                   if t.user_attrs.get("status") in ("running", "complete", "failed", "pruned")
-                   and not _interrupted(t))
+    def _trainings(self) -> list:
+        return [t for t in self.study.get_trials(deepcopy=False)
+                if t.user_attrs.get("status") in ("running", "complete", "failed", "pruned") and not _interrupted(t)]
 
-    def propose(self, max_attempts: int = 60) -> Proposal | None:
-        """The next candidate to train, or None when the training budget or the space is exhausted."""
+    def trainings_started(self) -> int:
+        """Every training started, references and confirm seeds included."""
+        return len(self._trainings())
+
+    def searched_trainings_started(self) -> int:
+        """What --trials counts: the explore stage's trainings of searched candidates (references train besides)."""
+        return sum(1 for t in self._trainings()
+                   if not t.user_attrs.get("reference") and t.user_attrs.get("stage", EXPLORE) == EXPLORE)
+
+    def max_trainings(self) -> int:
+        """The most trainings this run can do: references + searched trials + the confirm stage's seeds."""
+        settings = self.settings
+        references = len(reference_points(self.base.name, settings.budget, settings.constraint)) if settings.references else 0
+        return references + settings.trials + max_confirm_trainings(references, seeds=settings.seeds, top=settings.confirm)
+
+    def propose(self, max_attempts: int = 60) -> Proposal | Waiting | None:
+        """The next training: the explore stage's, then the confirm stage's; ``Waiting`` while the confirm stage
+        needs results in flight; None when both stages are done."""
+        if not self.explore_done:
+            proposal = self._propose_explore(max_attempts)
+            if proposal is not None:
+                return proposal
+            self.explore_done = True
+        return self._propose_confirm()
+
+    def _propose_explore(self, max_attempts: int) -> Proposal | None:
+        """The next candidate to explore, or None when its training budget or the space is exhausted."""
+        import optuna
+
         settings = self.settings
         for _ in range(max_attempts):
-            if self.trainings_started() >= settings.trials:
+            if self.searched_trainings_started() >= settings.trials and not self._references_waiting():
                 return None
             if self.grid is not None and self._grid_exhausted():
                 return None
             trial = self.study.ask()
+            if trial.user_attrs.get("stage") == CONFIRM:  # enqueued by a confirm stage killed before it asked
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                continue
             self.proposals += 1
             alpha, beta, gamma, reference, solve = self._coefficients(trial)
             measuring = time.perf_counter()
@@ -273,6 +318,46 @@ class SearchStudy:
         log.warning("no new candidate after %d proposals: the space may be exhausted", max_attempts)
         return None
 
+    def _references_waiting(self) -> bool:
+        import optuna
+
+        return any(t.state == optuna.trial.TrialState.WAITING for t in self.study.get_trials(deepcopy=False))
+
+    def _propose_confirm(self) -> Proposal | Waiting | None:
+        settings = self.settings
+        if settings.seeds <= 1:
+            return None
+        if any(t.user_attrs.get("stage", EXPLORE) == EXPLORE for t in self.live.values()):
+            return Waiting("the explore stage's last trainings rank the networks to confirm")
+        in_flight = {(t.user_attrs["architecture"], t.user_attrs["seed"]) for t in self.live.values()}
+        needed = plan(self.table(), base_seed=settings.seed, seeds=settings.seeds, top=settings.confirm,
+                      in_flight=in_flight)
+        if needed is None:
+            return None
+        if not needed:
+            return Waiting("a round of seeds is in flight; racing decides after it")
+        architecture, seed = needed[0]
+        return self._start_confirm(architecture, seed)
+
+    def _start_confirm(self, architecture: str, seed: int) -> Proposal:
+        original = next(t for t in self.study.get_trials(deepcopy=False)
+                        if t.user_attrs.get("architecture") == architecture and t.user_attrs.get("stage", EXPLORE) == EXPLORE
+                        and t.user_attrs.get("status") in ("complete", "pruned"))
+        # Enqueued with no parameters: the sampler draws nothing (GridSampler assigns no grid point to it).
+        self.study.enqueue_trial({}, user_attrs={"stage": CONFIRM})
+        trial = self.study.ask()
+        for key in DESCRIPTION_KEYS:
+            if key in original.user_attrs:
+                trial.set_user_attr(key, original.user_attrs[key])
+        trial.set_user_attr("seed", seed)
+        trial.set_user_attr("stage", CONFIRM)
+        trial.set_user_attr("confirms", original.number)
+        trial.set_user_attr("status", "running")
+        trial.set_user_attr("started", _now())
+        self.live[trial.number] = trial
+        self.save()
+        return Proposal(trial.number, json.loads(original.user_attrs["spec"]), seed)
+
     def _evaluate(self, alpha: float, beta: float, gamma: float, solve: str, is_reference: bool) -> Candidate:
         settings = self.settings
         common = dict(budget=settings.budget, tolerance=settings.tolerance, num_classes=settings.num_classes)
@@ -280,7 +365,8 @@ class SearchStudy:
             return evaluate_along(self.base, self.base_flops, alpha, beta, gamma, **common)
         return evaluate(self.base, self.base_flops, alpha, beta, gamma, constraint=settings.constraint,
                         solve_resolution=settings.constraint == "measured" and solve == "resolution",
-                        trace_off_budget=is_reference, **common)  # references train even off budget
+                        trace_off_budget=is_reference, allow_shrink=settings.allow_shrink,
+                        **common)  # references train even off budget
 
     def _grid_exhausted(self) -> bool:
         visited = {t.params.get("grid_point") for t in self.study.get_trials(deepcopy=False)}
@@ -293,7 +379,7 @@ class SearchStudy:
             "gamma": candidate.gamma, "formula_product": candidate.formula_product, "flops_ratio": candidate.flops_ratio,
             "width": candidate.spec.width, "depth": candidate.spec.depth, "resolution": candidate.spec.resolution,
             "flops": candidate.cost.flops, "params": candidate.cost.params, "activations": candidate.cost.activations,
-            "architecture": architecture_id(candidate), "seed": settings.seed, "sampler": settings.sampler,
+            "architecture": architecture_id(candidate), "seed": settings.seed, "stage": EXPLORE, "sampler": settings.sampler,
             "constraint": settings.constraint, "budget": settings.budget,
             "spec": json.dumps(candidate.spec.to_dict()),
         }
@@ -408,6 +494,8 @@ class SearchStudy:
             attrs = trial.user_attrs
             if trial.state == optuna.trial.TrialState.RUNNING:
                 self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)  # now _interrupted(trial)
+                if attrs.get("stage") == CONFIRM:
+                    continue  # the confirm plan, derived from the table, asks for this seed again
                 requeue = {key: attrs[key] for key in ("reference", "ref_alpha", "ref_beta", "ref_gamma", "ref_solve")
                            if "ref_alpha" in attrs}
                 self.study.enqueue_trial(trial.params, user_attrs=requeue)

@@ -158,3 +158,77 @@ def test_off_budget_candidates_are_not_traced_but_recorded_with_fvcores_figures(
     assert (off_budget.cost.flops, off_budget.cost.params, off_budget.cost.activations) == (
         traced.flops, traced.params, traced.activations)
     assert candidate(3.0, trace_off_budget=True).cost.counter == "fvcore"  # references train anyway
+
+
+def _fake_accuracy(trial_row, seed) -> float:
+    """A cheap deterministic objective in place of training: resolution pays, and each seed shifts every network
+    alike (so paired differences are exact) plus a small network-specific wobble."""
+    import zlib
+
+    wobble = (zlib.crc32(f"{trial_row['architecture']}:{seed}".encode()) % 7) / 1000
+    return 0.3 + 0.004 * trial_row["resolution"] + 0.01 * seed + wobble
+
+
+def _drive(study):
+    """Run the study to the end one training at a time, as Ray would with one slot."""
+    from scalesearch.study import Waiting
+
+    trainings = []
+    while (proposal := study.propose()) is not None:
+        assert not isinstance(proposal, Waiting), "one slot: nothing is ever in flight when it asks"
+        row = study.table().set_index("trial").loc[proposal.trial]
+        trainings.append((row["architecture"], proposal.seed, row["stage"]))
+        study.complete(proposal.trial, {"accuracy": _fake_accuracy(row, proposal.seed), "latency_ms": 1.0})
+    return trainings
+
+
+def test_references_do_not_count_against_trials_with_fake_objective(tmp_path):
+    study = make_study(tmp_path, trials=2, references=True)
+    trainings = _drive(study)
+    table = study.table()
+    assert (table["reference"].fillna("") == "").sum() >= 2
+    assert study.searched_trainings_started() == 2
+    assert len(trainings) == 2 + 3  # two searched candidates beside the three single-dimension references
+
+
+def test_the_confirm_stage_trains_the_top_networks_and_references_with_paired_seeds_with_fake_objective(tmp_path):
+    study = make_study(tmp_path, trials=5, references=True, seeds=3, confirm=2, seed=10)
+    trainings = _drive(study)
+    table = study.table()
+    confirm = table[table["stage"] == "confirm"]
+    assert set(confirm["seed"]) <= {11, 12} and len(confirm)
+    explore = table[(table["stage"] == "explore") & (table["status"] == "complete")]
+    references = set(explore[explore["reference"].fillna("") != ""]["architecture"])
+    # Every reference reaches 3 seeds (they are protected from racing); nothing is trained twice with a seed.
+    for architecture in references:
+        seeds = table[(table["architecture"] == architecture) & (table["status"] == "complete")]["seed"]
+        assert sorted(seeds) == [10, 11, 12]
+    assert len(trainings) == len(set(trainings))
+    assert len(confirm) <= study.max_trainings() - 5 - len(references)
+
+
+def test_racing_drops_a_network_that_cannot_win_with_fake_objective(tmp_path):
+    from scalesearch.confirm import plan
+
+    study = make_study(tmp_path, trials=4, references=False, seeds=4, confirm=3, seed=0)
+    _drive(study)
+    table = study.table()
+    per_network = table[table["status"] == "complete"].groupby("architecture")["seed"].nunique()
+    # The fake objective separates networks by resolution far beyond its wobble: racing stops the worst early.
+    assert per_network.max() == 4 and per_network.min() < 4
+    assert plan(table, base_seed=0, seeds=4, top=3, in_flight=set()) is None  # done, and a resume plans nothing
+
+
+def test_a_confirm_seed_in_flight_at_a_kill_is_trained_again_on_resume_with_fake_objective(tmp_path):
+    study = make_study(tmp_path, trials=3, references=False, seeds=2, confirm=2, seed=0)
+    while (proposal := study.propose()) is not None:
+        row = study.table().set_index("trial").loc[proposal.trial]
+        if row["stage"] == "confirm":
+            break  # killed with this confirm seed in flight
+        study.complete(proposal.trial, {"accuracy": _fake_accuracy(row, proposal.seed)})
+    lost = (row["architecture"], proposal.seed)
+    resumed = make_study(tmp_path, resume=True, trials=3, references=False, seeds=2, confirm=2, seed=0)
+    trainings = _drive(resumed)
+    assert lost in [(architecture, seed) for architecture, seed, _ in trainings]
+    complete = resumed.table()[resumed.table()["status"] == "complete"]
+    assert len(complete[complete["stage"] == "explore"]) == 3  # no explore training repeated

@@ -1,0 +1,61 @@
+"""The confirm stage's plan: which network to train with which seed next, as a pure function of the table.
+
+The top ``top`` distinct networks of the explore stage (on budget, by accuracy) and every reference are trained
+again with seeds base+1, base+2, … until each has ``seeds``. Seeds go round by round; after each round, racing
+drops what cannot win (verdict/racing.py), except the references, which the verdict needs. Everything is derived
+from the finished rows, so a resumed run plans exactly what is missing.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from scalesearch.verdict.racing import dropped
+
+EXPLORE, CONFIRM = "explore", "confirm"
+ATTEMPTED = ("complete", "failed", "pruned")  # a failed seed is not tried again: it would fail again
+
+
+def entries(table: pd.DataFrame, top: int) -> tuple[list[str], frozenset[str]]:
+    """(architectures in the confirm stage, the references among them) from the explore stage's results."""
+    explore = table[_stage(table) == EXPLORE]
+    done = explore[(explore["status"] == "complete").fillna(False) & explore["accuracy"].notna()]
+    labelled = done["reference"].fillna("") != ""
+    searched = done[~labelled & done["feasible"].fillna(False).astype(bool)]
+    best = searched.sort_values(["accuracy", "flops", "trial"], ascending=[False, True, True])
+    chosen = list(best["architecture"].drop_duplicates().head(top))
+    references = list(done[labelled]["architecture"].drop_duplicates())
+    return list(dict.fromkeys(chosen + references)), frozenset(references)
+
+
+def plan(table: pd.DataFrame, *, base_seed: int, seeds: int, top: int,
+         in_flight: set[tuple[str, int]]) -> list[tuple[str, int]] | None:
+    """The (architecture, seed) trainings needed now, in order; [] while a round waits on trainings in flight;
+    None when the confirm stage is done."""
+    if seeds <= 1:
+        return None
+    racing, protected = entries(table, top)
+    attempted = table[table["status"].isin(ATTEMPTED)]
+    tried = set(zip(attempted["architecture"], attempted["seed"].fillna(base_seed).astype(int)))
+    complete = attempted[(attempted["status"] == "complete") & attempted["accuracy"].notna()]
+    samples: dict[str, dict[int, float]] = {architecture: {} for architecture in racing}
+    for architecture, seed, accuracy in zip(complete["architecture"], complete["seed"].fillna(base_seed), complete["accuracy"]):
+        if architecture in samples:
+            samples[architecture][int(seed)] = float(accuracy)
+    for round_ in range(1, seeds):
+        seed = base_seed + round_
+        needed = [(architecture, seed) for architecture in racing if (architecture, seed) not in tried]
+        if needed:
+            return [pair for pair in needed if pair not in in_flight]
+        scored = {architecture: samples[architecture] for architecture in racing if samples[architecture]}
+        out = dropped(scored, protected)
+        racing = [architecture for architecture in racing if architecture not in out]
+    return None
+
+
+def max_confirm_trainings(references: int, *, seeds: int, top: int) -> int:
+    """The most the confirm stage can train (racing usually trains fewer)."""
+    return max(0, seeds - 1) * (top + references)
+
+
+def _stage(table: pd.DataFrame) -> pd.Series:
+    return table["stage"].fillna(EXPLORE) if "stage" in table else pd.Series(EXPLORE, index=table.index)
