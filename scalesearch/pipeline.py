@@ -230,6 +230,10 @@ def run(options: RunOptions, progress=None, command: str | None = None):
     from scalesearch.spaces import load_space
     from scalesearch.study import SearchSettings, SearchStudy, feasible_grid
 
+    holder = _holder(run_folder(options))
+    if holder:  # said first, whatever else the folder holds: a live run's folder is not to be resumed or replaced
+        raise InputError(f"{run_folder(options)} is in use by another scalesearch run ({holder}); "
+                         "wait for it to finish or choose another --out")
     if options.resume:  # before its options are used: they come from the config.yaml it may lack
         _refuse_a_resume_of_a_run_never_set_up(run_folder(options))
     options = validate(options)
@@ -309,8 +313,8 @@ def _refuse_a_resume_of_a_run_never_set_up(folder: Path) -> None:
     nothing, and its options are unknown: resumed, it would run the defaults. Say how to start it again."""
     from scalesearch.folder_claim import ASIDE_PREFIX, LOCK_FILE
 
-    if not (folder / LOCK_FILE).exists() or (folder / CONFIG_FILE).exists() or _in_use(folder):
-        return  # not a run stopped in its setup (claim_folder says what it is), or one being set up right now
+    if not (folder / LOCK_FILE).exists() or (folder / CONFIG_FILE).exists():
+        return  # not a run stopped in its setup: claim_folder says what it is
     command = None
     for name in (RUN_FILE, LOCK_FILE):  # run.json, else the lock file of the run that took the folder
         try:
@@ -329,18 +333,21 @@ def _refuse_a_resume_of_a_run_never_set_up(folder: Path) -> None:
                      f"{CONFIG_FILE}), so nothing is lost; start it again: {again}")
 
 
-def _in_use(folder: Path) -> bool:
-    """Whether a live run holds the folder's lock (folder_claim's flock; the kernel drops it when its holder dies)."""
-    from scalesearch.folder_claim import LOCK_FILE
+def _holder(folder: Path) -> str | None:
+    """Who holds the folder's lock, while a live run does (folder_claim's flock, which the kernel drops when its
+    holder dies); None when the folder is free. claim_folder takes the lock itself later; this only lets a run
+    in use be said before anything else (it checks a folder's contents before its lock)."""
+    from scalesearch.folder_claim import LOCK_FILE, _holder as described
 
     try:
         with open(folder / LOCK_FILE) as handle:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when the file closes
-    except BlockingIOError:
-        return True
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a moment's probe: released as the file closes
+            except BlockingIOError:
+                return described(handle.read())
     except OSError:
         pass
-    return False
+    return None
 
 
 def _judge(table, settings) -> tuple[str, str]:

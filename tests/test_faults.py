@@ -336,3 +336,28 @@ def test_resume_of_a_force_killed_before_its_new_run_was_set_up_names_the_old_ru
     line = last_line(resumed.stderr)
     assert f"the old run is intact in {aside}" in line and "scalesearch run --budget 2x --out R --force" in line
     assert (aside / "config.yaml").exists() and (aside / "study.journal").exists()
+
+
+# ----- two runs on one folder ---------------------------------------------------------------------------------
+def test_two_runs_on_one_folder_at_once_the_second_is_refused_naming_the_first_which_finishes_unharmed(tmp_path):
+    config, log = write_config(tmp_path, trials=4, objective_settings={"seconds_per_epoch": 2})
+    folder = tmp_path / "run"
+    command = ["run", "--config", config, "--out", folder, "--concurrency", "1"]
+    first = Run(*command)
+    while not (folder / "study.journal").exists():  # the first is under way
+        assert first.process.poll() is None, first.stderr[-2000:]
+        time.sleep(0.1)
+    # The same command typed again, a resume of it, and a --force over it.
+    for args in (command, ["run", "--resume", folder], [*command, "--force"]):
+        second = Run(*args).finish(60)
+        assert second.returncode == 2
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in second.stderr, second.stderr[-2000:]
+        assert "in use by another scalesearch run" in lines[0] and f"pid {first.process.pid}" in lines[0], lines[0]
+        assert first.process.poll() is None  # refused while the first still ran
+    assert first.finish().returncode == 0, first.stderr[-3000:]
+    table = pd.read_csv(folder / "trials.csv")
+    assert (table["status"] == "complete").sum() == 4 and len(table) == 4
+    ends = Counter(entry["architecture"] for entry in trainings(log) if entry["event"] == "end")
+    assert sum(ends.values()) == 4 and set(ends.values()) == {1}  # each network trained once, by the first
+    assert not list(folder.glob(".replaced-*"))
