@@ -1,8 +1,9 @@
 """The verdict: which network, how sure, and whether compound scaling paid, in one sentence.
 
 From the results table alone. A network is one architecture at one resolution; its samples are the accuracies of
-its completed trainings, one per seed. The winner is the on-budget network with the highest mean; among the
-networks tied with it (the paired 95% interval of the difference contains 0) the tie-break picks the cheapest to run.
+its completed trainings, one per seed. The winner is the on-budget network with the highest mean among those with
+the most seeds; among the networks tied with it (the paired 95% interval of the difference contains 0) the
+tie-break picks the cheapest to run.
 """
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def networks(table: pd.DataFrame) -> list[Network]:
     for architecture, group in rows.groupby("architecture", sort=False):
         first = group.iloc[0]
         label = "" if pd.isna(first["reference"]) else str(first["reference"])
-        cost = {key: _number(group[column].median()) for key, column in TIE_BREAKS.items() if column}
+        cost = {key: _number(group[column].median()) for key, column in {**TIE_BREAKS, "flops": "flops"}.items() if column}
         seeds = {int(seed): float(accuracy) for seed, accuracy in zip(group["seed"].fillna(0), group["accuracy"])}
         out.append(Network(str(architecture), label, float(first["alpha"]), float(first["beta"]), float(first["gamma"]),
                            bool(group["feasible"].fillna(False).all()), cost, seeds))
@@ -116,8 +117,13 @@ def decide(table: pd.DataFrame, tie_break: str = "latency") -> Verdict | None:
     on_budget = [network for network in everything if network.feasible]
     if not on_budget:
         return None
-    best = max(on_budget, key=lambda network: network.accuracy.mean)
-    tied = [network for network in on_budget if network is best or _tied(network, best)]
+    # Contenders are the networks with the most seeds: after a confirm stage, those that survived its racing (an
+    # explore-only network's one lucky seed does not outrank a mean over three). Best mean first; equal means go
+    # to fewer FLOPs, then to the earlier network.
+    most = max(network.accuracy.n for network in on_budget)
+    contenders = [network for network in on_budget if network.accuracy.n == most]
+    best = max(contenders, key=lambda network: (network.accuracy.mean, -(network.cost.get("flops") or 0)))
+    tied = [network for network in contenders if network is best or _tied(network, best)]
     winner = _pick(tied, tie_break) or best
     single = [network for network in everything if network.label in SINGLE_DIMENSION and network is not winner]
     paper = next((network for network in everything if network.label == PAPER and network is not winner), None)
@@ -139,6 +145,19 @@ def decide(table: pd.DataFrame, tie_break: str = "latency") -> Verdict | None:
             outcome, dimension = SINGLE_WINS, rival.label
     versus_paper = Comparison(PAPER, paired_difference(winner.seeds, paper.seeds)) if paper else None
     return Verdict(outcome, winner, versus_single, versus_paper, tie_break, tuple(n.architecture for n in tied), dimension)
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per network: its coefficients and its accuracy over seeds (mean, sd, n, 95% interval)."""
+    rows = []
+    for network in networks(table):
+        accuracy = network.accuracy
+        rows.append({"architecture": network.architecture, "reference": network.label, "alpha": network.alpha,
+                     "beta": network.beta, "gamma": network.gamma, "feasible": network.feasible,
+                     "mean": accuracy.mean, "sd": accuracy.sd, "n": accuracy.n,
+                     "low": accuracy.low if accuracy.n > 1 else math.nan,
+                     "high": accuracy.high if accuracy.n > 1 else math.nan, **network.cost})
+    return pd.DataFrame(rows)
 
 
 def _tied(network: Network, best: Network) -> bool:
