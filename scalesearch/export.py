@@ -178,6 +178,7 @@ def search_record(run, winner, pick: str) -> dict:
         "flops_ratio": _plain(winner["flops_ratio"]),
         "formula_product": _plain(winner["formula_product"]),
         "seed": _plain(winner["seed"]),
+        "seeds": _plain(winner.get("seeds")),  # how many seeds the accuracy is the mean of
         "sampler": run.meta.get("sampler") or _plain(winner["sampler"]),
         "constraint": run.meta.get("constraint") or _plain(winner["constraint"]),
         "tolerance": run.meta.get("tolerance"),
@@ -206,8 +207,13 @@ def winner_document(run, winner, pick: str = "best") -> dict:
         space, alpha, beta, max(1.0, gamma), budget=run.budget, num_classes=num_classes,
         resolution_multiple=int(run.meta.get("resolution_multiple") or 1), search=record,
     )
-    # Beside the format, where a reader looks first: an unfinished run's winner is provisional.
-    return {"format": FORMAT, "version": VERSION, "status": str(run.get("status", "unknown"))} | document
+    from scalesearch.verdict.verdict import decide
+
+    verdict = decide(run.table, run.tie_break)
+    # Beside the format, where a reader looks first: an unfinished run's winner is provisional, and the verdict
+    # says how sure the choice is.
+    return {"format": FORMAT, "version": VERSION, "status": str(run.get("status", "unknown")),
+            "verdict": verdict.to_dict() if verdict else None} | document
 
 
 def _full_space_gamma(space, alpha: float, beta: float, budget: float, num_classes: int) -> float:
@@ -256,7 +262,7 @@ def export_run(run_dir, json_path=None, pick: str = "best", csv_path=None, parqu
     if pick not in PICKS:
         raise InputError(f"unknown pick {pick!r}; use best or knee")
     run = read_run(run_dir)
-    winner = pick_winner(run.table, pick)
+    winner = pick_winner(run.table, pick, run.tie_break)
     if winner is None:
         raise InputError(f"{run.path}: no complete, feasible trial to export")
     written = {"json": write_document(winner_document(run, winner, pick), json_path or run.path / WINNER_JSON)}

@@ -35,8 +35,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, self_con
     or with ``self_contained`` one page that holds plotly.js itself (about 4.7 MB more)."""
     run = read_run(run_dir)
     out = Path(out) if out is not None else run.path / REPORT_HTML
-    winner = pick_winner(run.table, "best")
-    knee = pick_winner(run.table, "knee")
+    winner = pick_winner(run.table, "best", run.tie_break)
+    knee = pick_winner(run.table, "knee", run.tie_break)
     figures: list[str] = []
 
     def plot(figure, div_id: str, missing_text: str) -> str:

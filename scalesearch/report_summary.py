@@ -11,6 +11,8 @@ from scalesearch.report_page import cards, esc, missing, number
 from scalesearch.report_page import table as html_table
 from scalesearch.results import STATUSES, completed
 from scalesearch.runfolder import Run
+from scalesearch.verdict.verdict import decide
+from scalesearch.verdict.verdict import summary as network_summary
 
 REFERENCE_ORDER = ("paper", "paper-literal", "depth-only", "width-only", "resolution-only")
 # One throwaway measurement of a 10-second CPU proxy (DESIGN.md §3): sd of 3 seeds ≈ 0.03.
@@ -163,6 +165,21 @@ def compute_spent(run: Run) -> str:
             + f'<p class="note">Data: {describe(run.meta.get("data"))}. Preset: {preset_text(run.meta.get("preset"))}.</p>')
 
 
+def networks_table(table: pd.DataFrame) -> str:
+    """One row per network with its accuracy over seeds: what the verdict was decided on."""
+    networks = network_summary(table)
+    if networks.empty:
+        return ""
+    networks = networks.sort_values(["n", "mean"], ascending=[False, False])
+    rows = [[esc(row["reference"] or "searched"), number(row["alpha"]), number(row["beta"]), number(row["gamma"]),
+             number(row["mean"]), number(row["sd"]), str(int(row["n"])),
+             "–" if missing(row["low"]) else f"[{row['low']:.3f}, {row['high']:.3f}]",
+             "yes" if row["feasible"] else "no"] for _, row in networks.iterrows()]
+    return ('<p class="note">Each network\'s accuracy over its seeds: mean, sd, n and the 95% Student-t interval '
+            "(one seed has no interval).</p>"
+            + html_table(["network", "α", "β", "γ", "mean", "sd", "n", "95% interval", "on budget"], rows, text_columns=(0,)))
+
+
 def summary(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:
     parts = [f'<p class="warn">{esc(warning)}</p>' for warning in run.warnings]
     status = run.meta.get("status")
@@ -175,6 +192,9 @@ def summary(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:
         parts.append(f'<p class="empty">No trial completed yet: {len(run.table)} trial(s) recorded '
                      f"({status_counts(run.table) or 'none'}). There is no winner to show.{first_error}</p>")
     else:
+        verdict = decide(run.table, run.tie_break)
+        if verdict is not None:
+            parts.append(f'<p class="headline verdict">Verdict: <b>{esc(verdict.sentence)}</b></p>')
         parts.append(
             f'<p class="headline">Winner: <b>α = {winner["alpha"]:.3f}, β = {winner["beta"]:.3f}, γ = {winner["gamma"]:.3f}</b>'
             f' — trial {winner["trial"]}' + (f' (reference: {esc(winner["reference"])})' if not missing(winner["reference"]) else "") + "</p>"
@@ -190,14 +210,16 @@ def summary(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:
         accuracy = winner_accuracies(run.table, winner)
         if len(accuracy) > 1:
             parts.append(f'<p class="note">The winner\'s network was trained with {len(accuracy)} seeds: accuracy '
-                         f"<b>{accuracy.mean():.3f} ± {accuracy.std(ddof=1):.3f}</b>; the trial above is its best seed, "
-                         "and the comparisons below use the mean.</p>")
+                         f"<b>{accuracy.mean():.3f} ± {accuracy.std(ddof=1):.3f}</b> (mean ± sd); the comparisons below "
+                         "use the mean.</p>")
         if knee is not None and knee["trial"] != winner["trial"]:
             parts.append(f'<p class="note">The Pareto knee (accuracy against FLOPs) is trial {knee["trial"]}: α {knee["alpha"]:.3f}, '
                          f'β {knee["beta"]:.3f}, γ {knee["gamma"]:.3f}, accuracy {knee["accuracy"]:.3f} at {number(knee["flops_ratio"], 2)}× '
                          "(<code>scalesearch export --pick knee</code>).</p>")
         parts.append(f'<p class="note">{len(completed(run.table))} complete, feasible trial(s) competed; the winner has the '
-                     "highest proxy accuracy, ties going to fewer FLOPs.</p>")
+                     "highest mean accuracy over its seeds among the networks with the most seeds; networks within the "
+                     f"seed noise of it are tied, and the tie-break ({esc(run.tie_break)}) picks among them.</p>")
+        parts.append(networks_table(run.table))
     parts.append(references(run.table, winner))
     parts.append(noise(run.table))
     parts.append(compute_spent(run))

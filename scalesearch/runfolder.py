@@ -35,6 +35,11 @@ class Run:
         return str(self.get("name", self.path.resolve().name))
 
     @property
+    def tie_break(self) -> str:
+        """How the run picks among networks tied within the noise (latency unless it said otherwise)."""
+        return str(self.get("tie_break", "latency"))
+
+    @property
     def budget(self) -> float | None:
         """run.json's budget, else the table's (every trial records the budget it was run under)."""
         if isinstance(self.meta.get("budget"), (int, float)):

@@ -333,3 +333,18 @@ def test_the_empty_report_renders_in_chromium_too(browser, empty_report):
     assert browser.errors() == []
     assert browser.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length") >= 1
     assert "No trial completed yet" in browser.evaluate("document.querySelector('.empty').textContent")
+
+
+def test_the_verdict_heads_the_report_and_is_in_winner_json(report, run_dir):
+    import json
+
+    from scalesearch.verdict.verdict import COMPOUND_WINS, NO_DIFFERENCE, SINGLE_WINS, decide
+
+    verdict = decide(load_table(run_dir))
+    page = report.read_text()
+    assert f"Verdict: <b>{verdict.sentence}" in page.replace("&#x27;", "'")
+    assert "95% interval" in page  # the per-network table the verdict was decided on
+    document = json.loads((run_dir / "winner.json").read_text())
+    assert document["verdict"]["outcome"] in (COMPOUND_WINS, SINGLE_WINS, NO_DIFFERENCE)
+    assert document["verdict"]["sentence"] == verdict.sentence
+    assert document["search"]["seeds"] == verdict.winner.accuracy.n
