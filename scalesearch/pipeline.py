@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import errno
 import fcntl
 import json
 import os
@@ -277,10 +278,19 @@ def run(options: RunOptions, progress=None, command: str | None = None):
         }
         write_run_file(folder, info)
         save_config(folder, options)
-    except BaseException:
+    except BaseException as error:
+        replacing = claim.aside is not None
         stop_ray(ray_started)
         claim.abandon()
         claim.release()
+        if _disk_full(error):
+            if options.resume:
+                then = f"scalesearch run --resume {folder}"
+            elif not replacing and any((folder / name).exists() for name in (RUN_FILE, "study.journal")):
+                then = "run the same command again with --force"  # its first files are there, its config is not
+            else:
+                then = "run the same command again"
+            raise InputError(f"the disk holding {folder} is full ({_disk_full(error)}); free space, then {then}") from None
         raise
     claim.commit()  # the new run is under way: the run it replaces may go
     try:
@@ -302,10 +312,28 @@ def run(options: RunOptions, progress=None, command: str | None = None):
             write_run_file(folder, info)
             outcome = Outcome(study.table(), folder, status, message=message)
             _write_outputs(outcome)
+    except (OSError, InputError) as error:  # from the journal, a table, run.json or the report
+        if not _disk_full(error):
+            raise
+        # Every write is whole or absent (temporary file, then rename; the journal's cut record is dropped on
+        # resume), so what finished is kept.
+        raise InputError(f"the disk holding {folder} is full ({_disk_full(error)}); free space, then "
+                         f"scalesearch run --resume {folder}") from None
     finally:
         stop_ray(ray_started)
         claim.release()
     return outcome
+
+
+def _disk_full(error: BaseException | None) -> str | None:
+    """The system's words when ``error``, or what it came from, is a full disk or quota; None otherwise."""
+    for _ in range(8):
+        if error is None:
+            return None
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return error.strerror or os.strerror(error.errno)
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _refuse_a_resume_of_a_run_never_set_up(folder: Path) -> None:

@@ -38,6 +38,9 @@ def _quiet_ray(verbose: bool) -> None:
         os.environ.setdefault("RAY_LOG_TO_STDERR", "0")
         for name in ("ray", "ray.tune", "ray.train", "ray.data"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        # Tune's copy of its experiment state (RUN_DIR/ray) is not what a resume reads (study.journal is). When it
+        # cannot be saved (a full disk), Tune logs a traceback and goes on; the run's own next write says it in one line.
+        logging.getLogger("ray.tune.execution.experiment_state").setLevel(logging.CRITICAL)
         warnings.filterwarnings("ignore", module="ray.*")
 
 
@@ -202,6 +205,7 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
         def __init__(self):
             super().__init__(metric="accuracy", mode="max")
             self.live: dict[str, int] = {}
+            self.failure: Exception | None = None  # the study could not record a result (a full disk): stop
 
         def set_search_properties(self, metric, mode, config, **spec):
             return True
@@ -209,6 +213,8 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
         def suggest(self, trial_id):
             from scalesearch.study import Waiting
 
+            if self.failure is not None:
+                return Searcher.FINISHED
             proposal = study.propose()
             if proposal is None:
                 return Searcher.FINISHED
@@ -223,14 +229,20 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
             number = self.live.pop(trial_id, None)
             if number is None:
                 return
-            if error or not result:
-                study.fail(number, "the Ray trial crashed (see the Ray log in the run folder)")
-            elif "failed" in result:
-                study.fail(number, result["failed"])
-            else:
-                # ASHA may stop a trial at its last epoch's report, before the final one: that is complete.
-                pruned = not result.get("final") and result.get("epoch", 0) < int(settings.get("epochs", 4))
-                study.complete(number, _result_of(result), pruned=pruned)
+            try:
+                if error or not result:
+                    study.fail(number, "the Ray trial crashed (see the Ray log in the run folder)")
+                elif "failed" in result:
+                    study.fail(number, result["failed"])
+                else:
+                    # ASHA may stop a trial at its last epoch's report, before the final one: that is complete.
+                    pruned = not result.get("final") and result.get("epoch", 0) < int(settings.get("epochs", 4))
+                    study.complete(number, _result_of(result), pruned=pruned)
+            except Exception as failure:
+                # Raised here, Tune would log its traceback, count the trial failed and search on without its
+                # record. The search stops instead; run_trials raises it once the trials in flight are done.
+                self.failure = self.failure or failure
+                return
             if on_event:
                 on_event("finished", number)
 
@@ -247,10 +259,11 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
         {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
     )
     remaining = max(1, study.max_trainings() - study.trainings_started())  # an upper bound: the study ends the run
+    searcher = StudySearcher()
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=StudySearcher(), scheduler=scheduler, num_samples=remaining,
+            search_alg=searcher, scheduler=scheduler, num_samples=remaining,
             max_concurrent_trials=resources.concurrency, reuse_actors=True,
         ),
         run_config=tune.RunConfig(
@@ -260,6 +273,8 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
         ),
     )
     tuner.fit()
+    if searcher.failure is not None:
+        raise searcher.failure
 
 
 def _result_of(result: dict) -> dict:

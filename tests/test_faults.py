@@ -157,6 +157,41 @@ def trainings(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
+def wait_for(condition, run: Run, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert run.process.poll() is None, f"the run ended first: {run.stderr[-2000:]}"
+        try:
+            if condition():
+                return
+        except (OSError, ValueError, KeyError):  # not written yet, or being replaced
+            pass
+        time.sleep(0.1)
+    run.kill_at(0)
+    raise AssertionError("timed out waiting")
+
+
+def recorded(folder: Path) -> dict[int, tuple]:
+    """The trials the run's journal holds as finished (its source of truth): number -> (status, accuracy,
+    architecture). Read-only; nothing when it has no journal yet."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    journal = folder / "study.journal"
+    if not journal.exists() or journal.stat().st_size == 0:
+        return {}
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        study = optuna.load_study(study_name="scalesearch", storage=JournalStorage(JournalFileBackend(str(journal))))
+    except KeyError:  # killed before the study's first record
+        return {}
+    return {trial.number: (trial.user_attrs["status"], trial.user_attrs.get("accuracy"), trial.user_attrs["architecture"])
+            for trial in study.get_trials(deepcopy=False)
+            if trial.state != optuna.trial.TrialState.RUNNING
+            and trial.user_attrs.get("status") in ("complete", "failed", "duplicate", "infeasible", "pruned")}
+
+
 def last_line(stderr: str) -> str:
     assert "Traceback" not in stderr, stderr[-3000:]
     return stderr.strip().splitlines()[-1]
@@ -269,6 +304,30 @@ def fill(disk: Path, leave: int = 0) -> Path:
         except OSError:
             pass  # full: what was asked for
     return filler
+
+
+def test_a_full_disk_stops_the_run_in_one_line_and_resume_finishes_it_keeping_what_finished(small_disk, tmp_path):
+    config, log = write_config(tmp_path, trials=6, objective_settings={"seconds_per_epoch": 0.5})
+    folder = small_disk / "run"
+    run = Run("run", "--config", config, "--out", folder)
+    wait_for(lambda: (pd.read_csv(folder / "trials.csv")["status"] == "complete").sum() >= 2, run)
+    filler = fill(small_disk)  # as another program fills the disk, two trainings into the run
+    run.finish(180)
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert last_line(run.stderr) == (f"scalesearch run: error: the disk holding {folder} is full (No space left on "
+                                     f"device); free space, then scalesearch run --resume {folder}")
+    finished = recorded(folder)
+    print(f"disk full after {len(finished)} finished trials; left: {sorted(os.listdir(folder))}")
+    filler.unlink()  # space is back; and room for the report's plotly.min.js (4.8 MB) beside it
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
+    resumed = Run("run", "--resume", folder).finish(180)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    table = pd.read_csv(folder / "trials.csv").set_index("trial")
+    for number, (status, accuracy, _) in finished.items():
+        assert table.loc[number, "status"] == status and table.loc[number, "accuracy"] == accuracy
+    assert (table["status"] == "complete").sum() == 6
+    ends = Counter(entry["architecture"] for entry in trainings(log) if entry["event"] == "end")
+    assert all(ends[architecture] == 1 for _, _, architecture in finished.values())  # none trained again
 
 
 def test_config_yaml_is_whole_or_absent_when_the_disk_fills_as_it_is_written(small_disk):
