@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,7 @@ import ray  # noqa: F401  Ray ships psutil (ray/thirdparty_files) and puts it on
 import psutil  # noqa: E402
 import yaml
 
+from scalesearch.pipeline import RunOptions
 from tests.run_fixture import write_tiny_space
 
 pytestmark = pytest.mark.faults
@@ -42,6 +44,8 @@ def write_config(folder: Path, name: str = "run.yaml", **settings) -> tuple[Path
     objective.update(settings.pop("objective_settings", {}))
     config = {"space": write_tiny_space(folder), "budget": "2x", "constraint": "formula", "sampler": "random",
               "references": False, "trials": 6, "objective": "analytic", "objective_settings": objective}
+    if "seeds" in RunOptions.__dataclass_fields__:
+        config["seeds"] = 1  # no confirm stage: each network trains once, with seed 0
     config.update(settings)
     path = folder / name
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -63,7 +67,9 @@ class Run:
         with open(self.output, "w") as stdout, open(f"{self.output}.err", "w") as stderr:
             self.process = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *self.args], cwd=ROOT,
                                             env=environment, stdout=stdout, stderr=stderr, start_new_session=True)
+        self.started_at = time.time()
         self.seen: dict[int, psutil.Process] = {}
+        self.named: set[str] = set()
         self.returncode: int | None = None
 
     @property
@@ -79,17 +85,39 @@ class Run:
 
     def _watch(self) -> None:
         for process in descendants(self.process.pid):
-            self.seen.setdefault(process.pid, process)
+            if process.pid not in self.seen:
+                self.seen[process.pid] = process
+                self._name(process)
 
-    def kill_at(self, seconds: float) -> bool:
-        """SIGKILL the run and everything it started at `seconds` after its start, as a power loss would;
-        False when it had ended on its own before."""
-        while self.elapsed() < seconds and self.process.poll() is None:
+    def _name(self, process) -> None:
+        try:
+            self.named.add(process.name())
+        except psutil.Error:
+            pass
+
+    def names(self) -> set[str]:
+        """The names of the processes it started, as far as they were seen alive (raylet: Ray was up)."""
+        for process in self.seen.values():
+            self._name(process)  # a new process may show its interpreter's name until it has exec'd
+        return self.named
+
+    def kill_at(self, seconds: float, after=None) -> bool:
+        """SIGKILL the run and everything it started, as a power loss would: `seconds` after its start, or after
+        `after()` first holds; False when it had ended on its own before."""
+        since = 0.0
+        while after is not None and self.process.poll() is None:
             self._watch()  # Ray's workers are the raylet's children: seen only while the tree stands
+            if after():
+                since = self.elapsed()
+                break
+            time.sleep(0.02)
+        while self.elapsed() < since + seconds and self.process.poll() is None:
+            self._watch()
             time.sleep(0.02)
         alive = self.process.poll() is None
         if alive:
             self._watch()
+            self.names()  # while they live
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -173,7 +201,7 @@ def wait_for(condition, run: Run, timeout: float = 180) -> None:
 
 def recorded(folder: Path) -> dict[int, tuple]:
     """The trials the run's journal holds as finished (its source of truth): number -> (status, accuracy,
-    architecture). Read-only; nothing when it has no journal yet."""
+    architecture, seed). Read-only; nothing when it has no journal yet."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -186,7 +214,8 @@ def recorded(folder: Path) -> dict[int, tuple]:
         study = optuna.load_study(study_name="scalesearch", storage=JournalStorage(JournalFileBackend(str(journal))))
     except KeyError:  # killed before the study's first record
         return {}
-    return {trial.number: (trial.user_attrs["status"], trial.user_attrs.get("accuracy"), trial.user_attrs["architecture"])
+    return {trial.number: (trial.user_attrs["status"], trial.user_attrs.get("accuracy"), trial.user_attrs["architecture"],
+                           trial.user_attrs.get("seed"))
             for trial in study.get_trials(deepcopy=False)
             if trial.state != optuna.trial.TrialState.RUNNING
             and trial.user_attrs.get("status") in ("complete", "failed", "duplicate", "infeasible", "pruned")}
@@ -217,6 +246,136 @@ def test_a_trial_that_raises_returns_nan_or_runs_out_of_memory_is_a_failed_row_a
     assert (table["status"] == "complete").sum() == 3 and table.loc[table["status"] == "complete", "accuracy"].notna().all()
     assert len(table[table["status"].isin(["complete", "failed"])]) == 9  # the search went on to the end
     assert json.loads((tmp_path / "run" / "winner.json").read_text())["status"] == "complete"
+
+
+# ----- SIGKILL at seeded moments ------------------------------------------------------------------------------
+KILLS, KILL_SEED = 10, 13
+
+
+def kill_plan(seed: int = KILL_SEED, kills: int = KILLS) -> list[tuple[str, float]]:
+    """Seeded moments spread over a run's life, each as (what it waits for, then seconds more), so that they
+    land in the same phases on a slow machine as on a fast one:
+    - "start": after the process starts, while it sets up before Ray is up (its folder, its first files);
+    - "ray": after Ray's raylet appears: the study is created or loaded, the first candidates measured, recorded;
+    - "training N": after the N-th training of this process starts: trials in flight, results going to the
+      journal and the tables, the next candidates proposed and measured.
+    The first is an early one, so a run is killed before its first files exist."""
+    rng = random.Random(seed)
+    early = [("start", rng.uniform(0.5, 3.0)) for _ in range(kills * 3 // 10)]
+    middle = [("ray", rng.uniform(1.0, 6.0)) for _ in range(kills * 3 // 10)]
+    late = [(f"training {rng.randint(1, 4)}", rng.uniform(0.0, 1.0)) for _ in range(kills - len(early) - len(middle))]
+    rest = early[1:] + middle + late
+    rng.shuffle(rest)
+    return [(anchor, round(delay, 2)) for anchor, delay in [early[0], *rest]]
+
+
+def reached(anchor: str, run: "Run", log: Path) -> bool:
+    if anchor == "start":
+        return True
+    if anchor == "ray":
+        return "raylet" in run.names()
+    number = int(anchor.split()[1])
+    return sum(1 for entry in trainings(log) if entry["event"] == "start" and entry["time"] >= run.started_at) >= number
+
+
+def where_it_landed(folder: Path, run: "Run", log: Path) -> str:
+    """What the run was doing when killed, as seen from outside: its files, its processes, its training log."""
+    files = set(os.listdir(folder)) if folder.exists() else set()
+    ray_up = "raylet" in run.names()
+    started = [entry for entry in trainings(log) if entry["time"] >= run.started_at]
+    ended = {entry["training"] for entry in started if entry["event"] == "end"}
+    in_flight = {entry["training"] for entry in started if entry["event"] == "start"} - ended
+    journal = folder / "study.journal"
+    if files <= {".lock"}:
+        where = "setting up, before its first file" + ("" if ray_up else ", Ray not up")
+    elif "config.yaml" not in files:
+        where = "setting up, its first files written but not its config"
+    elif not ray_up:
+        where = "before Ray was up"
+    elif not started:
+        opened = journal.exists() and journal.stat().st_mtime >= run.started_at
+        where = "Ray up, the study opened, first candidates proposed" if opened else "Ray starting, the study not yet opened"
+    elif in_flight:
+        where = f"{len(in_flight)} training(s) in flight, {len(ended)} ended"
+    else:
+        where = f"between trainings ({len(ended)} ended): recording, proposing, measuring"
+    extras = [name for name in sorted(files) if name.endswith(".tmp")]
+    if os.path.lexists(f"{journal}.lock"):
+        extras.append("journal lock held")
+    if journal.exists() and journal.stat().st_size and not journal.read_bytes().endswith(b"\n"):
+        extras.append("journal record cut")
+    return where + (f" [{', '.join(extras)}]" if extras else "")
+
+
+def test_sigkill_at_ten_seeded_moments_then_resume_loses_no_finished_trial_and_trains_none_twice(tmp_path):
+    config, log = write_config(tmp_path, trials=12, objective_settings={"seconds_per_epoch": 0.25})
+    env = {"SCALESEARCH_CACHE": str(tmp_path / "measurements.jsonl")}  # cold: candidates are really measured
+    moments, kills, chains, runs = kill_plan(), [], [], []
+    while moments or (chains and not chains[-1]["done"]):
+        if not chains or chains[-1]["done"]:  # a new run, started as a user would
+            folder = tmp_path / f"run{len(chains)}"
+            chains.append({"folder": folder, "done": False, "finished": {}, "log_from": len(trainings(log))})
+            next_args = ["run", "--config", config, "--out", folder]
+        chain = chains[-1]
+        folder = chain["folder"]
+        run = Run(*next_args, env=env)
+        runs.append(run)
+        if not moments:  # every kill landed: this run is to finish
+            assert run.finish(300).returncode == 0, run.stderr[-3000:]
+            chain["done"] = True
+            continue
+        anchor, delay = moments[0]
+        if not run.kill_at(delay, after=lambda: reached(anchor, run, log)):  # it ended on its own before
+            assert run.returncode == 0, run.stderr[-3000:]
+            chain["done"] = True
+            continue
+        moment = f"{anchor} + {delay:.2f} s"
+        moments.pop(0)
+        finished = recorded(folder)
+        chain["finished"].update(finished)
+        kills.append({"moment": moment, "run": " ".join(next_args[:2]), "landed": where_it_landed(folder, run, log),
+                      "finished before": len(finished)})
+        if not (folder / "config.yaml").exists():
+            # Stopped before it was set up: --resume says what to do, and the user does it.
+            told = Run("run", "--resume", folder, env=env).finish(60)
+            assert told.returncode == 2
+            line = last_line(told.stderr)
+            if folder.exists() and (folder / ".lock").exists():
+                assert "nothing is lost; start it again: scalesearch run " in line, line
+                next_args = line.split("start it again: scalesearch ", 1)[1].split()
+            else:  # killed before it took its folder
+                assert "holds no scalesearch run" in line, line
+        else:
+            next_args = ["run", "--resume", folder]
+
+    entries = trainings(log)
+    ends = Counter((entry["architecture"], entry["seed"]) for entry in entries if entry["event"] == "end")
+    cut = sum(1 for entry in entries if entry["event"] == "start") - sum(ends.values())
+    lost, twice, in_transit = [], [], []
+    for chain in chains:
+        table = pd.read_csv(chain["folder"] / "trials.csv").set_index("trial")
+        assert not (table["status"] == "running").any()
+        assert (table["status"] == "complete").sum() >= 12 and (chain["folder"] / "report.html").exists()
+        for number, (status, accuracy, _, _) in chain["finished"].items():
+            kept = number in table.index and table.loc[number, "status"] == status and (
+                table.loc[number, "accuracy"] == accuracy or pd.isna(accuracy))
+            if not kept:
+                lost.append((chain["folder"].name, number))
+        recorded_keys = {(architecture, seed) for status, _, architecture, seed in chain["finished"].values()
+                         if status in ("complete", "failed")}
+        for key, count in ends.items():
+            if count > 1:
+                (twice if key in recorded_keys else in_transit).append(key)
+    lines = [f"{len(kills)} kills (seed {KILL_SEED}), {len(chains)} run(s), {len(runs)} processes:"]
+    lines += [f"  {kill['moment']} into `{kill['run']}`: {kill['landed']}; {kill['finished before']} trials "
+              f"finished before" for kill in kills]
+    lines.append(f"trials lost: {len(lost)}; trained twice after being recorded: {len(twice)}; trained again because "
+                 f"the kill fell between a training's end and its record: {len(in_transit)}; trainings cut by a kill "
+                 f"and run again: {cut}")
+    print("\n".join(lines))
+    assert len(kills) == KILLS
+    assert lost == [] and twice == [], "\n".join(lines)
+    assert all(not _carrying(run.ray_dir) for run in runs)  # nothing of any run is left running
 
 
 # ----- what a run stopped in the middle of a journal write leaves (the study without Ray) -----------------------
@@ -323,11 +482,11 @@ def test_a_full_disk_stops_the_run_in_one_line_and_resume_finishes_it_keeping_wh
     resumed = Run("run", "--resume", folder).finish(180)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     table = pd.read_csv(folder / "trials.csv").set_index("trial")
-    for number, (status, accuracy, _) in finished.items():
+    for number, (status, accuracy, _, _) in finished.items():
         assert table.loc[number, "status"] == status and table.loc[number, "accuracy"] == accuracy
     assert (table["status"] == "complete").sum() == 6
-    ends = Counter(entry["architecture"] for entry in trainings(log) if entry["event"] == "end")
-    assert all(ends[architecture] == 1 for _, _, architecture in finished.values())  # none trained again
+    ends = Counter((entry["architecture"], entry["seed"]) for entry in trainings(log) if entry["event"] == "end")
+    assert all(ends[architecture, seed] == 1 for _, _, architecture, seed in finished.values())  # none trained again
 
 
 def test_config_yaml_is_whole_or_absent_when_the_disk_fills_as_it_is_written(small_disk):
