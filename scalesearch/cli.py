@@ -75,8 +75,17 @@ def _add_run(commands) -> None:
     what.add_argument("--tolerance", type=float, help="allowed distance from the budget, in x (default: 0.1)")
     how = parser.add_argument_group("how to search")
     how.add_argument("--sampler", help="grid | tpe (default) | gp | nsga2 | random")
-    how.add_argument("--trials", type=int, help="proxy trainings (default: the preset's)")
-    how.add_argument("--seed", type=int, help="seed of the sampler and of every proxy training (default: 0)")
+    how.add_argument("--trials", type=int, help="searched candidates to train in the explore stage; the references "
+                                               "train besides (default: the preset's)")
+    how.add_argument("--seed", type=int, help="seed of the sampler and the first seed of every network (default: 0)")
+    how.add_argument("--seeds", type=int, help="seeds per network in the confirm stage, paired across networks; "
+                                               "1: no confirm stage (default: 3)")
+    how.add_argument("--confirm", type=int, help="how many of the explore stage's best networks the confirm stage "
+                                                 "trains again, beside every reference (default: 3)")
+    how.add_argument("--tie-break", help="among networks tied within the seed noise, take the one with the least "
+                                         "latency (default) | activations | params | none")
+    how.add_argument("--allow-shrink", action="store_true", help="let a dimension shrink (a coefficient below 1; "
+                                                                 "the paper requires α, β, γ ≥ 1)")
     how.add_argument("--no-reference", dest="references", action="store_false", help="skip the reference trials (paper point, single-dimension scalings)")
     how.add_argument("--grid-step", type=float, help="grid step (default: 0.05)")
     how.add_argument("--scheduler", help="none (default) or asha (stop poor trials early; single objective only)")

@@ -63,6 +63,8 @@ def trials_table(table, every_column: bool = False) -> str:
 def run_summary(outcome) -> str:
     """The last lines of a run: winner, accuracy against the references, where the files are."""
     from scalesearch.results import pick_winner
+    from scalesearch.verdict.verdict import decide
+    from scalesearch.verdict.verdict import summary as network_summary
 
     table = outcome.table
     lines = []
@@ -70,22 +72,22 @@ def run_summary(outcome) -> str:
         lines.append(f"run failed: {outcome.message}")
     elif outcome.status == "interrupted":
         lines.append(f"run interrupted; finished trials are kept. Continue with: scalesearch run --resume {outcome.run_dir}")
-    winner = pick_winner(table)
+    winner = pick_winner(table, "best", outcome.tie_break)
     if winner is None:
         lines.append("no trial completed on budget, so there is no winner")
     else:
         lines.append(
             f"winner: alpha={winner['alpha']:.3f} beta={winner['beta']:.3f} gamma={winner['gamma']:.3f} "
             f"(alpha*beta^2*gamma^2={winner['formula_product']:.2f}, measured {winner['flops_ratio']:.2f}x FLOPs) "
-            f"accuracy {winner['accuracy']:.3f} (trial {winner['trial']})"
+            f"accuracy {winner['accuracy']:.3f} over {winner['seeds']} seed(s) (trial {winner['trial']})"
         )
-        references = table[(table["reference"].fillna("") != "") & table["accuracy"].notna()]
+        networks = network_summary(table)
+        references = networks[networks["reference"] != ""]
         if not references.empty:
-            versus = ", ".join(
-                f"{row['reference']} {row['accuracy']:.3f} ({row['accuracy'] - winner['accuracy']:+.3f})"
-                for _, row in references.iterrows()
-            )
+            versus = ", ".join(f"{row['reference']} {row['mean']:.3f} (n={row['n']})" for _, row in references.iterrows())
             lines.append(f"references: {versus}")
+        verdict = decide(table, outcome.tie_break)
+        lines.append(f"verdict: {verdict.sentence}")
     if outcome.report:
         lines.append(f"report: {outcome.report}")
     if outcome.winner_json:

@@ -36,6 +36,10 @@ class RunOptions:
     constraint: str = "measured"
     tolerance: float = 0.1
     seed: int = 0
+    seeds: int = 3  # seeds per network in the confirm stage (paired); 1: no confirm stage
+    confirm: int = 3  # the explore stage's best networks that the confirm stage trains again, beside the references
+    tie_break: str = "latency"  # among networks tied within the seed noise: latency | activations | params | none
+    allow_shrink: bool = False  # the paper requires α, β, γ ≥ 1
     references: bool = True
     preset: str = "auto"
     proxy_epochs: int | None = None
@@ -67,6 +71,7 @@ class Outcome:
     report: Path | None = None
     winner_json: Path | None = None
     message: str = ""  # why it failed, in one line
+    tie_break: str = "latency"  # how the winner was picked among networks tied within the noise
 
     @property
     def succeeded(self) -> bool:
@@ -136,6 +141,18 @@ def validate(options: RunOptions) -> RunOptions:
             raise InputError(f"--{name.replace('_', '-')} must not be negative")
     if options.concurrency is not None and options.concurrency < 1:
         raise InputError("--concurrency must be at least 1")
+    from scalesearch.verdict.verdict import TIE_BREAKS
+
+    if options.seeds < 1:
+        raise InputError(f"--seeds must be at least 1, got {options.seeds}")
+    if options.confirm < 1:
+        raise InputError(f"--confirm must be at least 1, got {options.confirm}")
+    if options.tie_break not in TIE_BREAKS:
+        raise InputError(f"unknown --tie-break {options.tie_break!r}; use {', '.join(TIE_BREAKS)}")
+    for name in ("grid_alpha", "grid_beta", "grid_gamma"):
+        if min(getattr(options, name)) < 1 and not options.allow_shrink:
+            raise InputError(f"{name.replace('_', '-')} starts below 1, which shrinks a dimension; "
+                             "the paper requires α, β, γ ≥ 1 (--allow-shrink lifts this)")
     if options.grid_step <= 0:
         raise InputError("--grid-step must be positive")
     cpus = os.cpu_count() or 1
@@ -251,6 +268,7 @@ def run(options: RunOptions, progress=None, command: str | None = None):
         budget=options.budget, tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
         trials=trials, seed=options.seed, references=options.references, num_classes=num_classes,
         grid=GridSpec(tuple(options.grid_alpha), tuple(options.grid_beta), tuple(options.grid_gamma), options.grid_step),
+        seeds=options.seeds, confirm=options.confirm, allow_shrink=options.allow_shrink,
     )
     if options.sampler == "grid":
         feasible_grid(search_settings)  # an empty grid is refused here, not after Ray has started
@@ -267,7 +285,9 @@ def run(options: RunOptions, progress=None, command: str | None = None):
             "format": "scalesearch.run", "version": 1, "name": folder.name, "status": "running",
             "command": command or previous.get("command"), "space": options.space, "budget": options.budget,
             "tolerance": options.tolerance, "constraint": options.constraint, "sampler": options.sampler,
-            "trials": trials, "seed": options.seed, "num_classes": num_classes, "device": device,
+            "trials": trials, "seed": options.seed, "seeds": options.seeds, "confirm": options.confirm,
+            "tie_break": options.tie_break, "allow_shrink": options.allow_shrink,
+            "num_classes": num_classes, "device": device,
             "proxy_base": {"width": preset.base_width, "depth": preset.base_depth, "resolution": base.resolution,
                            "flops": base_cost.flops, "params": base_cost.params, "activations": base_cost.activations},
             "data": dataset.describe() if dataset is not None else f"none ({options.objective} objective)",
@@ -275,6 +295,8 @@ def run(options: RunOptions, progress=None, command: str | None = None):
             "proxy": {key: settings[key] for key in ("epochs", "batch_size", "learning_rate") if key in settings},
             "started": previous.get("started") or _now(), "resumed": bool(options.resume),
             "versions": versions(), "machine": _machine(), "grid": study.grid_summary(),
+            "max_trainings": study.max_trainings(), "references": study.reference_count(),
+            "max_confirm": study.max_trainings() - study.reference_count() - trials,
         }
         write_run_file(folder, info)
         save_config(folder, options)
@@ -310,7 +332,7 @@ def run(options: RunOptions, progress=None, command: str | None = None):
             info.update(status=status, finished=_now(),
                         wall_seconds=(previous.get("wall_seconds") or 0.0) + time.time() - started_clock)
             write_run_file(folder, info)
-            outcome = Outcome(study.table(), folder, status, message=message)
+            outcome = Outcome(study.table(), folder, status, message=message, tie_break=options.tie_break)
             _write_outputs(outcome)
     except (OSError, InputError) as error:  # from the journal, a table, run.json or the report
         if not _disk_full(error):
@@ -387,9 +409,6 @@ def _judge(table, settings) -> tuple[str, str]:
     if len(trained) and (trained["status"] == "failed").all():
         return "failed", f"every trial failed; the first: {trained.iloc[0]['reason']}"
     searched = table[table["reference"].fillna("") == ""]
-    if searched.empty and settings.trials <= len(table):
-        return "failed", (f"all {settings.trials} trainings went to the reference trials, so no searched candidate "
-                          f"trained; raise --trials above {settings.trials} or use --no-reference")
     if completed(searched).empty:
         distances = (searched["flops_ratio"] - settings.budget).abs().dropna()
         nearest = (f"; the nearest candidate measured {distances.min():.4f}x off the {settings.budget:g}x budget, so "

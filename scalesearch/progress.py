@@ -13,13 +13,16 @@ class Progress:
         self.live = self.stream.isatty() if live is None else live
         self.started = time.time()
         self.study = None
-        self.total = 0
+        self.total = 0  # the most trainings the run can do (racing usually saves some of the confirm stage's)
+        self.estimated = False
 
     def begin(self, info: dict, study) -> None:
-        self.study, self.total = study, info["trials"]
+        self.study, self.total = study, info["max_trainings"]
         preset, base, proxy = info["preset"], info["proxy_base"], info["proxy"]
         self._say(f"{info['space']} at {info['budget']:g}x ({info['constraint']} constraint), sampler {info['sampler']}, "
-                   f"{self.total} trainings on {info['device']}")
+                  f"at most {self.total} trainings on {info['device']}: {info['references']} references and "
+                  f"{info['trials']} searched candidates, then up to {info['max_confirm']} more seeds to confirm "
+                  f"(--seeds {info['seeds']}, --confirm {info['confirm']})")
         self._say(f"preset {preset['name']}: proxy base at width {base['width']:g}, depth {base['depth']:g}, "
                    f"{base['resolution']} px; {proxy['epochs']} epochs, batch {proxy['batch_size']}; data: {info['data']}")
         if preset.get("caveat"):
@@ -34,11 +37,15 @@ class Progress:
         trained = table[table["status"].isin(["complete", "failed", "pruned"])]
         running = int((table["status"] == "running").sum())
         best = pick_winner(table)
+        confirming = (table["stage"] == "confirm").any()
         elapsed = time.time() - self.started
         done = len(trained)
         eta = elapsed / done * (self.total - done) if done else float("nan")
+        if done and not self.estimated and not self.live:
+            self.estimated = True
+            self._say(f"first training done after {_clock(elapsed)}: the whole run should take at most ~{_clock(elapsed + eta)}")
         # Ray Tune takes one trial more than it has slots (it waits as pending): "in flight", not "running".
-        text = f"[{_clock(elapsed)}] trials {done}/{self.total} done, {running} in flight"
+        text = f"[{_clock(elapsed)}] {'confirm' if confirming else 'explore'}: trainings {done}/≤{self.total} done, {running} in flight"
         if best is not None:
             text += f", best {best['accuracy']:.3f} (α={best['alpha']:.2f} β={best['beta']:.2f} γ={best['gamma']:.2f})"
         if done:

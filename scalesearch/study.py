@@ -254,10 +254,13 @@ class SearchStudy:
         return sum(1 for t in self._trainings()
                    if not t.user_attrs.get("reference") and t.user_attrs.get("stage", EXPLORE) == EXPLORE)
 
+    def reference_count(self) -> int:
+        settings = self.settings
+        return len(reference_points(self.base.name, settings.budget, settings.constraint)) if settings.references else 0
+
     def max_trainings(self) -> int:
         """The most trainings this run can do: references + searched trials + the confirm stage's seeds."""
-        settings = self.settings
-        references = len(reference_points(self.base.name, settings.budget, settings.constraint)) if settings.references else 0
+        settings, references = self.settings, self.reference_count()
         return references + settings.trials + max_confirm_trainings(references, seeds=settings.seeds, top=settings.confirm)
 
     def propose(self, max_attempts: int = 60) -> Proposal | Waiting | None:

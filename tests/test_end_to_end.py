@@ -46,7 +46,7 @@ def wait_for(condition, timeout=300):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("e2e") / "run"
-    result = scalesearch("run", "--budget", "2x", "--trials", "6", "--out", run_dir, *TINY)
+    result = scalesearch("run", "--budget", "2x", "--trials", "3", "--seeds", "2", "--confirm", "1", "--out", run_dir, *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir, result
 
@@ -57,12 +57,19 @@ def test_a_real_tiny_search_writes_everything(finished_run):
         assert (run_dir / name).exists(), name
     table = pd.read_parquet(run_dir / "trials.parquet")
     trained = table[table["status"] == "complete"]
-    assert len(trained) + (table["status"] == "failed").sum() == 6
+    searched = table[(table["stage"] == "explore") & (table["reference"].fillna("") == "")]
+    assert searched["status"].isin(["complete", "failed"]).sum() == 3  # --trials counts searched candidates only
+    references = set(table[table["reference"].fillna("") != ""]["architecture"])
+    confirm = table[table["stage"] == "confirm"]
+    assert set(confirm["seed"]) == {1} and references <= set(confirm["architecture"])  # every reference, seed 1
     assert trained["accuracy"].notna().all() and (trained["train_seconds"] > 0).all()
     winner = json.loads((run_dir / "winner.json").read_text())
     assert [model["phi"] for model in winner["models"]] == list(range(8))
     last = result.stdout.strip().splitlines()
     assert any(line.startswith("winner: alpha=") for line in last)
+    assert any(line.startswith("verdict: ") and "(n=2)" in line for line in last)
+    assert winner["verdict"]["outcome"] in ("compound scaling wins", "a single dimension wins",
+                                            "no difference beyond the noise")
     assert str(run_dir / "report.html") in result.stdout and str(run_dir / "winner.json") in result.stdout
     assert "Traceback" not in result.stderr
     assert "note: cpu-tiny is a quick look" in result.stdout + result.stderr  # its measured limits, up front
@@ -80,7 +87,7 @@ def test_resuming_a_finished_run_trains_nothing_new(finished_run):
 def _slow_analytic_config(tmp_path: Path, trials: int) -> Path:
     config = tmp_path / "run.yaml"
     config.write_text(
-        "budget: 2x\nconstraint: formula\nsampler: random\n"
+        "budget: 2x\nconstraint: formula\nsampler: random\nseeds: 1\n"
         f"trials: {trials}\nobjective: analytic\nobjective_settings:\n  seconds_per_epoch: 1\n  epochs: 2\n"
     )
     return config
@@ -102,7 +109,8 @@ def test_sigkill_then_resume_keeps_every_finished_trial_with_slow_analytic_objec
     table = pd.read_csv(run_dir / "trials.csv").set_index("trial")
     for _, row in finished.iterrows():
         assert table.loc[row["trial"], "accuracy"] == row["accuracy"]
-    assert (table["status"].isin(["complete", "failed"])).sum() == 6
+    searched = table[table["reference"].fillna("") == ""]
+    assert (searched["status"].isin(["complete", "failed"])).sum() == 6
     assert (run_dir / "report.html").exists()
 
 
