@@ -25,8 +25,6 @@ class Progress:
                   f"(--seeds {info['seeds']}, --confirm {info['confirm']})")
         self._say(f"preset {preset['name']}: proxy base at width {base['width']:g}, depth {base['depth']:g}, "
                    f"{base['resolution']} px; {proxy['epochs']} epochs, batch {proxy['batch_size']}; data: {info['data']}")
-        if preset.get("caveat"):
-            self._say(f"note: {preset['caveat']}")
         grid = info.get("grid")
         if grid:
             distinct = f", building {grid['distinct']} distinct networks" if grid.get("distinct") else ""
@@ -43,7 +41,11 @@ class Progress:
         eta = elapsed / done * (self.total - done) if done else float("nan")
         if done and not self.estimated and not self.live:
             self.estimated = True
-            self._say(f"first training done after {_clock(elapsed)}: the whole run should take at most ~{_clock(elapsed + eta)}")
+            seconds = float(trained["train_seconds"].fillna(0).iloc[0])
+            slots = max(1, running)  # what else is in flight as the first finishes
+            estimate = elapsed + seconds * (self.total - done) / slots
+            self._say(f"first training took {seconds:.0f} s: at most {self.total} trainings on about {slots} slot(s) "
+                      f"should take about {_clock(estimate)} in all (fewer if racing drops networks)")
         # Ray Tune takes one trial more than it has slots (it waits as pending): "in flight", not "running".
         text = f"[{_clock(elapsed)}] {'confirm' if confirming else 'explore'}: trainings {done}/≤{self.total} done, {running} in flight"
         if best is not None:

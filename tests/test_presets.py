@@ -30,4 +30,4 @@ def test_unknown_preset_is_an_input_error_listing_the_choices():
 def test_source_resolution_covers_the_largest_candidates(preset):
     # Candidates at φ = 1 reach about base × 1.5 (γ up to 1.5): they must not be upsampled.
     assert preset.source_resolution >= 1.5 * preset.base_resolution
-    assert preset.name in PRESETS and preset.description
+    assert PRESETS[preset.name] is preset and preset.description  # registered under its own name

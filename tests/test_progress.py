@@ -6,7 +6,7 @@ from tests.test_study import make_study
 
 INFO = {"space": "tiny", "budget": 2.0, "constraint": "formula", "sampler": "tpe", "device": "cpu", "trials": 2,
         "max_trainings": 2, "references": 0, "max_confirm": 0, "seeds": 1, "confirm": 3,
-        "data": "none", "preset": {"name": "cpu-tiny", "caveat": "a quick look"},
+        "data": "none", "preset": {"name": "cpu-tiny"},
         "proxy_base": {"width": 1.0, "depth": 1.0, "resolution": 32}, "proxy": {"epochs": 1, "batch_size": 8}}
 
 
@@ -25,8 +25,8 @@ def _show_one_trial(tmp_path, live: bool) -> str:
 
 def test_live_progress_rewrites_one_line_and_ends_it_before_the_summary(tmp_path):
     text = _show_one_trial(tmp_path, live=True)
-    assert "note: a quick look\n" in text
-    status = text.split("note: a quick look\n", 1)[1]
+    assert "data: none\n" in text
+    status = text.split("data: none\n", 1)[1]
     assert status.count("\r\033[K") == 2 and "explore: trainings 1/≤2 done, 0 in flight" in status
     assert text.endswith("\n")  # else the run's summary would be printed onto the status line
 
@@ -36,4 +36,4 @@ def test_progress_off_a_terminal_writes_a_line_per_event(tmp_path):
     assert "\r" not in text
     assert "trial 0 complete: accuracy 0.500" in text and text.endswith("left\n")
     assert "at most 2 trainings on cpu: 0 references and 2 searched candidates" in text
-    assert "first training done after 0:00: the whole run should take at most ~0:00" in text
+    assert "first training took 0 s: at most 2 trainings on about 1 slot(s) should take about 0:00 in all" in text
