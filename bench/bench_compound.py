@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import common
-from scalesearch.scaling import PAPER_COEFFICIENTS
+from scalesearch.model.scaling import PAPER_COEFFICIENTS
 
 
 def points(space: str, preset: str, budget: float, searched: tuple[float, float, float]) -> dict:

@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from scalesearch.measure import measure
-from scalesearch.scaling import (
+from scalesearch.cost.measure import measure
+from scalesearch.model.scaling import (
     FLOPS_CONVENTION,
     OFFICIAL_EFFICIENTNET,
     PAPER_COEFFICIENTS,
@@ -25,7 +25,7 @@ from scalesearch.scaling import (
     formula_product,
     official_efficientnets,
 )
-from scalesearch.spaces import load_space
+from scalesearch.model.spaces import load_space
 
 
 def markdown(headers: list[str], rows: list[list]) -> str:

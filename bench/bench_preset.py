@@ -13,12 +13,12 @@ import time
 
 import torch
 
-from scalesearch.data import load_dataset
-from scalesearch.measure import measure
-from scalesearch.presets import PRESETS
-from scalesearch.proxy import ProxyConfig, train_proxy
-from scalesearch.scaling import proxy_base, scale
-from scalesearch.spaces import load_space
+from scalesearch.data.datasets import load_dataset
+from scalesearch.cost.measure import measure
+from scalesearch.training.presets import PRESETS
+from scalesearch.training.proxy import ProxyConfig, train_proxy
+from scalesearch.model.scaling import proxy_base, scale
+from scalesearch.model.spaces import load_space
 
 # (label, width, depth, resolution multipliers), chosen near 2× measured FLOPs of cpu-tiny's base.
 CANDIDATES = [

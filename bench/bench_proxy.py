@@ -33,15 +33,17 @@ import types
 import torch
 from torch.nn import functional
 
-from scalesearch import batches, proxy
-from scalesearch.build import build_model
-from scalesearch.data import load_dataset
-from scalesearch.presets import PRESETS
-from scalesearch.proxy import ProxyConfig, _optimizer, resolve_device, train_proxy
+from scalesearch.training import batches
+
+from scalesearch.training import proxy
+from scalesearch.model.build import build_model
+from scalesearch.data.datasets import load_dataset
+from scalesearch.training.presets import PRESETS
+from scalesearch.training.proxy import ProxyConfig, _optimizer, resolve_device, train_proxy
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-from scalesearch.scaling import proxy_base, scale
-from scalesearch.spaces import load_space
+from scalesearch.model.scaling import proxy_base, scale
+from scalesearch.model.spaces import load_space
 
 
 def proxy_loop(spec, dataset, config, clock) -> float:

@@ -63,24 +63,24 @@ def _find(name: str, modules: tuple[str, ...]):
 
 _MODEL = ("scalesearch.model.spaces", "scalesearch.model.scaling", "scalesearch.model")
 _COST = ("scalesearch.cost.flops_formula", "scalesearch.cost.formula", "scalesearch.cost.measure", "scalesearch.cost")
-_STUDY = ("scalesearch.study.feasibility", "scalesearch.study.samplers", "scalesearch.study.search_study",
-          "scalesearch.study")
+_STUDY = ("scalesearch.study.search_study.feasibility", "scalesearch.study.search_study.samplers", "scalesearch.study.search_study.search_study",
+          "scalesearch.study.search_study")
 _TRAINING = ("scalesearch.training.proxy", "scalesearch.training.presets", "scalesearch.training")
-_DATA = ("scalesearch.data.datasets", "scalesearch.data.load", "scalesearch.data")
+_DATA = ("scalesearch.data.datasets.datasets", "scalesearch.data.datasets.load", "scalesearch.data.datasets")
 
-load_space = _find("load_space", ("scalesearch.spaces",) + _MODEL)
-proxy_base = _find("proxy_base", ("scalesearch.scaling",) + _MODEL)
-scale = _find("scale", ("scalesearch.scaling",) + _MODEL)
-count = _find("count", ("scalesearch.flops_formula",) + _COST)
-evaluate = _find("evaluate", ("scalesearch.feasibility",) + _STUDY)
-evaluate_along = _find("evaluate_along", ("scalesearch.feasibility",) + _STUDY)
-GridSpec = _find("GridSpec", ("scalesearch.samplers",) + _STUDY)
-grid_depth_width_points = _find("grid_depth_width_points", ("scalesearch.samplers",) + _STUDY)
-coefficients_from_shares = _find("coefficients_from_shares", ("scalesearch.samplers",) + _STUDY)
-SHARE_STEP = _find("SHARE_STEP", ("scalesearch.samplers",) + _STUDY)
-reference_points = _find("reference_points", ("scalesearch.samplers",) + _STUDY)
-architecture_id = _find("architecture_id", ("scalesearch.study", "scalesearch.study.search_study") + _STUDY)
-PRESETS = _find("PRESETS", ("scalesearch.presets", "scalesearch.training.presets") + _TRAINING)
+load_space = _find("load_space", ("scalesearch.model.spaces",) + _MODEL)
+proxy_base = _find("proxy_base", ("scalesearch.model.scaling",) + _MODEL)
+scale = _find("scale", ("scalesearch.model.scaling",) + _MODEL)
+count = _find("count", ("scalesearch.cost.formula",) + _COST)
+evaluate = _find("evaluate", ("scalesearch.study.feasibility",) + _STUDY)
+evaluate_along = _find("evaluate_along", ("scalesearch.study.feasibility",) + _STUDY)
+GridSpec = _find("GridSpec", ("scalesearch.study.samplers",) + _STUDY)
+grid_depth_width_points = _find("grid_depth_width_points", ("scalesearch.study.samplers",) + _STUDY)
+coefficients_from_shares = _find("coefficients_from_shares", ("scalesearch.study.samplers",) + _STUDY)
+SHARE_STEP = _find("SHARE_STEP", ("scalesearch.study.samplers",) + _STUDY)
+reference_points = _find("reference_points", ("scalesearch.study.samplers",) + _STUDY)
+architecture_id = _find("architecture_id", ("scalesearch.study.search_study", "scalesearch.study.search_study.search_study") + _STUDY)
+PRESETS = _find("PRESETS", ("scalesearch.training.presets", "scalesearch.training.presets") + _TRAINING)
 
 SPACE = "efficientnet_b0"
 NUM_CLASSES = 10  # the synthetic set
@@ -268,10 +268,10 @@ def _train_one(design: Design, label: str, spec_dict: dict, seed: int) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    train_proxy = _find("train_proxy", ("scalesearch.proxy",) + _TRAINING)
-    ProxyConfig = _find("ProxyConfig", ("scalesearch.proxy",) + _TRAINING)
-    load_dataset = _find("load_dataset", ("scalesearch.data",) + _DATA)
-    ModelSpec = _find("ModelSpec", ("scalesearch.scaling",) + _MODEL)
+    train_proxy = _find("train_proxy", ("scalesearch.training.proxy",) + _TRAINING)
+    ProxyConfig = _find("ProxyConfig", ("scalesearch.training.proxy",) + _TRAINING)
+    load_dataset = _find("load_dataset", ("scalesearch.data.datasets",) + _DATA)
+    ModelSpec = _find("ModelSpec", ("scalesearch.model.scaling",) + _MODEL)
     key = (design.source, design.images, design.val, seed)
     if key not in _datasets:
         _datasets.clear()

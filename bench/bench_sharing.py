@@ -20,8 +20,8 @@ import common
 def one_trial(preset_name: str, device: str, steps: int, seed: int, barrier, results) -> None:
     import torch
 
-    from scalesearch.proxy import ProxyConfig, train_proxy
-    from scalesearch.scaling import scale
+    from scalesearch.training.proxy import ProxyConfig, train_proxy
+    from scalesearch.model.scaling import scale
 
     torch.set_num_threads(1)
     chosen = common.preset(preset_name)

@@ -20,15 +20,15 @@ from pathlib import Path
 
 import torch
 
-from scalesearch.data import load_dataset
-from scalesearch.feasibility import Candidate, evaluate, evaluate_along
-from scalesearch.measure import measure
-from scalesearch.presets import PRESETS, Preset
-from scalesearch.proxy import ProxyConfig, train_proxy
-from scalesearch.samplers import reference_points
-from scalesearch.scaling import ModelSpec, proxy_base, scale
-from scalesearch.spaces import load_space
-from scalesearch.study import RESULT_KEYS, SearchSettings, SearchStudy
+from scalesearch.data.datasets import load_dataset
+from scalesearch.study.feasibility import Candidate, evaluate, evaluate_along
+from scalesearch.cost.measure import measure
+from scalesearch.training.presets import PRESETS, Preset
+from scalesearch.training.proxy import ProxyConfig, train_proxy
+from scalesearch.study.samplers import reference_points
+from scalesearch.model.scaling import ModelSpec, proxy_base, scale
+from scalesearch.model.spaces import load_space
+from scalesearch.study.search_study import RESULT_KEYS, SearchSettings, SearchStudy
 
 DEFAULT_MEMO = Path(os.environ.get("SCALESEARCH_BENCH_MEMO", Path.home() / ".cache/scalesearch/bench-trainings.jsonl"))
 NUM_CLASSES = 10  # the synthetic set

@@ -3,7 +3,7 @@
     python bench/report_screenshot.py reports/<run>            # a real run (preferred)
     python bench/report_screenshot.py /tmp/demo-run --demo     # the test fixture's made-up trials
 
-Writes RUN_DIR/report.html first (scalesearch.report.write_report), then the PNG.
+Writes RUN_DIR/report.html first (scalesearch.report.write.write_report), then the PNG.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # --demo's made-up run is the test fixture's
 
-from scalesearch.report import write_report  # noqa: E402
+from scalesearch.report.write import write_report  # noqa: E402
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from scalesearch import synthetic
+from scalesearch.data import synthetic
 
 
 def sample_grid(per_class: int, resolution: int, scale: int, seed: int = 0) -> Image.Image:

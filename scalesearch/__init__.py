@@ -17,9 +17,9 @@ def build_model(
     num_classes: int = 1000,
 ):
     """``build_model("efficientnet_b0", width=1.4, depth=1.8)``, or ``build_model(spec)``."""
-    from scalesearch.build import build_model as build
-    from scalesearch.scaling import ModelSpec, scale
-    from scalesearch.spaces import load_space
+    from scalesearch.model.build import build_model as build
+    from scalesearch.model.scaling import ModelSpec, scale
+    from scalesearch.model.spaces import load_space
 
     if isinstance(space_or_spec, ModelSpec):
         spec = space_or_spec
@@ -30,23 +30,23 @@ def build_model(
 
 def __getattr__(name):
     if name == "build_model_from_json":
-        from scalesearch.export import build_model_from_json
+        from scalesearch.runs.export import build_model_from_json
 
         return build_model_from_json
     if name == "scale":
-        from scalesearch.scaling import scale
+        from scalesearch.model.scaling import scale
 
         return scale
     if name == "load_space":
-        from scalesearch.spaces import load_space
+        from scalesearch.model.spaces import load_space
 
         return load_space
     if name == "measure":
-        from scalesearch.measure import measure
+        from scalesearch.cost.measure import measure
 
         return measure
     if name == "search":
-        from scalesearch.pipeline import search
+        from scalesearch.pipeline.run import search
 
         return search
     raise AttributeError(f"module 'scalesearch' has no attribute {name!r}")

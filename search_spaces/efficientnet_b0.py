@@ -1,5 +1,5 @@
 """EfficientNet-B0 exactly as released (tensorflow/tpu efficientnet_builder.py)."""
-from scalesearch.spaces import SearchSpace, Stage, Stem
+from scalesearch.model.spaces import SearchSpace, Stage, Stem
 
 
 def _mbconv(expand, kernel, stride, channels, repeats):

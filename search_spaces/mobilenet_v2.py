@@ -1,5 +1,5 @@
 """MobileNetV2 (Sandler et al. 2018), equal to torchvision's mobilenet_v2 at width = depth = 1."""
-from scalesearch.spaces import SearchSpace, Stage, Stem
+from scalesearch.model.spaces import SearchSpace, Stage, Stem
 
 
 def _inverted_residual(expand, channels, repeats, stride):

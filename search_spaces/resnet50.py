@@ -1,5 +1,5 @@
 """ResNet-50 v1.5 (stride on the 3x3 conv), equal to torchvision's resnet50 at width = depth = 1."""
-from scalesearch.spaces import SearchSpace, Stage, Stem
+from scalesearch.model.spaces import SearchSpace, Stage, Stem
 
 
 def _bottleneck(width, repeats, stride):

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from scalesearch.results import make_table, save_table
+from scalesearch.runs.table import make_table, save_table
 
 # A three-stage MBConv network at 32 px: all of B0..B7 of it are measured in a few seconds.
 TINY_SPACE = '''
-from scalesearch.spaces import SearchSpace, Stage, Stem
+from scalesearch.model.spaces import SearchSpace, Stage, Stem
 
 TINY = SearchSpace(
     name="tiny_mbconv",

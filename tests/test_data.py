@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from scalesearch import image_folder
-from scalesearch.data import balanced_indices, load_dataset, stratified_split
+from scalesearch.data import image_folder
+from scalesearch.data.datasets import balanced_indices, load_dataset, stratified_split
 from scalesearch.errors import InputError
 
 

@@ -26,7 +26,7 @@ import ray  # noqa: F401  Ray ships psutil (ray/thirdparty_files) and puts it on
 import psutil  # noqa: E402
 import yaml
 
-from scalesearch.pipeline import RunOptions
+from scalesearch.pipeline.run import RunOptions
 from tests.run_fixture import write_tiny_space
 
 pytestmark = pytest.mark.faults
@@ -228,7 +228,7 @@ def last_line(stderr: str) -> str:
 
 def test_a_trial_that_raises_returns_nan_or_runs_out_of_memory_is_a_failed_row_and_the_search_goes_on(tmp_path):
     # The N-th training of the log fails: as code that raises; as the proxy does on a NaN loss (TrialFailed
-    # after the epoch, scalesearch/proxy.py); with a NaN accuracy returned; with the CPU allocator's real
+    # after the epoch, scalesearch/training/proxy.py); with a NaN accuracy returned; with the CPU allocator's real
     # refusal; with torch's CUDA out-of-memory error; and SIGKILLed as the kernel's OOM killer does.
     faults = {2: "raise", 3: "nan", 4: "nan-result", 5: "oom", 6: "cuda-oom", 7: "killed"}
     config, log = write_config(tmp_path, trials=9, objective_settings={"faults": faults})
@@ -380,10 +380,10 @@ def test_sigkill_at_ten_seeded_moments_then_resume_loses_no_finished_trial_and_t
 
 # ----- what a run stopped in the middle of a journal write leaves (the study without Ray) -----------------------
 def tiny_study(folder: Path, resume: bool = False):
-    from scalesearch.measure import measure
-    from scalesearch.scaling import scale
-    from scalesearch.spaces import load_space
-    from scalesearch.study import SearchSettings, SearchStudy
+    from scalesearch.cost.measure import measure
+    from scalesearch.model.scaling import scale
+    from scalesearch.model.spaces import load_space
+    from scalesearch.study.search_study import SearchSettings, SearchStudy
 
     space = load_space(write_tiny_space(folder.parent))
     settings = SearchSettings(budget=2.0, constraint="formula", sampler="random", trials=4, references=False)
@@ -490,7 +490,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_resume_finishes_it_keeping_wh
 
 
 def test_config_yaml_is_whole_or_absent_when_the_disk_fills_as_it_is_written(small_disk):
-    from scalesearch.pipeline import RunOptions, save_config
+    from scalesearch.pipeline.run import RunOptions, save_config
 
     folder = small_disk / "run"
     folder.mkdir()
@@ -526,7 +526,7 @@ def test_resume_of_a_run_killed_before_its_first_files_says_to_start_it_again(tm
 
 
 def test_resume_of_a_run_killed_before_its_config_was_written_does_not_run_the_defaults(tmp_path):
-    from scalesearch.pipeline import write_run_file
+    from scalesearch.pipeline.run import write_run_file
 
     folder = tmp_path / "run"
     stopped_mid_run(folder)  # its journal, tables and sampler, as a run writes them before config.yaml

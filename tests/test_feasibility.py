@@ -2,10 +2,10 @@
 rule that no dimension shrinks (γ ≥ 1) unless asked."""
 import pytest
 
-from scalesearch.feasibility import evaluate
-from scalesearch.measure import measure
-from scalesearch.scaling import proxy_base, scale
-from scalesearch.spaces import load_space
+from scalesearch.study.feasibility import evaluate
+from scalesearch.cost.measure import measure
+from scalesearch.model.scaling import proxy_base, scale
+from scalesearch.model.spaces import load_space
 
 BASE = proxy_base(load_space("efficientnet_b0"), 0.25, 0.34, 32)  # cpu-tiny's base
 BASE_FLOPS = measure(scale(BASE), 10).flops

@@ -1,10 +1,10 @@
 """The arithmetic count used to solve resolutions must equal fvcore's exactly."""
 import pytest
 
-from scalesearch.flops_formula import count
-from scalesearch.measure import measure
-from scalesearch.scaling import proxy_base, scale
-from scalesearch.spaces import load_space
+from scalesearch.cost.formula import count
+from scalesearch.cost.measure import measure
+from scalesearch.model.scaling import proxy_base, scale
+from scalesearch.model.spaces import load_space
 
 
 @pytest.mark.parametrize("space", ["efficientnet_b0", "mobilenet_v2", "resnet50"])

@@ -1,10 +1,10 @@
 """Released EfficientNet B0–B7, ResNet-50 and MobileNetV2 against the published reference figures."""
 import pytest
 
-from scalesearch.build import count_parameters
-from scalesearch.measure import measure
-from scalesearch.scaling import official_efficientnets, scale
-from scalesearch.spaces import load_space
+from scalesearch.model.build import count_parameters
+from scalesearch.cost.measure import measure
+from scalesearch.model.scaling import official_efficientnets, scale
+from scalesearch.model.spaces import load_space
 
 # DESIGN.md §3: (resolution, repeats, [stem, 7 stages, head] channels, params, fvcore GFLOPs)
 GOLDEN = {

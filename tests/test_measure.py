@@ -4,10 +4,10 @@ import warnings
 import pytest
 import torch
 
-from scalesearch.build import build_model
-from scalesearch.measure import clear_cache, measure
-from scalesearch.scaling import scale
-from scalesearch.spaces import load_space
+from scalesearch.model.build import build_model
+from scalesearch.cost.measure import clear_cache, measure
+from scalesearch.model.scaling import scale
+from scalesearch.model.spaces import load_space
 
 
 @pytest.mark.parametrize("space", ["efficientnet_b0", "mobilenet_v2", "resnet50"])
@@ -58,8 +58,8 @@ def test_a_second_process_reads_measurements_from_the_disk_cache(tmp_path):
     import subprocess
     import sys
 
-    code = ("from scalesearch.measure import measure; from scalesearch.scaling import scale; "
-            "from scalesearch.spaces import load_space; "
+    code = ("from scalesearch.cost.measure import measure; from scalesearch.model.scaling import scale; "
+            "from scalesearch.model.spaces import load_space; "
             "m = measure(scale(load_space('mobilenet_v2'), pixels=64), 10); print(m.flops, m.seconds > 0)")
     environment = dict(os.environ, SCALESEARCH_CACHE=str(tmp_path / "cache.jsonl"))
     first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from scalesearch.errors import InputError
-from scalesearch.presets import PRESETS, resolve_preset
+from scalesearch.training.presets import PRESETS, resolve_preset
 
 
 @pytest.mark.parametrize("device, expected", [

@@ -1,7 +1,7 @@
 """The progress display over a real (Ray-free) study: log lines off a terminal, one rewritten line on it."""
 import io
 
-from scalesearch.progress import Progress
+from scalesearch.cli.progress import Progress
 from tests.test_study import make_study
 
 INFO = {"space": "tiny", "budget": 2.0, "constraint": "formula", "sampler": "tpe", "device": "cpu", "trials": 2,

@@ -7,14 +7,14 @@ import warnings
 import pytest
 import torch
 
-from scalesearch import batches
-from scalesearch.build import ScaledNetwork
-from scalesearch.data import load_dataset
+from scalesearch.training import batches
+from scalesearch.model.build import ScaledNetwork
+from scalesearch.data.datasets import load_dataset
 from scalesearch.errors import InputError
-from scalesearch.presets import PRESETS
-from scalesearch.proxy import ProxyConfig, TrialFailed, learning_rate_at, train_proxy
-from scalesearch.scaling import proxy_base, scale
-from scalesearch.spaces import load_space
+from scalesearch.training.presets import PRESETS
+from scalesearch.training.proxy import ProxyConfig, TrialFailed, learning_rate_at, train_proxy
+from scalesearch.model.scaling import proxy_base, scale
+from scalesearch.model.spaces import load_space
 
 TINY = PRESETS["cpu-tiny"]
 EPOCH_KEYS = {"epoch", "accuracy", "loss", "train_loss", "seconds"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scalesearch.folder_claim import claim_folder
+from scalesearch.pipeline.folder_claim import claim_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 ANALYTIC = ["--objective", "analytic", "--constraint", "formula", "--sampler", "random", "--no-reference"]
@@ -84,7 +84,7 @@ def test_force_replaces_the_old_run_once_the_new_one_is_under_way_with_analytic_
 
 def test_a_force_that_fails_after_taking_the_folder_puts_the_old_run_back(run_copy):
     from scalesearch.errors import InputError
-    from scalesearch.pipeline import RunOptions, run
+    from scalesearch.pipeline.run import RunOptions, run
 
     before = snapshot(run_copy)
     # A cluster address that nothing listens on fails after the folder is taken, when Ray is started.

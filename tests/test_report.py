@@ -8,13 +8,13 @@ import sys
 import pandas as pd
 import pytest
 
-from scalesearch import report as report_module
+from scalesearch.report import write as report_module
 from scalesearch.errors import InputError
-from scalesearch.export import build_model_from_json, export_run
-from scalesearch.report import grid_points, write_report
-from scalesearch.report_summary import compute_spent, training_seconds
-from scalesearch.results import load_table, pick_winner
-from scalesearch.runfolder import read_run
+from scalesearch.runs.export import build_model_from_json, export_run
+from scalesearch.report.write import grid_points, write_report
+from scalesearch.report.summary import compute_spent, training_seconds
+from scalesearch.runs.table import load_table, pick_winner
+from scalesearch.runs.folder import read_run
 from tests.browser import Chromium, unavailable
 from tests.run_fixture import demo_records, make_run, trial, write_tiny_space
 
@@ -245,7 +245,7 @@ def test_grid_points_follow_the_nni_grid(tmp_path):
 
 
 def test_importing_the_report_loads_neither_ray_nor_optuna():
-    code = "import sys, scalesearch.report; print([m for m in sys.modules if m.split('.')[0] in ('ray', 'optuna')])"
+    code = "import sys, scalesearch.report.write; print([m for m in sys.modules if m.split('.')[0] in ('ray', 'optuna')])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
 
 

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from scalesearch.errors import InputError
-from scalesearch.objectives import analytic_objective
-from scalesearch.runner import Resources, check_resources, run_trials, start_ray, stop_ray
-from scalesearch.study import SearchSettings, SearchStudy
+from scalesearch.training.objectives import analytic_objective
+from scalesearch.pipeline.ray_runner import Resources, check_resources, run_trials, start_ray, stop_ray
+from scalesearch.study.search_study import SearchSettings, SearchStudy
 from tests.ray_cluster import RayHead, free_port
 from tests.test_study import BASE_FLOPS, TINY
 
@@ -97,7 +97,7 @@ def _env(**extra):
 def _run_on(address, out, *options, env=None, timeout=120):
     """`scalesearch run` with --address as a user types it; the result and how long it took."""
     clock = time.time()
-    command = [sys.executable, "-m", "scalesearch.cli", "run", "--budget", "2x", "--objective", "analytic",
+    command = [sys.executable, "-m", "scalesearch.cli.main", "run", "--budget", "2x", "--objective", "analytic",
                *options, "--out", out]
     if address:
         command += ["--address", address]

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scalesearch.errors import InputError
-from scalesearch.samplers import (
+from scalesearch.study.samplers import (
     SAMPLERS,
     SHARE_STEP,
     GridSpec,
@@ -20,7 +20,7 @@ from scalesearch.samplers import (
     shares_from_coefficients,
     suggest_shares,
 )
-from scalesearch.scaling import formula_product
+from scalesearch.model.scaling import formula_product
 
 
 def test_the_nni_grid_keeps_108_of_2541_points():

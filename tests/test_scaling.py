@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scalesearch.errors import InputError
-from scalesearch.scaling import (
+from scalesearch.model.scaling import (
     extrapolate,
     formula_product,
     parse_budget,
@@ -16,7 +16,7 @@ from scalesearch.scaling import (
     round_resolution,
     scale,
 )
-from scalesearch.spaces import load_space
+from scalesearch.model.spaces import load_space
 
 channels = st.integers(min_value=1, max_value=4096)
 multipliers = st.floats(min_value=0.05, max_value=8.0, allow_nan=False)
@@ -99,7 +99,7 @@ def test_scale_keeps_the_specs_of_equal_networks_equal_in_architecture():
 
 
 def test_modelspec_round_trips_through_a_dict():
-    from scalesearch.scaling import ModelSpec
+    from scalesearch.model.scaling import ModelSpec
 
     spec = scale(load_space("resnet50"), 1.3, 1.7, 1.1)
     assert ModelSpec.from_dict(spec.to_dict()) == spec

@@ -6,10 +6,10 @@ import torch
 
 import scalesearch
 from scalesearch.errors import InputError
-from scalesearch.spaces import SearchSpace, Stage, builtin_spaces, load_space
+from scalesearch.model.spaces import SearchSpace, Stage, builtin_spaces, load_space
 
 USER_SPACE = """
-from scalesearch.spaces import SearchSpace, Stage, Stem
+from scalesearch.model.spaces import SearchSpace, Stage, Stem
 
 TINY = SearchSpace(
     name="tiny",
@@ -69,7 +69,7 @@ def test_malformed_stages_are_rejected(stage_args):
 
 
 def test_a_space_needs_stages():
-    from scalesearch.spaces import Stem
+    from scalesearch.model.spaces import Stem
 
     with pytest.raises(InputError, match="no stages"):
         SearchSpace("empty", Stem(8), (), None, 32)

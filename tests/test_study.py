@@ -1,11 +1,11 @@
 """The study without Ray: what is proposed for training, duplicates, failures, recovery."""
 import pytest
 
-from scalesearch.measure import measure
-from scalesearch.results import load_table
-from scalesearch.scaling import scale
-from scalesearch.spaces import SearchSpace, Stage, Stem
-from scalesearch.study import SearchSettings, SearchStudy
+from scalesearch.cost.measure import measure
+from scalesearch.runs.table import load_table
+from scalesearch.model.scaling import scale
+from scalesearch.model.spaces import SearchSpace, Stage, Stem
+from scalesearch.study.search_study import SearchSettings, SearchStudy
 
 TINY = SearchSpace(
     name="tiny",
@@ -100,7 +100,7 @@ def test_formula_grid_summary_counts_points(tmp_path):
 
 
 def test_the_nni_grid_builds_65_distinct_b0_networks(tmp_path):
-    from scalesearch.spaces import load_space
+    from scalesearch.model.spaces import load_space
 
     study = SearchStudy(tmp_path, load_space("efficientnet_b0"), 1,
                         SearchSettings(budget=2.0, sampler="grid", constraint="formula", references=False))
@@ -108,7 +108,7 @@ def test_the_nni_grid_builds_65_distinct_b0_networks(tmp_path):
 
 
 def test_a_grid_search_runs_to_the_last_grid_point_and_resumes_as_done(tmp_path):
-    from scalesearch.samplers import GridSpec
+    from scalesearch.study.samplers import GridSpec
 
     small_grid = GridSpec(alpha_range=(1.0, 1.2), beta_range=(1.0, 1.1), gamma_range=(1.0, 1.5))
     study = make_study(tmp_path, sampler="grid", references=False, trials=100, grid=small_grid)
@@ -123,7 +123,7 @@ def test_a_grid_search_runs_to_the_last_grid_point_and_resumes_as_done(tmp_path)
 
 
 def test_single_dimension_references_scale_only_their_dimension_to_the_closest_measured_budget(tmp_path):
-    from scalesearch.flops_formula import count
+    from scalesearch.cost.formula import count
 
     study = make_study(tmp_path, constraint="measured", trials=3)
     proposals = [study.propose() for _ in range(3)]
@@ -146,7 +146,7 @@ def test_single_dimension_references_scale_only_their_dimension_to_the_closest_m
 
 
 def test_off_budget_candidates_are_not_traced_but_recorded_with_fvcores_figures():
-    from scalesearch.feasibility import evaluate
+    from scalesearch.study.feasibility import evaluate
 
     def candidate(alpha, **options):
         return evaluate(TINY, BASE_FLOPS, alpha, 1.0, 1.0, budget=2.0, tolerance=0.1, constraint="measured",
@@ -171,7 +171,7 @@ def _fake_accuracy(trial_row, seed) -> float:
 
 def _drive(study):
     """Run the study to the end one training at a time, as Ray would with one slot."""
-    from scalesearch.study import Waiting
+    from scalesearch.study.search_study import Waiting
 
     trainings = []
     while (proposal := study.propose()) is not None:
@@ -208,7 +208,7 @@ def test_the_confirm_stage_trains_the_top_networks_and_references_with_paired_se
 
 
 def test_racing_drops_a_network_that_cannot_win_with_fake_objective(tmp_path):
-    from scalesearch.confirm import plan
+    from scalesearch.study.confirm import plan
 
     study = make_study(tmp_path, trials=4, references=False, seeds=4, confirm=3, seed=0)
     _drive(study)

@@ -14,7 +14,7 @@ import platform
 from pathlib import Path
 
 from scalesearch.errors import InputError
-from scalesearch.scaling import (
+from scalesearch.model.scaling import (
     FLOPS_CONVENTION,
     ModelSpec,
     check_coefficients,
@@ -22,7 +22,7 @@ from scalesearch.scaling import (
     formula_product,
     official_efficientnets,
 )
-from scalesearch.spaces import SearchSpace, load_space
+from scalesearch.model.spaces import SearchSpace, load_space
 
 FORMAT = "scalesearch.coefficients"
 VERSION = 1
@@ -43,7 +43,7 @@ def provenance() -> dict:
 
 
 def model_entry(name: str, phi: int | None, spec: ModelSpec, base_flops: int, num_classes: int, counter="fvcore") -> dict:
-    from scalesearch.measure import measure
+    from scalesearch.cost.measure import measure
 
     cost = measure(spec, num_classes, counter)
     return {
@@ -139,7 +139,7 @@ def read_document(path: str | Path) -> dict:
 
 def build_model_from_json(path: str | Path, phi: int = 1, num_classes: int | None = None, official: bool = False):
     """Rebuild the network of φ = ``phi`` (or the official B``phi``) listed in a coefficients file."""
-    from scalesearch.build import build_model
+    from scalesearch.model.build import build_model
 
     document = read_document(path)
     entries = document.get("official", []) if official else document["models"]
@@ -193,7 +193,7 @@ def winner_document(run, winner, pick: str = "best") -> dict:
     In measured mode the proxy's γ absorbed the proxy's own rounding, so on the full
     space γ is solved again for the winner's α and β: its B1 then measures the budget,
     as the user asked. The proxy's coefficients stay in ``search``; the run's ``status`` sits at the top."""
-    from scalesearch.runfolder import require_space
+    from scalesearch.runs.folder import require_space
 
     space = load_space(require_space(run))
     alpha, beta, gamma = float(winner["alpha"]), float(winner["beta"]), float(winner["gamma"])
@@ -217,9 +217,9 @@ def winner_document(run, winner, pick: str = "best") -> dict:
 
 
 def _full_space_gamma(space, alpha: float, beta: float, budget: float, num_classes: int) -> float:
-    from scalesearch.feasibility import evaluate
-    from scalesearch.measure import measure
-    from scalesearch.scaling import scale
+    from scalesearch.study.feasibility import evaluate
+    from scalesearch.cost.measure import measure
+    from scalesearch.model.scaling import scale
 
     base_flops = measure(scale(space), num_classes).flops
     candidate = evaluate(space, base_flops, alpha, beta, 1.0, budget=budget, tolerance=budget, constraint="measured",
@@ -256,8 +256,8 @@ def export_run(run_dir, json_path=None, pick: str = "best", csv_path=None, parqu
 
     Returns the written paths by kind: ``{"json": …, "csv": …, "parquet": …}``.
     """
-    from scalesearch.results import pick_winner
-    from scalesearch.runfolder import read_run
+    from scalesearch.runs.table import pick_winner
+    from scalesearch.runs.folder import read_run
 
     if pick not in PICKS:
         raise InputError(f"unknown pick {pick!r}; use best or knee")

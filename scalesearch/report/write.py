@@ -3,7 +3,7 @@
 Sections: summary, Pareto fronts, search space, progress, extrapolation to
 B0..B7, the sortable trials table, provenance. plotly.js is written once beside
 the page, or inlined in it with ``self_contained`` (a file to mail on its own);
-never a CDN. Needs no search code: ``import scalesearch.report`` loads neither
+never a CDN. Needs no search code: ``import scalesearch.report.write`` loads neither
 Ray nor Optuna.
 """
 from __future__ import annotations
@@ -17,14 +17,14 @@ import pandas as pd
 from plotly.offline import get_plotlyjs
 
 from scalesearch import __version__
-from scalesearch.console import human
+from scalesearch.cli.console import human
 from scalesearch.errors import InputError
-from scalesearch.export import WINNER_JSON, document_matches, read_document, winner_document, write_document
-from scalesearch.report_figures import extrapolation_figure, pareto_figure, progress_figure, space_figure
-from scalesearch.report_page import badge, definitions, esc, missing, number, page, table, write_plotly_js
-from scalesearch.report_summary import describe, duration, summary, wall_seconds
-from scalesearch.results import COLUMNS, pick_winner
-from scalesearch.runfolder import Run, read_run
+from scalesearch.runs.export import WINNER_JSON, document_matches, read_document, winner_document, write_document
+from scalesearch.report.figures import extrapolation_figure, pareto_figure, progress_figure, space_figure
+from scalesearch.report.page import badge, definitions, esc, missing, number, page, table, write_plotly_js
+from scalesearch.report.summary import describe, duration, summary, wall_seconds
+from scalesearch.runs.table import COLUMNS, pick_winner
+from scalesearch.runs.folder import Run, read_run
 
 REPORT_HTML = "report.html"
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
@@ -92,8 +92,8 @@ def grid_points(run: Run) -> np.ndarray | None:
     grid = run.meta.get("grid") if isinstance(run.meta.get("grid"), dict) else {}
     if isinstance(grid.get("points"), list):
         return np.asarray(grid["points"], float).reshape(-1, 3)
-    from scalesearch.samplers import GridSpec, formula_feasible
-    from scalesearch.samplers import grid_points as all_grid_points
+    from scalesearch.study.samplers import GridSpec, formula_feasible
+    from scalesearch.study.samplers import grid_points as all_grid_points
 
     spec = GridSpec(tuple(grid.get("alpha_range", (1.0, 2.0))), tuple(grid.get("beta_range", (1.0, 1.5))),
                     tuple(grid.get("gamma_range", (1.0, 1.5))), float(grid.get("step", 0.05)))

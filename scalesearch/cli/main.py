@@ -146,9 +146,9 @@ def _add_show(commands) -> None:
 
 
 def _cmd_run(args) -> int:
-    from scalesearch.console import run_summary
-    from scalesearch.progress import Progress
-    from scalesearch.pipeline import options_from, run
+    from scalesearch.cli.console import run_summary
+    from scalesearch.cli.progress import Progress
+    from scalesearch.pipeline.run import options_from, run
 
     options = options_from(vars(args))
     progress = Progress()
@@ -161,14 +161,14 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from scalesearch.report import write_report
+    from scalesearch.report.write import write_report
 
     print(f"wrote {write_report(args.run_dir, args.out, self_contained=args.self_contained)}")
     return EXIT_OK
 
 
 def _cmd_export(args) -> int:
-    from scalesearch.export import export_run
+    from scalesearch.runs.export import export_run
 
     written = export_run(args.run_dir, args.json, args.pick, args.csv, args.parquet)
     for path in written.values():
@@ -177,30 +177,30 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_show(args) -> int:
-    from scalesearch.console import trials_table
-    from scalesearch.results import load_table
+    from scalesearch.cli.console import trials_table
+    from scalesearch.runs.table import load_table
 
     print(trials_table(load_table(args.run_dir), every_column=args.all))
     return EXIT_OK
 
 
 def _cmd_spaces(args) -> int:
-    from scalesearch.console import format_table
-    from scalesearch.spaces import builtin_spaces
+    from scalesearch.cli.console import format_table
+    from scalesearch.model.spaces import builtin_spaces
 
     rows = [
         [space.name, space.resolution, sum(stage.repeats for stage in space.stages), space.description]
         for space in builtin_spaces().values()
     ]
     print(format_table(["name", "resolution", "blocks", "description"], rows))
-    print("\nYour own: --space path/to/file.py:NAME (a scalesearch.spaces.SearchSpace)")
+    print("\nYour own: --space path/to/file.py:NAME (a scalesearch.model.spaces.SearchSpace)")
     return EXIT_OK
 
 
 def _cmd_extrapolate(args) -> int:
-    from scalesearch.console import extrapolation_table
-    from scalesearch.export import coefficients_document, write_document
-    from scalesearch.scaling import FLOPS_CONVENTION, check_coefficients, parse_budget, parse_phis
+    from scalesearch.cli.console import extrapolation_table
+    from scalesearch.runs.export import coefficients_document, write_document
+    from scalesearch.model.scaling import FLOPS_CONVENTION, check_coefficients, parse_budget, parse_phis
 
     check_coefficients(args.alpha, args.beta, args.gamma)
     phis = parse_phis(args.phi)

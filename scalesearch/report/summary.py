@@ -6,11 +6,11 @@ import datetime
 import numpy as np
 import pandas as pd
 
-from scalesearch.console import human
-from scalesearch.report_page import cards, esc, missing, number
-from scalesearch.report_page import table as html_table
-from scalesearch.results import STATUSES, completed
-from scalesearch.runfolder import Run
+from scalesearch.cli.console import human
+from scalesearch.report.page import cards, esc, missing, number
+from scalesearch.report.page import table as html_table
+from scalesearch.runs.table import STATUSES, completed
+from scalesearch.runs.folder import Run
 from scalesearch.verdict.verdict import decide
 from scalesearch.verdict.verdict import summary as network_summary
 

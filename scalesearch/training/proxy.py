@@ -15,11 +15,11 @@ from typing import Callable
 import torch
 from torch.nn import functional
 
-from scalesearch import batches
-from scalesearch.build import build_model
-from scalesearch.data import Dataset
+from scalesearch.training import batches
+from scalesearch.model.build import build_model
+from scalesearch.data.datasets import Dataset
 from scalesearch.errors import InputError
-from scalesearch.scaling import ModelSpec
+from scalesearch.model.scaling import ModelSpec
 
 
 class TrialFailed(RuntimeError):

@@ -9,8 +9,8 @@ final figures still come from fvcore.
 """
 from __future__ import annotations
 
-from scalesearch.blocks import Bottleneck
-from scalesearch.scaling import ModelSpec
+from scalesearch.model.blocks import Bottleneck
+from scalesearch.model.scaling import ModelSpec
 
 
 def _out(size: int, kernel: int, stride: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from scalesearch.results import pick_winner
+from scalesearch.runs.table import pick_winner
 
 
 class Progress:

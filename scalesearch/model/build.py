@@ -7,8 +7,8 @@ import math
 import torch
 from torch import nn
 
-from scalesearch.blocks import ACTIVATIONS, Bottleneck, InvertedResidual, conv_bn
-from scalesearch.scaling import ModelSpec
+from scalesearch.model.blocks import ACTIVATIONS, Bottleneck, InvertedResidual, conv_bn
+from scalesearch.model.scaling import ModelSpec
 
 
 class ScaledNetwork(nn.Module):

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from scalesearch.errors import InputError
-from scalesearch.samplers import SAMPLERS, GridSpec
-from scalesearch.scaling import parse_budget
+from scalesearch.study.samplers import SAMPLERS, GridSpec
+from scalesearch.model.scaling import parse_budget
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.yaml"
@@ -118,7 +118,7 @@ def _read_config(path: Path) -> dict:
 
 def validate(options: RunOptions) -> RunOptions:
     """Every check that can fail before any work starts; one clear message each."""
-    from scalesearch.objectives import OBJECTIVES
+    from scalesearch.training.objectives import OBJECTIVES
 
     options.budget = parse_budget(options.budget)
     if options.sampler not in SAMPLERS:
@@ -240,13 +240,13 @@ def search(budget: float | str = 2.0, space: str = "efficientnet_b0", data: str 
 def run(options: RunOptions, progress=None, command: str | None = None):
     """Every check that can fail runs before the folder is touched or Ray starts (nothing a user ran may be
     lost to a typo); a replaced run is deleted only once the new one is under way."""
-    from scalesearch.folder_claim import claim_folder
-    from scalesearch.measure import measure
-    from scalesearch.objectives import OBJECTIVES
-    from scalesearch.runner import Resources, check_resources, run_trials, start_ray, stop_ray
-    from scalesearch.scaling import proxy_base, scale
-    from scalesearch.spaces import load_space
-    from scalesearch.study import SearchSettings, SearchStudy, feasible_grid
+    from scalesearch.pipeline.folder_claim import claim_folder
+    from scalesearch.cost.measure import measure
+    from scalesearch.training.objectives import OBJECTIVES
+    from scalesearch.pipeline.ray_runner import Resources, check_resources, run_trials, start_ray, stop_ray
+    from scalesearch.model.scaling import proxy_base, scale
+    from scalesearch.model.spaces import load_space
+    from scalesearch.study.search_study import SearchSettings, SearchStudy, feasible_grid
 
     holder = _holder(run_folder(options))
     if holder:  # said first, whatever else the folder holds: a live run's folder is not to be resumed or replaced
@@ -361,7 +361,7 @@ def _disk_full(error: BaseException | None) -> str | None:
 def _refuse_a_resume_of_a_run_never_set_up(folder: Path) -> None:
     """A run stopped (killed, or its disk full) after it took its folder but before it wrote config.yaml trained
     nothing, and its options are unknown: resumed, it would run the defaults. Say how to start it again."""
-    from scalesearch.folder_claim import ASIDE_PREFIX, LOCK_FILE
+    from scalesearch.pipeline.folder_claim import ASIDE_PREFIX, LOCK_FILE
 
     if not (folder / LOCK_FILE).exists() or (folder / CONFIG_FILE).exists():
         return  # not a run stopped in its setup: claim_folder says what it is
@@ -387,7 +387,7 @@ def _holder(folder: Path) -> str | None:
     """Who holds the folder's lock, while a live run does (folder_claim's flock, which the kernel drops when its
     holder dies); None when the folder is free. claim_folder takes the lock itself later; this only lets a run
     in use be said before anything else (it checks a folder's contents before its lock)."""
-    from scalesearch.folder_claim import LOCK_FILE, _holder as described
+    from scalesearch.pipeline.folder_claim import LOCK_FILE, _holder as described
 
     try:
         with open(folder / LOCK_FILE) as handle:
@@ -403,7 +403,7 @@ def _holder(folder: Path) -> str | None:
 def _judge(table, settings) -> tuple[str, str]:
     """complete, unless every training failed or no searched candidate completed on budget: a search
     that trained only references has found nothing (then the smallest tolerance its candidates could meet)."""
-    from scalesearch.results import completed
+    from scalesearch.runs.table import completed
 
     trained = table[table["status"].isin(["complete", "failed", "pruned"])]
     if len(trained) and (trained["status"] == "failed").all():
@@ -419,9 +419,9 @@ def _judge(table, settings) -> tuple[str, str]:
 
 def _write_outputs(outcome: Outcome) -> None:
     """The report always (it says plainly when nothing completed); the winner's JSON when there is one."""
-    from scalesearch.export import export_run
-    from scalesearch.report import write_report
-    from scalesearch.results import completed
+    from scalesearch.runs.export import export_run
+    from scalesearch.report.write import write_report
+    from scalesearch.runs.table import completed
 
     if not completed(outcome.table).empty:
         try:
@@ -447,7 +447,7 @@ def _device(options: RunOptions, resources) -> str:
 
 
 def _prepare_data(options: RunOptions, device: str):
-    from scalesearch.presets import resolve_preset
+    from scalesearch.training.presets import resolve_preset
 
     preset = resolve_preset(options.preset, device)
     settings = {"epochs": options.proxy_epochs or preset.epochs, "batch_size": preset.batch_size,
@@ -455,7 +455,7 @@ def _prepare_data(options: RunOptions, device: str):
     settings.update(options.objective_settings)
     if options.objective == "analytic":
         return preset, None, settings
-    from scalesearch.data import load_dataset
+    from scalesearch.data.datasets import load_dataset
 
     dataset = load_dataset(options.data, proxy_images=options.proxy_images or preset.proxy_images,
                            val_images=preset.val_images, source_resolution=preset.source_resolution, seed=options.seed)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from scalesearch.build import count_parameters
-from scalesearch.flops_formula import count
-from scalesearch.measure import Measurement, measure
-from scalesearch.scaling import ModelSpec, formula_product, scale
-from scalesearch.spaces import SearchSpace
+from scalesearch.model.build import count_parameters
+from scalesearch.cost.formula import count
+from scalesearch.cost.measure import Measurement, measure
+from scalesearch.model.scaling import ModelSpec, formula_product, scale
+from scalesearch.model.spaces import SearchSpace
 
 @dataclass(frozen=True)
 class Candidate:

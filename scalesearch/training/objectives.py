@@ -13,7 +13,7 @@ import os
 import signal
 import time
 
-from scalesearch.scaling import ModelSpec
+from scalesearch.model.scaling import ModelSpec
 
 
 def analytic_objective(spec: ModelSpec, dataset, settings: dict, on_epoch) -> dict:
@@ -60,7 +60,7 @@ def _raise(ordinal: int):
 
 
 def _nan_loss(epoch: int):
-    from scalesearch.proxy import TrialFailed
+    from scalesearch.training.proxy import TrialFailed
 
     raise TrialFailed(f"loss became nan at epoch {epoch} step 1")  # what train_proxy raises (_check_finite)
 
@@ -110,7 +110,7 @@ def _log_training(path: str, event: str, spec: ModelSpec, settings: dict, ordina
 
 def proxy_objective(spec: ModelSpec, dataset, settings: dict, on_epoch) -> dict:
     """The real thing: a short training of the candidate on the dataset."""
-    from scalesearch.proxy import ProxyConfig, train_proxy
+    from scalesearch.training.proxy import ProxyConfig, train_proxy
 
     fields = {key: settings[key] for key in ProxyConfig.__dataclass_fields__ if key in settings}
     result = train_proxy(spec, dataset, ProxyConfig(**fields), on_epoch=on_epoch).to_dict()

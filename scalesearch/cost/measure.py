@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from scalesearch.build import build_model
-from scalesearch.measure_cache import disk_cache
-from scalesearch.scaling import ModelSpec
+from scalesearch.model.build import build_model
+from scalesearch.cost.cache import disk_cache
+from scalesearch.model.scaling import ModelSpec
 
-log = logging.getLogger("scalesearch.measure")
+log = logging.getLogger("scalesearch.cost.measure")
 
 _cache: dict[tuple, "Measurement"] = {}
 _cache_lock = threading.Lock()

@@ -62,7 +62,7 @@ def trials_table(table, every_column: bool = False) -> str:
 
 def run_summary(outcome) -> str:
     """The last lines of a run: winner, accuracy against the references, where the files are."""
-    from scalesearch.results import pick_winner
+    from scalesearch.runs.table import pick_winner
     from scalesearch.verdict.verdict import decide
     from scalesearch.verdict.verdict import summary as network_summary
 

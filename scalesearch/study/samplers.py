@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from scalesearch.errors import InputError
-from scalesearch.scaling import PAPER_COEFFICIENTS, formula_product
+from scalesearch.model.scaling import PAPER_COEFFICIENTS, formula_product
 
 SAMPLERS = ("grid", "tpe", "gp", "nsga2", "random")
 
@@ -121,7 +121,7 @@ def make_sampler(name: str, seed: int, *, grid_size: int = 0, trials: int = 20):
     if name == "grid":
         if grid_size < 1:
             raise InputError("the grid has no feasible point")
-        from scalesearch.grid_walk import GridWalk
+        from scalesearch.study.grid_walk import GridWalk
 
         return GridWalk({"grid_point": list(range(grid_size))}, seed=seed)
     if name == "tpe":

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.errors import InputError
-from scalesearch.results import load_table
+from scalesearch.runs.table import load_table
 
 RUN_JSON = "run.json"
 RUN_FORMAT = "scalesearch.run"

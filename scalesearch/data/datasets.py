@@ -76,7 +76,7 @@ def _check_sizes(proxy_images, val_images, source_resolution) -> None:
 
 
 def _synthetic(proxy_images, val_images, resolution, seed) -> Dataset:
-    from scalesearch import synthetic
+    from scalesearch.data import synthetic
 
     # Generating exactly the capped size is the same as a balanced subset of a larger set, only faster.
     train = synthetic.generate(proxy_images or SYNTHETIC_TRAIN_IMAGES, resolution, seed=2 * seed)
@@ -85,7 +85,7 @@ def _synthetic(proxy_images, val_images, resolution, seed) -> Dataset:
 
 
 def _cifar(kind, path, resolution, name) -> Dataset:
-    from scalesearch.cifar import read_cifar
+    from scalesearch.data.cifar import read_cifar
 
     data = read_cifar(kind, path)
     # Upsampling is deferred until after the subset is taken (_capped): far less memory.
@@ -95,7 +95,7 @@ def _cifar(kind, path, resolution, name) -> Dataset:
 
 
 def _folder(folder: Path, resolution, seed, cache_dir) -> Dataset:
-    from scalesearch.image_folder import UNSPLIT, VAL, read_image_folder
+    from scalesearch.data.image_folder import UNSPLIT, VAL, read_image_folder
 
     decoded = read_image_folder(folder, resolution, Path(cache_dir).expanduser() if cache_dir else None)
     if (decoded.splits == UNSPLIT).all():

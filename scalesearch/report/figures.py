@@ -10,9 +10,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from scalesearch.console import human
-from scalesearch.report_page import STATUS_COLOURS, esc, missing
-from scalesearch.results import STATUSES, completed, pareto_mask
+from scalesearch.cli.console import human
+from scalesearch.report.page import STATUS_COLOURS, esc, missing
+from scalesearch.runs.table import STATUSES, completed, pareto_mask
 
 LAYOUT = dict(template="plotly_white", height=460, margin=dict(l=60, r=20, t=50, b=50), hovermode="closest")
 REFERENCE_SYMBOL = "diamond"

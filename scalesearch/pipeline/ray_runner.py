@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from scalesearch.errors import InputError
 
-log = logging.getLogger("scalesearch.runner")
+log = logging.getLogger("scalesearch.pipeline.ray_runner")
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def _trainable(config, dataset=None, objective=None, settings=None, cpus=1.0):
     import torch
     from ray import tune
 
-    from scalesearch.scaling import ModelSpec
+    from scalesearch.model.scaling import ModelSpec
 
     torch.set_num_threads(max(1, int(math.floor(cpus))))
     spec = ModelSpec.from_dict(config["spec"])
@@ -211,7 +211,7 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
             return True
 
         def suggest(self, trial_id):
-            from scalesearch.study import Waiting
+            from scalesearch.study.search_study import Waiting
 
             if self.failure is not None:
                 return Searcher.FINISHED

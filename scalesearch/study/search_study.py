@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scalesearch.confirm import CONFIRM, EXPLORE, max_confirm_trainings, plan
+from scalesearch.study.confirm import CONFIRM, EXPLORE, max_confirm_trainings, plan
 from scalesearch.errors import InputError
-from scalesearch.feasibility import Candidate, evaluate, evaluate_along
-from scalesearch.results import COLUMNS, make_table, save_table
-from scalesearch.samplers import (
+from scalesearch.study.feasibility import Candidate, evaluate, evaluate_along
+from scalesearch.runs.table import COLUMNS, make_table, save_table
+from scalesearch.study.samplers import (
     GridSpec,
     Reference,
     coefficients_from_shares,
@@ -33,10 +33,10 @@ from scalesearch.samplers import (
     shares_from_coefficients,
     suggest_shares,
 )
-from scalesearch.scaling import formula_product, scale
-from scalesearch.spaces import SearchSpace
+from scalesearch.model.scaling import formula_product, scale
+from scalesearch.model.spaces import SearchSpace
 
-log = logging.getLogger("scalesearch.study")
+log = logging.getLogger("scalesearch.study.search_study")
 
 STUDY_FILE = "study.journal"
 SAMPLER_FILE = "sampler.pkl"

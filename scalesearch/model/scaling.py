@@ -10,7 +10,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 
 from scalesearch.errors import InputError
-from scalesearch.spaces import SearchSpace, Stage, Stem
+from scalesearch.model.spaces import SearchSpace, Stage, Stem
 
 MAX_BUDGET = 16.0  # one φ step; beyond this a "proxy" search makes no sense
 FLOPS_CONVENTION = "one fused multiply-add = one FLOP (as in the paper); fvcore, batch 1, eval mode"

@@ -1,0 +1,1 @@
+"""What a network costs: FLOPs, parameters and activations, counted and cached."""

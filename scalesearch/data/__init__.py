@@ -1,0 +1,1 @@
+"""Images and labels for the proxy: synthetic, image folders, CIFAR."""

@@ -1,0 +1,1 @@
+"""What to try, without Ray: samplers, the budget judgement, the Optuna study."""

@@ -1,0 +1,1 @@
+"""One proxy training: the loop, device-resident batches, presets, the objectives a trial runs."""
