@@ -56,7 +56,7 @@ def test_efficientnet_documents_carry_the_official_networks_beside_the_formula()
     document = coefficients_document("efficientnet_b0", 1.2, 1.1, 1.15, phis=[1], num_classes=1000)
     official = {model["name"]: model for model in document["official"]}
     assert official["B7"]["params"] == 66_347_960
-    # The paper's point measures 2.55x at φ=1 after rounding (DESIGN.md), not 1.92x.
+    # The paper's point measures 2.55x at φ=1 after rounding (docs/design.md §3), not 1.92x.
     assert document["models"][1]["flops_ratio"] == pytest.approx(2.55, abs=0.01)
 
 

@@ -6,7 +6,7 @@ from scalesearch.cost.measure import measure
 from scalesearch.model.scaling import official_efficientnets, scale
 from scalesearch.model.spaces import load_space
 
-# DESIGN.md §3: (resolution, repeats, [stem, 7 stages, head] channels, params, fvcore GFLOPs)
+# docs/design.md §3: (resolution, repeats, [stem, 7 stages, head] channels, params, fvcore GFLOPs)
 GOLDEN = {
     "B0": (224, [1, 2, 2, 3, 3, 4, 1], [32, 16, 24, 40, 80, 112, 192, 320, 1280], 5_288_548, 0.4017),
     "B1": (240, [2, 3, 3, 4, 4, 5, 2], [32, 16, 24, 40, 80, 112, 192, 320, 1280], 7_794_184, 0.7127),

@@ -104,7 +104,7 @@ def test_the_nni_grid_builds_65_distinct_b0_networks(tmp_path):
 
     study = SearchStudy(tmp_path, load_space("efficientnet_b0"), 1,
                         SearchSettings(budget=2.0, sampler="grid", constraint="formula", references=False))
-    assert study.grid_summary()["distinct"] == 65  # DESIGN.md: 108 feasible points, 65 networks
+    assert study.grid_summary()["distinct"] == 65  # docs/design.md §3: 108 feasible points, 65 networks
 
 
 def test_a_grid_search_runs_to_the_last_grid_point_and_resumes_as_done(tmp_path):

@@ -15,7 +15,7 @@ from scalesearch.verdict.verdict import decide
 from scalesearch.verdict.verdict import summary as network_summary
 
 REFERENCE_ORDER = ("paper", "paper-literal", "depth-only", "width-only", "resolution-only")
-# One throwaway measurement of a 10-second CPU proxy (DESIGN.md §3): sd of 3 seeds ≈ 0.03.
+# One throwaway measurement of a 10-second CPU proxy (docs/design.md §3): sd of 3 seeds ≈ 0.03.
 TYPICAL_SEED_SD = 0.03
 
 

@@ -4,7 +4,7 @@ Continuous samplers search two *shares* in the unit square instead of α, β, γ
 they split the log-budget between depth, width and resolution, so every point of
 the square is a feasible (α, β, γ ≥ 1) on the constraint surface α·β²·γ² = budget,
 and every such point is reachable. Sampling α, β, γ
-freely and filtering wastes most proposals (DESIGN.md §4).
+freely and filtering wastes most proposals (docs/design.md §3).
 """
 from __future__ import annotations
 
