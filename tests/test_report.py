@@ -240,8 +240,10 @@ def test_export_defaults_to_winner_json_in_the_run(front_run):
 def test_grid_points_follow_the_nni_grid(tmp_path):
     run = read_run(make_run(tmp_path / "grid", demo_records(), sampler="grid", constraint="formula", tolerance=0.1))
     assert len(grid_points(run)) == 108  # NNI's grid: 108 of 2,541 points strictly within 0.1 of 2
-    run.meta["grid"] = {"points": [[1.2, 1.1, 1.15], [1.3, 1.0, 1.2]]}
-    assert grid_points(run).shape == (2, 3)
+    measured = read_run(make_run(tmp_path / "measured", demo_records(), sampler="grid", constraint="measured",
+                                 tolerance=0.1))
+    # The (α, β) pairs the study walks in measured mode (one owner: study.feasibility.feasible_grid), not triples.
+    assert len(grid_points(measured)) == 95 and (grid_points(measured)[:, 2] == 1.0).all()
 
 
 def test_importing_the_report_loads_neither_ray_nor_optuna():

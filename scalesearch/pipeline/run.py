@@ -246,7 +246,8 @@ def run(options: RunOptions, progress=None, command: str | None = None):
     from scalesearch.pipeline.ray_runner import Resources, check_resources, run_trials, start_ray, stop_ray
     from scalesearch.model.scaling import proxy_base, scale
     from scalesearch.model.spaces import load_space
-    from scalesearch.study.search_study import SearchSettings, SearchStudy, feasible_grid
+    from scalesearch.study.feasibility import feasible_grid
+    from scalesearch.study.search_study import SearchSettings, SearchStudy
 
     holder = _holder(run_folder(options))
     if holder:  # said first, whatever else the folder holds: a live run's folder is not to be resumed or replaced
@@ -271,7 +272,9 @@ def run(options: RunOptions, progress=None, command: str | None = None):
         seeds=options.seeds, confirm=options.confirm, allow_shrink=options.allow_shrink,
     )
     if options.sampler == "grid":
-        feasible_grid(search_settings)  # an empty grid is refused here, not after Ray has started
+        # An empty grid is refused here, before the folder is touched or Ray starts.
+        feasible_grid(search_settings.grid, budget=options.budget, tolerance=options.tolerance,
+                      constraint=options.constraint, seed=options.seed)
     folder = run_folder(options)
     claim = claim_folder(folder, resume=options.resume, force=options.force, command=command)
     ray_started = False

@@ -85,24 +85,25 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, self_con
 
 
 def grid_points(run: Run) -> np.ndarray | None:
-    """The grid sampler's (α, β, γ) points: run.json's ``grid.points`` when it lists them, else rebuilt
-    from ``grid.alpha_range``/``beta_range``/``gamma_range``/``step`` (NNI's [1, 2], [1, 1.5], 0.05 by default)."""
+    """The grid points the run's grid search walked, as the study decides them (``feasible_grid``): (α, β, γ) in
+    formula mode, (α, β, 1) in measured mode, where γ is solved per pair. Empty when no point is feasible."""
     if run.get("sampler") != "grid":
         return None
-    grid = run.meta.get("grid") if isinstance(run.meta.get("grid"), dict) else {}
-    if isinstance(grid.get("points"), list):
-        return np.asarray(grid["points"], float).reshape(-1, 3)
-    from scalesearch.study.samplers import GridSpec, formula_feasible
-    from scalesearch.study.samplers import grid_points as all_grid_points
+    from scalesearch.errors import InputError
+    from scalesearch.study.feasibility import feasible_grid
+    from scalesearch.study.samplers import GridSpec
 
+    grid = run.meta.get("grid") if isinstance(run.meta.get("grid"), dict) else {}
     spec = GridSpec(tuple(grid.get("alpha_range", (1.0, 2.0))), tuple(grid.get("beta_range", (1.0, 1.5))),
                     tuple(grid.get("gamma_range", (1.0, 1.5))), float(grid.get("step", 0.05)))
-    points = np.asarray(all_grid_points(spec), float)
-    budget, tolerance = run.budget, run.get("tolerance")
-    if run.get("constraint") == "measured" or budget is None or tolerance is None:
-        # Measured mode solves the resolution per (α, β): every pair that γ ≥ 1 can bring to the budget.
-        return points[points[:, 0] * points[:, 1] ** 2 <= (budget or np.inf)]
-    return points[[formula_feasible(*point, budget, float(tolerance)) for point in points]]
+    if run.budget is None:
+        return None
+    try:
+        points = feasible_grid(spec, budget=run.budget, tolerance=float(run.get("tolerance", 0.1)),
+                               constraint=run.get("constraint", "measured"), seed=0)
+    except InputError:
+        return np.empty((0, 3))
+    return np.asarray([(alpha, beta, 1.0 if gamma is None else gamma) for alpha, beta, gamma in points], float)
 
 
 def space_note(run: Run) -> str:

@@ -2,13 +2,17 @@
 solve the resolution that puts its measured FLOPs on the budget."""
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
+
+from scalesearch.errors import InputError
 
 from scalesearch.model.build import count_parameters
 from scalesearch.cost.formula import count
 from scalesearch.cost.measure import Measurement, measure
 from scalesearch.model.scaling import ModelSpec, formula_product, scale
+from scalesearch.study.samplers import GridSpec, formula_feasible, grid_depth_width_points, grid_points
 from scalesearch.model.spaces import SearchSpace
 
 @dataclass(frozen=True)
@@ -130,3 +134,25 @@ def _solve_resolution(base, base_flops, alpha, beta, budget, num_classes, smalle
             high = middle
     best = min((low, high), key=lambda size: abs(flops_at(size) - target))
     return scale(base, beta, alpha, pixels=best)
+
+
+def feasible_grid(grid: GridSpec, *, budget: float, tolerance: float, constraint: str, seed: int) -> list[tuple]:
+    """The grid points a grid search may train, in a seeded random order (GridSampler walks indices in order).
+
+    Formula mode: the (α, β, γ) with |α·β²·γ² − budget| < tolerance. Measured mode: the (α, β) pairs whose
+    depth and width alone stay within budget + tolerance (γ = None: solved per pair, never below 1).
+    The one owner of this rule: the study walks it, the report draws it, a run checks it before it starts."""
+    if constraint == "formula":
+        points = [point for point in grid_points(grid) if formula_feasible(*point, budget, tolerance)]
+    else:
+        points = [(alpha, beta, None) for alpha, beta in grid_depth_width_points(grid)
+                  if alpha * beta**2 <= budget + tolerance]
+    if not points:
+        if constraint == "formula":
+            nearest = min(abs(formula_product(*point) - budget) for point in grid_points(grid))
+        else:
+            nearest = min(alpha * beta**2 - budget for alpha, beta in grid_depth_width_points(grid))
+        raise InputError(f"no grid point is within tolerance {tolerance:g} of the {budget:g}x budget; "
+                         f"the nearest needs --tolerance {nearest + 0.0005:.3f} (or change --grid-step)")
+    random.Random(seed).shuffle(points)
+    return points

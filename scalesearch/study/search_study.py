@@ -12,20 +12,18 @@ import json
 import logging
 import math
 import pickle
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scalesearch.study.confirm import CONFIRM, EXPLORE, max_confirm_trainings, plan
 from scalesearch.errors import InputError
-from scalesearch.study.feasibility import Candidate, evaluate, evaluate_along
+from scalesearch.study.feasibility import Candidate, evaluate, evaluate_along, feasible_grid
 from scalesearch.runs.table import COLUMNS, make_table, save_table
 from scalesearch.study.samplers import (
     GridSpec,
     Reference,
     coefficients_from_shares,
-    formula_feasible,
     grid_depth_width_points,
     grid_points,
     make_sampler,
@@ -33,7 +31,7 @@ from scalesearch.study.samplers import (
     shares_from_coefficients,
     suggest_shares,
 )
-from scalesearch.model.scaling import formula_product, scale
+from scalesearch.model.scaling import scale
 from scalesearch.model.spaces import SearchSpace
 
 log = logging.getLogger("scalesearch.study.search_study")
@@ -98,29 +96,6 @@ def architecture_id(candidate: Candidate) -> str:
     return hashlib.sha1(repr(candidate.spec.architecture_key()).encode()).hexdigest()[:12]
 
 
-def feasible_grid(settings: SearchSettings) -> list[tuple]:
-    """Feasible grid points in a seeded random order (GridSampler walks indices in order).
-    Pure and cheap: a run calls it before it touches its folder, so an empty grid is refused first."""
-    if settings.constraint == "formula":
-        points = [p for p in grid_points(settings.grid) if formula_feasible(*p, settings.budget, settings.tolerance)]
-    else:
-        points = [(alpha, beta, None) for alpha, beta in grid_depth_width_points(settings.grid)
-                  if alpha * beta**2 <= settings.budget + settings.tolerance]
-    if not points:
-        raise InputError(_no_grid_point_message(settings))
-    random.Random(settings.seed).shuffle(points)
-    return points
-
-
-def _no_grid_point_message(settings: SearchSettings) -> str:
-    if settings.constraint == "formula":
-        nearest = min(abs(formula_product(*p) - settings.budget) for p in grid_points(settings.grid))
-    else:
-        nearest = min(alpha * beta**2 - settings.budget for alpha, beta in grid_depth_width_points(settings.grid))
-    return (f"no grid point is within tolerance {settings.tolerance:g} of the {settings.budget:g}x budget; "
-            f"the nearest needs --tolerance {nearest + 0.0005:.3f} (or change --grid-step)")
-
-
 def _load_study(run_dir: Path, sampler):
     """The study of a run being resumed (None: it has none yet); a missing or damaged journal that the run's
     table shows trials for is said, never silently replaced by a fresh study."""
@@ -183,7 +158,8 @@ class SearchStudy:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.run_dir, self.base, self.base_flops, self.settings = Path(run_dir), base, base_flops, settings
         self.multi_objective = settings.sampler == "nsga2"
-        self.grid = feasible_grid(settings) if settings.sampler == "grid" else None
+        self.grid = feasible_grid(settings.grid, budget=settings.budget, tolerance=settings.tolerance,
+                                  constraint=settings.constraint, seed=settings.seed) if settings.sampler == "grid" else None
         sampler = self._load_sampler() if resume else None
         sampler = sampler or make_sampler(settings.sampler, settings.seed, grid_size=len(self.grid or ()), trials=settings.trials)
         self.study = _load_study(self.run_dir, sampler) if resume else None
