@@ -26,7 +26,7 @@ import ray  # noqa: F401  Ray ships psutil (ray/thirdparty_files) and puts it on
 import psutil  # noqa: E402
 import yaml
 
-from scalesearch.pipeline.run import RunOptions
+from scalesearch.pipeline.options import RunOptions
 from tests.run_fixture import write_tiny_space
 
 pytestmark = pytest.mark.faults
@@ -490,7 +490,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_resume_finishes_it_keeping_wh
 
 
 def test_config_yaml_is_whole_or_absent_when_the_disk_fills_as_it_is_written(small_disk):
-    from scalesearch.pipeline.run import RunOptions, save_config
+    from scalesearch.pipeline.options import RunOptions, save_config
 
     folder = small_disk / "run"
     folder.mkdir()

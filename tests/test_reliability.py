@@ -84,7 +84,8 @@ def test_force_replaces_the_old_run_once_the_new_one_is_under_way_with_analytic_
 
 def test_a_force_that_fails_after_taking_the_folder_puts_the_old_run_back(run_copy):
     from scalesearch.errors import InputError
-    from scalesearch.pipeline.run import RunOptions, run
+    from scalesearch.pipeline.options import RunOptions
+    from scalesearch.pipeline.run import run
 
     before = snapshot(run_copy)
     # A cluster address that nothing listens on fails after the folder is taken, when Ray is started.

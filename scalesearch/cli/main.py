@@ -148,7 +148,8 @@ def _add_show(commands) -> None:
 def _cmd_run(args) -> int:
     from scalesearch.cli.console import run_summary
     from scalesearch.cli.progress import Progress
-    from scalesearch.pipeline.run import options_from, run
+    from scalesearch.pipeline.options import options_from
+    from scalesearch.pipeline.run import run
 
     options = options_from(vars(args))
     progress = Progress()

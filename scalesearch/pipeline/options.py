@@ -1,0 +1,160 @@
+"""A run's options: their defaults, a --config file or a resumed run's config.yaml, and every check that can
+fail before any work starts (one clear message each)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from scalesearch.errors import InputError
+from scalesearch.model.scaling import parse_budget
+from scalesearch.study.samplers import SAMPLERS
+
+CONFIG_FILE = "config.yaml"
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """Every option of a run; saved to config.yaml so a run can be repeated exactly."""
+
+    budget: float = 2.0
+    space: str = "efficientnet_b0"
+    data: str = "synthetic"
+    sampler: str = "tpe"
+    trials: int | None = None  # proxy trainings; None: the preset's
+    out: str | None = None  # run folder; None: reports/<run name>
+    name: str | None = None
+    constraint: str = "measured"
+    tolerance: float = 0.1
+    seed: int = 0
+    seeds: int = 3  # seeds per network in the confirm stage (paired); 1: no confirm stage
+    confirm: int = 3  # the explore stage's best networks that the confirm stage trains again, beside the references
+    tie_break: str = "latency"  # among networks tied within the seed noise: latency | activations | params | none
+    allow_shrink: bool = False  # the paper requires α, β, γ ≥ 1
+    references: bool = True
+    preset: str = "auto"
+    proxy_epochs: int | None = None
+    proxy_images: int | None = None
+    base_resolution: int | None = None
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
+    concurrency: int | None = None
+    address: str | None = None
+    scheduler: str = "none"
+    grid_step: float = 0.05
+    grid_alpha: tuple = (1.0, 2.0)
+    grid_beta: tuple = (1.0, 1.5)
+    grid_gamma: tuple = (1.0, 1.5)
+    objective: str = "proxy"  # proxy | analytic (a cheap stand-in for tests and dry runs)
+    objective_settings: dict = dataclasses.field(default_factory=dict)
+    resume: bool = False
+    force: bool = False
+    verbose: bool = False
+
+
+def options_from(values: dict) -> RunOptions:
+    """RunOptions from the defaults, then a --config file (or a resumed run's config), then the command line."""
+    values = dict(values)
+    for key in ("handler", "command", "debug"):
+        values.pop(key, None)
+    merged: dict = {}
+    if values.get("resume"):
+        values["out"], values["resume"] = values["resume"], True
+        saved = Path(values["out"]) / CONFIG_FILE
+        if saved.exists():
+            merged.update(_read_config(saved))
+    if values.get("config"):
+        merged.update(_read_config(Path(values.pop("config"))))
+    values.pop("config", None)
+    merged.update(values)
+    fields = {field.name for field in dataclasses.fields(RunOptions)}
+    unknown = set(merged) - fields
+    if unknown:
+        raise InputError(f"unknown option(s) in the config: {', '.join(sorted(unknown))}")
+    return RunOptions(**merged)
+
+
+def _read_config(path: Path) -> dict:
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"config file not found: {path}") from None
+    except (OSError, yaml.YAMLError) as error:
+        raise InputError(f"config file {path} is not readable YAML: {str(error).splitlines()[0]}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise InputError(f"config file {path} must hold a mapping of option: value")
+    return {str(key).replace("-", "_"): value for key, value in loaded.items()}
+
+
+def validate(options: RunOptions) -> RunOptions:
+    """Every check that can fail before any work starts; one clear message each."""
+    from scalesearch.training.objectives import OBJECTIVES
+
+    options.budget = parse_budget(options.budget)
+    if options.sampler not in SAMPLERS:
+        raise InputError(f"unknown sampler {options.sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if options.constraint not in ("measured", "formula"):
+        raise InputError(f"unknown constraint {options.constraint!r}; use measured or formula")
+    if not (0 < options.tolerance < options.budget - 1):
+        raise InputError(f"tolerance {options.tolerance:g} must be above 0 and below budget - 1 ({options.budget - 1:g})")
+    if options.trials is not None and options.trials < 1:
+        raise InputError(f"--trials must be at least 1, got {options.trials}")
+    if options.scheduler not in ("none", "asha"):
+        raise InputError(f"unknown scheduler {options.scheduler!r}; use none or asha")
+    if options.scheduler == "asha" and options.sampler == "nsga2":
+        raise InputError("--scheduler asha needs a single objective; nsga2 has two (accuracy and FLOPs)")
+    if options.objective not in OBJECTIVES:
+        raise InputError(f"unknown objective {options.objective!r}; use {', '.join(OBJECTIVES)}")
+    for name in ("cpus_per_trial", "gpus_per_trial"):
+        value = getattr(options, name)
+        if value is not None and value < 0:
+            raise InputError(f"--{name.replace('_', '-')} must not be negative")
+    if options.concurrency is not None and options.concurrency < 1:
+        raise InputError("--concurrency must be at least 1")
+    from scalesearch.verdict.verdict import TIE_BREAKS
+
+    if options.seeds < 1:
+        raise InputError(f"--seeds must be at least 1, got {options.seeds}")
+    if options.confirm < 1:
+        raise InputError(f"--confirm must be at least 1, got {options.confirm}")
+    if options.tie_break not in TIE_BREAKS:
+        raise InputError(f"unknown --tie-break {options.tie_break!r}; use {', '.join(TIE_BREAKS)}")
+    for name in ("grid_alpha", "grid_beta", "grid_gamma"):
+        if min(getattr(options, name)) < 1 and not options.allow_shrink:
+            raise InputError(f"{name.replace('_', '-')} starts below 1, which shrinks a dimension; "
+                             "the paper requires α, β, γ ≥ 1 (--allow-shrink lifts this)")
+    if options.grid_step <= 0:
+        raise InputError("--grid-step must be positive")
+    cpus = os.cpu_count() or 1
+    if not options.address and (options.cpus_per_trial or 1.0) > cpus:  # a local Ray has this machine's CPUs only
+        raise InputError(f"--cpus-per-trial {options.cpus_per_trial:g} is more than the {cpus} CPUs of this machine")
+    if (options.gpus_per_trial or 0) > 0 and not options.address:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(f"--gpus-per-trial {options.gpus_per_trial:g} asked for, but this machine has no usable GPU")
+    if options.resume and options.force:
+        raise InputError("--resume and --force contradict each other: resume keeps the run, force replaces it")
+    return options
+
+
+def save_config(folder: Path, options: RunOptions) -> None:
+    import yaml
+
+    config = dataclasses.asdict(options)
+    for key in ("resume", "force", "out"):
+        config.pop(key)
+    config["grid_alpha"], config["grid_beta"], config["grid_gamma"] = (
+        list(options.grid_alpha), list(options.grid_beta), list(options.grid_gamma))
+    # Whole or not at all: a resume reads its options from here, and an empty file would mean the defaults.
+    temporary = folder / f".{CONFIG_FILE}.tmp"
+    try:
+        temporary.write_text(yaml.safe_dump(config, sort_keys=False))
+        temporary.replace(folder / CONFIG_FILE)
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a full disk gets its space back
+        raise
