@@ -30,7 +30,7 @@ def build_model(
 
 def __getattr__(name):
     if name == "build_model_from_json":
-        from scalesearch.runs.export import build_model_from_json
+        from scalesearch.runs.coefficients import build_model_from_json
 
         return build_model_from_json
     if name == "scale":

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from scalesearch.errors import InputError
-from scalesearch.runs.export import FORMAT, build_model_from_json, coefficients_document, export_run, write_document
+from scalesearch.runs.coefficients import FORMAT, build_model_from_json, coefficients_document, write_document
+from scalesearch.runs.export import export_run
 from scalesearch.model.scaling import scale
 from scalesearch.model.spaces import load_space
 from tests.run_fixture import make_run, trial, write_tiny_space

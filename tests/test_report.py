@@ -10,7 +10,8 @@ import pytest
 
 from scalesearch.report import write as report_module
 from scalesearch.errors import InputError
-from scalesearch.runs.export import build_model_from_json, export_run
+from scalesearch.runs.coefficients import build_model_from_json
+from scalesearch.runs.export import export_run
 from scalesearch.report.write import grid_points, write_report
 from scalesearch.report.summary import compute_spent, training_seconds
 from scalesearch.runs.table import load_table, pick_winner

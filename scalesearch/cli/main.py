@@ -200,7 +200,7 @@ def _cmd_spaces(args) -> int:
 
 def _cmd_extrapolate(args) -> int:
     from scalesearch.cli.console import extrapolation_table
-    from scalesearch.runs.export import coefficients_document, write_document
+    from scalesearch.runs.coefficients import coefficients_document, write_document
     from scalesearch.model.scaling import FLOPS_CONVENTION, check_coefficients, parse_budget, parse_phis
 
     check_coefficients(args.alpha, args.beta, args.gamma)

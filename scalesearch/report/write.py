@@ -19,7 +19,8 @@ from plotly.offline import get_plotlyjs
 from scalesearch import __version__
 from scalesearch.cli.console import human
 from scalesearch.errors import InputError
-from scalesearch.runs.export import WINNER_JSON, document_matches, read_document, winner_document, write_document
+from scalesearch.runs.coefficients import read_document, write_document
+from scalesearch.runs.export import WINNER_JSON, document_matches, winner_document
 from scalesearch.report.figures import extrapolation_figure, pareto_figure, progress_figure, space_figure
 from scalesearch.report.page import badge, definitions, esc, missing, number, page, table, write_plotly_js
 from scalesearch.report.summary import describe, duration, summary, wall_seconds
