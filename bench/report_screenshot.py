@@ -1,7 +1,8 @@
 """Screenshot of a run's report.html in headless Chromium, for docs/report.png.
 
-    python bench/report_screenshot.py reports/<run>            # a real run (preferred)
-    python bench/report_screenshot.py /tmp/demo-run --demo     # the test fixture's made-up trials
+    python bench/report_screenshot.py reports/<run>
+
+Use a real run: docs/report.png shows what a search produced, never made-up trials.
 
 Writes RUN_DIR/report.html first (scalesearch.report.write.write_report), then the PNG.
 """
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # --demo's made-up run is the test fixture's
+sys.path.insert(0, str(ROOT))  # runs from a checkout without `pip install -e .`
 
 from scalesearch.report.write import write_report  # noqa: E402
 
@@ -23,13 +24,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "report.png")
-    parser.add_argument("--demo", action="store_true", help="first build RUN_DIR from the test fixture (efficientnet_b0)")
     parser.add_argument("--height", type=int, default=0, help="crop to this many pixels (0: the full page)")
     args = parser.parse_args()
-    if args.demo:
-        from tests.run_fixture import make_run
-
-        make_run(args.run_dir, name="demo run (test fixture: made-up trials, not a real search)")
     report = write_report(args.run_dir)
     chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and chromedriver):

@@ -1,6 +1,6 @@
 """Run folders as the search writes them (trials table + run.json), built from made-up trials.
 
-Used by the report and export tests and by bench/report_screenshot.py --demo. The
+Used by the report and export tests. The
 numbers imitate a CPU proxy search at budget 2 (accuracy ≈ 0.35–0.47, seed sd ≈ 0.03)
 but no network was trained for them.
 """
