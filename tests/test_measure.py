@@ -66,3 +66,17 @@ def test_a_second_process_reads_measurements_from_the_disk_cache(tmp_path):
     second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True)
     assert first.stdout.split()[1] == "True" and second.stdout.split()[1] == "False"
     assert first.stdout.split()[0] == second.stdout.split()[0]
+
+
+def test_a_failing_fvcore_trace_falls_back_to_the_torch_counter_and_says_so(monkeypatch, caplog):
+    from scalesearch.cost import measure as measure_module
+
+    def broken(model, inputs):
+        raise RuntimeError("torch.jit._get_trace_graph is gone")
+
+    monkeypatch.setattr(measure_module, "_count_fvcore", broken)
+    spec = scale(load_space("efficientnet_b0"), 0.5, 0.5, 0.4)
+    with caplog.at_level("WARNING", logger="scalesearch.cost.measure"):
+        result = measure(spec, 7, "fvcore")
+    assert result.counter == "torch" and result.flops > 0
+    assert "PyTorch's counter is used instead" in caplog.text

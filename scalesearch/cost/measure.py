@@ -54,7 +54,13 @@ def measure(spec: ModelSpec, num_classes: int = 1000, counter: str = "fvcore") -
     params = sum(parameter.numel() for parameter in model.parameters())
     with torch.no_grad():
         if counter == "fvcore":
-            flops, activations = _count_fvcore(model, inputs)
+            try:
+                flops, activations = _count_fvcore(model, inputs)
+            except Exception as error:  # fvcore traces with a private torch.jit API that PyTorch is deprecating
+                log.warning("fvcore could not count %s (%s: %s); PyTorch's counter is used instead (convolutions and "
+                            "matrix products only)", spec.architecture_key()[:1], type(error).__name__, error)
+                counter = "torch"
+                flops, activations = _count_torch(model, inputs)
         elif counter == "torch":
             flops, activations = _count_torch(model, inputs)
         else:
@@ -62,7 +68,8 @@ def measure(spec: ModelSpec, num_classes: int = 1000, counter: str = "fvcore") -
     result = Measurement(int(flops), int(params), int(activations), counter, time.perf_counter() - start)
     with _cache_lock:
         _cache[key] = result
-    disk_cache.put(key, (result.flops, result.params, result.activations))
+    if result.counter == key[2]:  # a fallback's count is never stored as fvcore's
+        disk_cache.put(key, (result.flops, result.params, result.activations))
     return result
 
 
