@@ -178,3 +178,14 @@ def test_random_crop_flip_moves_and_mirrors_each_image_independently():
     assert len(distinct) > 10  # different offsets and flips per image, not one per batch
     again = batches.random_crop_flip(images, torch.Generator().manual_seed(0))
     assert torch.equal(augmented, again)
+
+
+def test_a_misspelled_proxy_setting_is_refused_in_one_line_not_dropped():
+    import pytest
+
+    from scalesearch.errors import InputError
+    from scalesearch.training.proxy import proxy_config
+
+    assert proxy_config({"epochs": 2, "seed": 3}).epochs == 2
+    with pytest.raises(InputError, match="unknown proxy setting.*learnig_rate"):
+        proxy_config({"epochs": 2, "learnig_rate": 0.3})

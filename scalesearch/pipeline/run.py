@@ -16,6 +16,7 @@ from pathlib import Path
 
 from scalesearch.errors import InputError
 from scalesearch.pipeline.options import CONFIG_FILE, RunOptions, save_config, validate
+from scalesearch.runs.status import TRAINED, RunStatus, TrialStatus
 from scalesearch.study.samplers import GridSpec
 
 RUN_FILE = "run.json"
@@ -27,7 +28,7 @@ class Outcome:
 
     table: object  # the results table (pandas)
     run_dir: Path
-    status: str  # complete | interrupted | failed
+    status: RunStatus  # complete | interrupted | failed
     report: Path | None = None
     winner_json: Path | None = None
     message: str = ""  # why it failed, in one line
@@ -35,7 +36,7 @@ class Outcome:
 
     @property
     def succeeded(self) -> bool:
-        return self.status == "complete"
+        return self.status == RunStatus.COMPLETE
 
 
 def run_folder(options: RunOptions) -> Path:
@@ -137,7 +138,7 @@ def run(options: RunOptions, progress=None, command: str | None = None):
         check_resources(resources)
         study = SearchStudy(folder, base, base_cost.flops, search_settings, resume=options.resume)
         info = {
-            "format": "scalesearch.run", "version": 1, "name": folder.name, "status": "running",
+            "format": "scalesearch.run", "version": 1, "name": folder.name, "status": RunStatus.RUNNING,
             "command": command or previous.get("command"), "space": options.space, "budget": options.budget,
             "tolerance": options.tolerance, "constraint": options.constraint, "sampler": options.sampler,
             "trials": trials, "seed": options.seed, "seeds": options.seeds, "confirm": options.confirm,
@@ -173,7 +174,7 @@ def run(options: RunOptions, progress=None, command: str | None = None):
     try:
         if progress:
             progress.begin(info, study)
-        status, message = "interrupted", ""
+        status, message = RunStatus.INTERRUPTED, ""
         try:
             run_trials(study, dataset, OBJECTIVES[options.objective], settings, resources, folder,
                        on_event=progress.event if progress else None)
@@ -181,7 +182,7 @@ def run(options: RunOptions, progress=None, command: str | None = None):
         except KeyboardInterrupt:
             raise
         except Exception as error:
-            status, message = "failed", f"{type(error).__name__}: {error}"
+            status, message = RunStatus.FAILED, f"{type(error).__name__}: {error}"
             raise
         finally:
             info.update(status=status, finished=_now(),
@@ -255,21 +256,21 @@ def _holder(folder: Path) -> str | None:
     return None
 
 
-def _judge(table, settings) -> tuple[str, str]:
+def _judge(table, settings) -> tuple[RunStatus, str]:
     """complete, unless every training failed or no searched candidate completed on budget: a search
     that trained only references has found nothing (then the smallest tolerance its candidates could meet)."""
     from scalesearch.runs.table import completed
 
-    trained = table[table["status"].isin(["complete", "failed", "pruned"])]
-    if len(trained) and (trained["status"] == "failed").all():
-        return "failed", f"every trial failed; the first: {trained.iloc[0]['reason']}"
+    trained = table[table["status"].isin(TRAINED)]
+    if len(trained) and (trained["status"] == TrialStatus.FAILED).all():
+        return RunStatus.FAILED, f"every trial failed; the first: {trained.iloc[0]['reason']}"
     searched = table[table["reference"].fillna("") == ""]
     if completed(searched).empty:
         distances = (searched["flops_ratio"] - settings.budget).abs().dropna()
         nearest = (f"; the nearest candidate measured {distances.min():.4f}x off the {settings.budget:g}x budget, so "
                    f"--tolerance {distances.min() * 1.01:.4f} would admit it") if len(distances) else ""
-        return "failed", f"no searched candidate completed on budget (tolerance {settings.tolerance:g}){nearest}"
-    return "complete", ""
+        return RunStatus.FAILED, f"no searched candidate completed on budget (tolerance {settings.tolerance:g}){nearest}"
+    return RunStatus.COMPLETE, ""
 
 
 def _write_outputs(outcome: Outcome) -> None:
@@ -310,6 +311,9 @@ def _prepare_data(options: RunOptions, device: str):
     settings.update(options.objective_settings)
     if options.objective == "analytic":
         return preset, None, settings
+    from scalesearch.training.proxy import proxy_config
+
+    proxy_config(settings)  # an unknown or bad proxy setting is refused here, in one line, before any work
     from scalesearch.data.datasets import load_dataset
 
     dataset = load_dataset(options.data, proxy_images=options.proxy_images or preset.proxy_images,

@@ -110,10 +110,9 @@ def _log_training(path: str, event: str, spec: ModelSpec, settings: dict, ordina
 
 def proxy_objective(spec: ModelSpec, dataset, settings: dict, on_epoch) -> dict:
     """The real thing: a short training of the candidate on the dataset."""
-    from scalesearch.training.proxy import ProxyConfig, train_proxy
+    from scalesearch.training.proxy import proxy_config, train_proxy
 
-    fields = {key: settings[key] for key in ProxyConfig.__dataclass_fields__ if key in settings}
-    result = train_proxy(spec, dataset, ProxyConfig(**fields), on_epoch=on_epoch).to_dict()
+    result = train_proxy(spec, dataset, proxy_config(settings), on_epoch=on_epoch).to_dict()
     result.pop("history")  # already reported epoch by epoch
     result["latency_ms"] = result.pop("latency_ms_batch1")
     return result

@@ -55,6 +55,18 @@ class ProxyConfig:
             raise InputError(f"max_steps must be at least 1, got {self.max_steps}")
 
 
+def proxy_config(settings: dict) -> ProxyConfig:
+    """A ProxyConfig from plain settings (a run's, crossing to its Ray trials), refusing a key it does not know:
+    a misspelled setting must not be dropped silently."""
+    import dataclasses
+
+    known = {field.name for field in dataclasses.fields(ProxyConfig)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise InputError(f"unknown proxy setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return ProxyConfig(**settings)
+
+
 @dataclasses.dataclass(frozen=True)
 class ProxyResult:
     accuracy: float  # validation top-1 after the last epoch
