@@ -62,15 +62,16 @@ def trials_table(table, every_column: bool = False) -> str:
 
 def run_summary(outcome) -> str:
     """The last lines of a run: winner, accuracy against the references, where the files are."""
+    from scalesearch.runs.status import RunStatus
     from scalesearch.runs.table import pick_winner
     from scalesearch.verdict.verdict import decide
     from scalesearch.verdict.verdict import summary as network_summary
 
     table = outcome.table
     lines = []
-    if outcome.status == "failed":
+    if outcome.status == RunStatus.FAILED:
         lines.append(f"run failed: {outcome.message}")
-    elif outcome.status == "interrupted":
+    elif outcome.status == RunStatus.INTERRUPTED:
         lines.append(f"run interrupted; finished trials are kept. Continue with: scalesearch run --resume {outcome.run_dir}")
     winner = pick_winner(table, "best", outcome.tie_break)
     if winner is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
+from scalesearch.runs.status import TRAINED, TrialStatus
 from scalesearch.runs.table import pick_winner
 
 
@@ -32,8 +33,8 @@ class Progress:
 
     def event(self, kind: str, trial: int) -> None:
         table = self.study.table()
-        trained = table[table["status"].isin(["complete", "failed", "pruned"])]
-        running = int((table["status"] == "running").sum())
+        trained = table[table["status"].isin(TRAINED)]
+        running = int((table["status"] == TrialStatus.RUNNING).sum())
         best = pick_winner(table)
         confirming = (table["stage"] == "confirm").any()
         elapsed = time.time() - self.started
@@ -55,9 +56,9 @@ class Progress:
         if not self.live:
             row = table.set_index("trial").loc[trial]
             detail = f"trial {trial} {row['status']}"
-            if kind == "finished" and row["status"] == "complete":
+            if kind == "finished" and row["status"] == TrialStatus.COMPLETE:
                 detail += f": accuracy {row['accuracy']:.3f}, {row['flops_ratio']:.2f}x FLOPs"
-            elif kind == "finished" and row["status"] == "failed":
+            elif kind == "finished" and row["status"] == TrialStatus.FAILED:
                 detail += f": {row['reason']}"
             text = f"{detail} | {text}"
         self._line(text)

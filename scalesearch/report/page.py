@@ -11,15 +11,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from scalesearch.runs.status import TrialStatus
+
 PLOTLY_JS = "plotly.min.js"
 
 STATUS_COLOURS = {
-    "complete": "#1f77b4",
-    "duplicate": "#9467bd",
-    "infeasible": "#ff7f0e",
-    "failed": "#d62728",
-    "pruned": "#7f7f7f",
-    "running": "#17becf",
+    TrialStatus.COMPLETE: "#1f77b4",
+    TrialStatus.DUPLICATE: "#9467bd",
+    TrialStatus.INFEASIBLE: "#ff7f0e",
+    TrialStatus.FAILED: "#d62728",
+    TrialStatus.PRUNED: "#7f7f7f",
+    TrialStatus.RUNNING: "#17becf",
 }
 
 CSS = """

@@ -9,6 +9,7 @@ import pandas as pd
 from scalesearch.cli.console import human
 from scalesearch.report.page import cards, esc, missing, number
 from scalesearch.report.page import table as html_table
+from scalesearch.runs.status import RunStatus, TrialStatus
 from scalesearch.runs.table import STATUSES, completed
 from scalesearch.runs.folder import Run
 from scalesearch.verdict.verdict import decide
@@ -110,7 +111,7 @@ def references(table: pd.DataFrame, winner: pd.Series | None) -> str:
 
 def seed_groups(table: pd.DataFrame) -> list[pd.DataFrame]:
     """Complete trials of one network trained with two or more different seeds (duplicates reuse a result: not counted)."""
-    trained = table[((table["status"] == "complete").fillna(False) & table["accuracy"].notna()).to_numpy(bool)]
+    trained = table[((table["status"] == TrialStatus.COMPLETE).fillna(False) & table["accuracy"].notna()).to_numpy(bool)]
     if trained.empty:
         return []
     identity = trained["architecture"].astype("object").where(
@@ -146,7 +147,7 @@ def noise(table: pd.DataFrame) -> str:
 def training_seconds(frame: pd.DataFrame) -> float:
     """Proxy training time, each network's training counted once. A duplicate reuses its original's result
     and costs nothing, but tables written before that was recorded copy the original's train_seconds into it."""
-    own = ~(frame["status"] == "duplicate").fillna(False).to_numpy(bool)
+    own = ~(frame["status"] == TrialStatus.DUPLICATE).fillna(False).to_numpy(bool)
     return float(frame.loc[own, "train_seconds"].fillna(0).astype(float).sum())
 
 
@@ -183,11 +184,11 @@ def networks_table(table: pd.DataFrame) -> str:
 def summary(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:
     parts = [f'<p class="warn">{esc(warning)}</p>' for warning in run.warnings]
     status = run.meta.get("status")
-    if status and status != "complete":
+    if status and status != RunStatus.COMPLETE:
         parts.append(f'<p class="warn">This run is <b>{esc(status)}</b>: everything below is what it had finished.</p>')
     budget = run.budget
     if winner is None:
-        failed = run.table[(run.table["status"] == "failed").fillna(False).to_numpy(bool) & run.table["reason"].notna().to_numpy(bool)]
+        failed = run.table[(run.table["status"] == TrialStatus.FAILED).fillna(False).to_numpy(bool) & run.table["reason"].notna().to_numpy(bool)]
         first_error = f" First failure: {esc(failed.iloc[0]['reason'])}." if len(failed) else ""
         parts.append(f'<p class="empty">No trial completed yet: {len(run.table)} trial(s) recorded '
                      f"({status_counts(run.table) or 'none'}). There is no winner to show.{first_error}</p>")

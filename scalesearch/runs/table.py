@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.errors import InputError
+from scalesearch.runs.status import TrialStatus
 
 TABLE_CSV = "trials.csv"
 # A table written before a column was added still loads (that column empty); these it cannot lack.
 REQUIRED_COLUMNS = {"trial", "status", "alpha", "beta", "gamma", "flops", "accuracy"}
 TABLE_PARQUET = "trials.parquet"
-STATUSES = ("complete", "infeasible", "duplicate", "failed", "pruned", "running")
+STATUSES = tuple(TrialStatus)  # the table's order of statuses (the report's legend and counts)
 
 # name: (pandas dtype, meaning). The order is the table's column order.
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -116,7 +117,7 @@ def load_table(run_dir: str | Path) -> pd.DataFrame:
 def completed(table: pd.DataFrame) -> pd.DataFrame:
     """Trials with a proxy result that meet the constraint: the candidates for the winner."""
     # fillna: a missing status or feasibility is pandas NA, which refuses to become a bool.
-    mask = (table["status"] == "complete").fillna(False) & table["feasible"].fillna(False) & table["accuracy"].notna()
+    mask = (table["status"] == TrialStatus.COMPLETE).fillna(False) & table["feasible"].fillna(False) & table["accuracy"].notna()
     return table[mask.astype(bool)]
 
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import pandas as pd
 
+from scalesearch.runs.status import TRAINED, TrialStatus
 from scalesearch.verdict.racing import dropped
 
 EXPLORE, CONFIRM = "explore", "confirm"
-ATTEMPTED = ("complete", "failed", "pruned")  # a failed seed is not tried again: it would fail again
+ATTEMPTED = TRAINED  # a failed seed is not tried again: it would fail again
 
 
 def entries(table: pd.DataFrame, top: int) -> tuple[list[str], frozenset[str]]:
     """(architectures in the confirm stage, the references among them) from the explore stage's results."""
     explore = table[_stage(table) == EXPLORE]
-    done = explore[(explore["status"] == "complete").fillna(False) & explore["accuracy"].notna()]
+    done = explore[(explore["status"] == TrialStatus.COMPLETE).fillna(False) & explore["accuracy"].notna()]
     labelled = done["reference"].fillna("") != ""
     searched = done[~labelled & done["feasible"].fillna(False).astype(bool)]
     best = searched.sort_values(["accuracy", "flops", "trial"], ascending=[False, True, True])
@@ -36,7 +37,7 @@ def plan(table: pd.DataFrame, *, base_seed: int, seeds: int, top: int,
     racing, protected = entries(table, top)
     attempted = table[table["status"].isin(ATTEMPTED)]
     tried = set(zip(attempted["architecture"], attempted["seed"].fillna(base_seed).astype(int)))
-    complete = attempted[(attempted["status"] == "complete") & attempted["accuracy"].notna()]
+    complete = attempted[(attempted["status"] == TrialStatus.COMPLETE) & attempted["accuracy"].notna()]
     samples: dict[str, dict[int, float]] = {architecture: {} for architecture in racing}
     for architecture, seed, accuracy in zip(complete["architecture"], complete["seed"].fillna(base_seed), complete["accuracy"]):
         if architecture in samples:

@@ -19,6 +19,7 @@ from pathlib import Path
 from scalesearch.study.confirm import CONFIRM, EXPLORE, max_confirm_trainings, plan
 from scalesearch.errors import InputError
 from scalesearch.study.feasibility import Candidate, evaluate, evaluate_along, feasible_grid
+from scalesearch.runs.status import TRAINED, TrialStatus
 from scalesearch.runs.table import COLUMNS, make_table, save_table
 from scalesearch.study.samplers import (
     GridSpec,
@@ -89,7 +90,7 @@ def _interrupted(trial) -> bool:
     import optuna
 
     return trial.state == optuna.trial.TrialState.FAIL and (
-        trial.user_attrs.get("status") == "running" or bool(trial.user_attrs.get("interrupted")))
+        trial.user_attrs.get("status") == TrialStatus.RUNNING or bool(trial.user_attrs.get("interrupted")))
 
 
 def architecture_id(candidate: Candidate) -> str:
@@ -219,7 +220,7 @@ class SearchStudy:
 
     def _trainings(self) -> list:
         return [t for t in self.study.get_trials(deepcopy=False)
-                if t.user_attrs.get("status") in ("running", "complete", "failed", "pruned") and not _interrupted(t)]
+                if t.user_attrs.get("status") in (TrialStatus.RUNNING, *TRAINED) and not _interrupted(t)]
 
     def trainings_started(self) -> int:
         """Every training started, references and confirm seeds included."""
@@ -274,7 +275,7 @@ class SearchStudy:
             # which they cannot do from FAILed trials.
             trial.set_constraint("budget", candidate.violation)
             if not candidate.feasible and not reference:
-                trial.set_user_attr("status", "infeasible")
+                trial.set_user_attr("status", TrialStatus.INFEASIBLE)
                 trial.set_user_attr("reason", candidate.reason)
                 self.study.tell(trial, self._values({"accuracy": 0.0}, candidate.cost.flops))
                 self.save()
@@ -283,13 +284,13 @@ class SearchStudy:
                 trial.set_user_attr("reason", f"reference trained off budget: {candidate.reason}")
             original = self.trained.get(architecture)
             if original is not None:
-                trial.set_user_attr("status", "duplicate")
+                trial.set_user_attr("status", TrialStatus.DUPLICATE)
                 trial.set_user_attr("duplicate_of", original)
                 trial.set_user_attr("reason", f"same network and resolution as trial {original}")
                 self._resolve_duplicate(trial, original)
                 continue
             self.trained[architecture] = trial.number
-            trial.set_user_attr("status", "running")
+            trial.set_user_attr("status", TrialStatus.RUNNING)
             trial.set_user_attr("started", _now())
             self.live[trial.number] = trial
             self.save()
@@ -321,7 +322,7 @@ class SearchStudy:
     def _start_confirm(self, architecture: str, seed: int) -> Proposal:
         original = next(t for t in self.study.get_trials(deepcopy=False)
                         if t.user_attrs.get("architecture") == architecture and t.user_attrs.get("stage", EXPLORE) == EXPLORE
-                        and t.user_attrs.get("status") in ("complete", "pruned"))
+                        and t.user_attrs.get("status") in (TrialStatus.COMPLETE, TrialStatus.PRUNED))
         # Enqueued with no parameters: the sampler draws nothing (GridSampler assigns no grid point to it).
         self.study.enqueue_trial({}, user_attrs={"stage": CONFIRM})
         trial = self.study.ask()
@@ -331,7 +332,7 @@ class SearchStudy:
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("stage", CONFIRM)
         trial.set_user_attr("confirms", original.number)
-        trial.set_user_attr("status", "running")
+        trial.set_user_attr("status", TrialStatus.RUNNING)
         trial.set_user_attr("started", _now())
         self.live[trial.number] = trial
         self.save()
@@ -380,7 +381,7 @@ class SearchStudy:
         for key in RESULT_KEYS:
             if result.get(key) is not None:
                 trial.set_user_attr(key, result[key])
-        trial.set_user_attr("status", "pruned" if pruned else "complete")
+        trial.set_user_attr("status", TrialStatus.PRUNED if pruned else TrialStatus.COMPLETE)
         if pruned:
             trial.set_user_attr("reason", f"stopped early by the scheduler after epoch {result.get('epochs')}")
         trial.set_user_attr("finished", _now())
@@ -394,7 +395,7 @@ class SearchStudy:
         import optuna
 
         trial = self.live.pop(number)
-        trial.set_user_attr("status", "failed")
+        trial.set_user_attr("status", TrialStatus.FAILED)
         trial.set_user_attr("reason", message[:500])
         trial.set_user_attr("finished", _now())
         self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -423,11 +424,11 @@ class SearchStudy:
     def _resolve_duplicate(self, trial, original: int) -> None:
         frozen = next(t for t in self.study.get_trials(deepcopy=False) if t.number == original)
         status = frozen.user_attrs.get("status")
-        if status in ("complete", "pruned"):
+        if status in (TrialStatus.COMPLETE, TrialStatus.PRUNED):
             self._copy_result(trial, frozen.user_attrs)
-            self._tell(trial, frozen.user_attrs, status == "pruned")
+            self._tell(trial, frozen.user_attrs, status == TrialStatus.PRUNED)
             self.save()
-        elif status == "failed":
+        elif status == TrialStatus.FAILED:
             import optuna
 
             trial.set_user_attr("reason", f"same network as trial {original}, which failed")
@@ -478,5 +479,5 @@ class SearchStudy:
                 requeue = {key: attrs[key] for key in ("reference", "ref_alpha", "ref_beta", "ref_gamma", "ref_solve")
                            if "ref_alpha" in attrs}
                 self.study.enqueue_trial(trial.params, user_attrs=requeue)
-            elif attrs.get("status") in ("complete", "pruned", "failed"):
+            elif attrs.get("status") in TRAINED:
                 self.trained.setdefault(attrs["architecture"], trial.number)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from scalesearch.runs.status import TrialStatus
 from scalesearch.verdict.statistics import Estimate, estimate, paired_difference
 
 SINGLE_DIMENSION = ("depth-only", "width-only", "resolution-only")
@@ -99,7 +100,7 @@ class Verdict:
 
 def networks(table: pd.DataFrame) -> list[Network]:
     """Every network with at least one completed training, its accuracies by seed."""
-    rows = table[(table["status"] == "complete").fillna(False) & table["accuracy"].notna()]
+    rows = table[(table["status"] == TrialStatus.COMPLETE).fillna(False) & table["accuracy"].notna()]
     out = []
     for architecture, group in rows.groupby("architecture", sort=False):
         first = group.iloc[0]
