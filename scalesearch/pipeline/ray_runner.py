@@ -24,24 +24,54 @@ class Resources:
     scheduler: str = "none"  # none | asha
 
 
-def _quiet_ray(verbose: bool) -> None:
+@dataclass
+class RaySession:
+    """What start_ray changed, for stop_ray to undo: a notebook that calls scalesearch.search() keeps its own
+    environment, logger levels and warning filters afterwards."""
+
+    started: bool  # whether this run started (and so must shut down) Ray
+    environment: dict  # variable → its value before the run (None: it was unset)
+    levels: dict  # logger name → its level before the run
+    filters: list  # warnings.filters before the run
+
+    def __bool__(self) -> bool:
+        return self.started
+
+
+def _quiet_ray(verbose: bool) -> RaySession:
     # Set before Ray reads them: the legacy reporter honours verbose=0 (the new one still
     # prints its config table), and no per-trial CSV/JSON/TensorBoard loggers.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    # Ctrl-C must reach scalesearch (which saves the table and writes the report), not Tune's handler.
-    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
-    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "1e9")
+    environment = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "RAY_DEDUP_LOGS": "0",
+                   # Ctrl-C must reach scalesearch (which saves the table and writes the report), not Tune's handler.
+                   "TUNE_DISABLE_SIGINT_HANDLER": "1", "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "0",
+                   "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1e9"}
+    levels = {}
     if not verbose:
-        os.environ.setdefault("RAY_LOG_TO_STDERR", "0")
-        for name in ("ray", "ray.tune", "ray.train", "ray.data"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+        environment["RAY_LOG_TO_STDERR"] = "0"
+        levels = {name: logging.ERROR for name in ("ray", "ray.tune", "ray.train", "ray.data")}
         # Tune's copy of its experiment state (RUN_DIR/ray) is not what a resume reads (study.journal is). When it
         # cannot be saved (a full disk), Tune logs a traceback and goes on; the run's own next write says it in one line.
-        logging.getLogger("ray.tune.execution.experiment_state").setLevel(logging.CRITICAL)
+        levels["ray.tune.execution.experiment_state"] = logging.CRITICAL
+    session = RaySession(False, {name: os.environ.get(name) for name in environment},
+                         {name: logging.getLogger(name).level for name in levels}, list(warnings.filters))
+    for name, value in environment.items():
+        os.environ.setdefault(name, value)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    if not verbose:
         warnings.filterwarnings("ignore", module="ray.*")
+    return session
+
+
+def _restore(session: RaySession) -> None:
+    for name, value in session.environment.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    for name, level in session.levels.items():
+        logging.getLogger(name).setLevel(level)
+    warnings.filters[:] = session.filters
 
 
 # Bounds on Ray's own wait for an --address that answers TCP but not as a working Ray head (a hung GCS,
@@ -53,8 +83,18 @@ CONNECT_LIMITS = {"RAY_gcs_server_port_wait_time_s": "1", "RAY_py_gcs_connect_ti
 PROBE_SECONDS = 3  # a head that does not accept a TCP connection in this time is taken as unreachable
 
 
-def start_ray(resources: Resources, verbose: bool = False):
-    _quiet_ray(verbose)
+def start_ray(resources: Resources, verbose: bool = False) -> RaySession:
+    """Ray for this run; pass what it returns to stop_ray, which undoes the run's changes to this process."""
+    session = _quiet_ray(verbose)
+    try:
+        session.started = _start(resources, verbose)
+    except BaseException:
+        _restore(session)
+        raise
+    return session
+
+
+def _start(resources: Resources, verbose: bool) -> bool:
     if resources.address:
         return _connect_ray(resources.address, verbose)
     import ray
@@ -285,8 +325,12 @@ def _result_of(result: dict) -> dict:
     return final
 
 
-def stop_ray(started: bool) -> None:
-    if started:
+def stop_ray(session: RaySession | None) -> None:
+    """Shut down the Ray this run started (not one it joined), and restore what start_ray changed."""
+    if not isinstance(session, RaySession):  # start_ray never returned: nothing to undo
+        return
+    if session.started:
         import ray
 
         ray.shutdown()
+    _restore(session)
