@@ -2,7 +2,7 @@
 import io
 
 from scalesearch.cli.progress import Progress
-from tests.test_study import make_study
+from tests.helpers import make_study
 
 INFO = {"space": "tiny", "budget": 2.0, "constraint": "formula", "sampler": "tpe", "device": "cpu", "trials": 2,
         "max_trainings": 2, "references": 0, "max_confirm": 0, "seeds": 1, "confirm": 3,

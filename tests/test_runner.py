@@ -18,7 +18,7 @@ from scalesearch.training.objectives import analytic_objective
 from scalesearch.pipeline.ray_runner import Resources, check_resources, run_trials, start_ray, stop_ray
 from scalesearch.study.search_study import SearchSettings, SearchStudy
 from tests.ray_cluster import RayHead, free_port
-from tests.test_study import BASE_FLOPS, TINY
+from tests.helpers import BASE_FLOPS, TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,16 +37,21 @@ def _study(folder, **settings):
 
 
 def test_trials_run_on_local_ray_with_analytic_objective(local_ray, tmp_path):
-    study = _study(tmp_path, trials=4, references=True)
+    study = _study(tmp_path, trials=2, references=True, seeds=2, confirm=1)
     events = []
     run_trials(study, None, analytic_objective, {"epochs": 2}, Resources(concurrency=2), tmp_path,
                on_event=lambda kind, trial: events.append((kind, trial)))
     table = study.table()
     trained = table[table["status"] == "complete"]
-    assert len(trained) == 4
-    assert set(trained["reference"]) >= {"depth-only", "width-only", "resolution-only"}
+    explore, confirm = trained[trained["stage"] == "explore"], trained[trained["stage"] == "confirm"]
+    assert len(explore) == 2 + 3  # two searched candidates beside the three single-dimension references
+    assert set(explore["reference"]) >= {"depth-only", "width-only", "resolution-only"}
+    # The confirm stage ran on Ray too, after the explore stage (the searcher waited for its results): seed 1 of
+    # the best searched network and of every reference.
+    assert len(confirm) == 1 + 3 and set(confirm["seed"]) == {1}
     assert trained["accuracy"].between(0, 1).all() and (trained["epochs"] == 2).all()
-    assert sorted(kind for kind, _ in events) == ["finished"] * 4 + ["started"] * 4
+    count = len(trained)
+    assert sorted(kind for kind, _ in events) == ["finished"] * count + ["started"] * count
     assert (tmp_path / "ray").is_dir()  # Ray's experiment folder lives in the run folder
 
 
@@ -171,3 +176,20 @@ def test_a_local_run_never_joins_a_cluster_started_by_hand(ray_head, tmp_path, n
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert ray_head.alive() and ray_head.jobs() == jobs  # no driver of ours ever connected to it
+
+
+def test_a_run_leaves_the_callers_environment_loggers_and_warning_filters_as_they_were(tmp_path):
+    import logging
+    import os
+    import warnings
+
+    from scalesearch.pipeline.ray_runner import Resources, start_ray, stop_ray
+
+    before = (dict(os.environ), logging.getLogger("ray").level, list(warnings.filters))
+    session = start_ray(Resources())
+    assert os.environ.get("TUNE_DISABLE_SIGINT_HANDLER") == "1"  # changed while the run is on
+    stop_ray(session)
+    after = (dict(os.environ), logging.getLogger("ray").level, list(warnings.filters))
+    changed = {key for key in set(before[0]) | set(after[0]) if before[0].get(key) != after[0].get(key)}
+    assert not {key for key in changed if key.startswith(("TUNE_", "RAY_AIR", "RAY_DEDUP", "RAY_LOG"))}
+    assert after[1:] == before[1:]

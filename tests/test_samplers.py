@@ -21,6 +21,7 @@ from scalesearch.study.samplers import (
     suggest_shares,
 )
 from scalesearch.model.scaling import formula_product
+from tests.helpers import make_study
 
 
 def test_the_nni_grid_keeps_108_of_2541_points():
@@ -71,35 +72,32 @@ def test_references_include_the_paper_point_only_for_b0_at_2x():
         assert formula_product(reference.alpha, reference.beta, reference.gamma) == pytest.approx(3.0)
 
 
-def _propose(sampler_name, seed, count=12):
-    sampler = make_sampler(sampler_name, seed, grid_size=108, trials=count)
-    directions = ["maximize", "minimize"] if sampler_name == "nsga2" else ["maximize"]
-    study = optuna.create_study(sampler=sampler, directions=directions)
-    grid = [p for p in grid_points(GridSpec()) if formula_feasible(*p, 2.0, 0.1)]
-    proposed = []
-    for _ in range(count):
-        trial = study.ask()
-        if sampler_name == "grid":
-            point = grid[trial.suggest_categorical("grid_point", list(range(len(grid))))]
-        else:
-            point = coefficients_from_shares(*suggest_shares(trial), 2.0)
-        proposed.append(point)
-        # A cheap deterministic objective in place of training.
-        value = -abs(point[0] - 1.3) - abs(point[1] - 1.15)
-        study.tell(trial, [value, formula_product(*point)] if sampler_name == "nsga2" else value)
-    return proposed
+def _propose(folder, sampler_name, seed, count=5):
+    """The (α, β, γ) a real SearchStudy hands out for training, a cheap deterministic objective told back in
+    place of training (accuracy from the trained network's width and depth)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    study = make_study(folder, sampler=sampler_name, seed=seed, trials=count, references=False, constraint="formula")
+    trained = []
+    while (proposal := study.propose()) is not None:
+        trained.append(proposal.trial)
+        value = 1.0 - abs(proposal.spec["depth"] - 1.3) - abs(proposal.spec["width"] - 1.15)
+        study.complete(proposal.trial, {"accuracy": value})
+    assert len(trained) == count
+    table = study.table().set_index("trial").loc[trained]
+    return [tuple(map(float, point)) for point in table[["alpha", "beta", "gamma"]].itertuples(index=False)]
 
 
 @pytest.mark.parametrize("sampler_name", SAMPLERS)
-def test_each_sampler_proposes_only_feasible_points_with_fake_objective(sampler_name):
-    for point in _propose(sampler_name, seed=1):
+def test_each_sampler_proposes_only_feasible_points_with_fake_objective(sampler_name, tmp_path):
+    for point in _propose(tmp_path, sampler_name, seed=1):
         assert formula_feasible(*point, 2.0, 0.1)
         assert min(point) >= 1.0 - 1e-12
 
 
 @pytest.mark.parametrize("sampler_name", SAMPLERS)
-def test_each_sampler_is_reproducible_by_seed(sampler_name):
-    first, again, other = _propose(sampler_name, 3), _propose(sampler_name, 3), _propose(sampler_name, 4)
+def test_each_sampler_is_reproducible_by_seed(sampler_name, tmp_path):
+    first, again, other = (_propose(tmp_path / name, sampler_name, seed) for name, seed in
+                           (("first", 3), ("again", 3), ("other", 4)))
     assert first == again
     assert first != other
 

@@ -4,23 +4,8 @@ import pytest
 from scalesearch.cost.measure import measure
 from scalesearch.runs.table import load_table
 from scalesearch.model.scaling import scale
-from scalesearch.model.spaces import SearchSpace, Stage, Stem
 from scalesearch.study.search_study import SearchSettings, SearchStudy
-
-TINY = SearchSpace(
-    name="tiny",
-    stem=Stem(channels=8),
-    stages=(Stage("mbconv", 3, 1, 1, 8, 1, 0.25), Stage("mbconv", 3, 2, 4, 16, 2, 0.25), Stage("mbconv", 3, 2, 4, 24, 2, 0.25)),
-    head_channels=64,
-    resolution=32,
-)
-BASE_FLOPS = measure(scale(TINY), 10).flops
-
-
-def make_study(tmp_path, resume=False, **settings):
-    options = dict(budget=2.0, sampler="tpe", trials=6, constraint="formula", seed=0)
-    options.update(settings)
-    return SearchStudy(tmp_path, TINY, BASE_FLOPS, SearchSettings(**options), resume=resume)
+from tests.helpers import BASE_FLOPS, TINY, make_study
 
 
 def test_references_are_proposed_first_and_labelled(tmp_path):
