@@ -33,19 +33,22 @@ def test_extrapolate_prints_the_table_and_writes_json(tmp_path):
     assert document["budget"] == 2.0
 
 
+VALID = ["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--alpha", "0.9", "--beta", "1.1", "--gamma", "1.15"], "alpha must be"),
-        (["--alpha", "nan", "--beta", "1.1", "--gamma", "1.15"], "alpha must be"),
-        (["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--budget", "2y"], "not a number"),
-        (["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--budget", "0x"], "above 1x"),
-        (["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--budget", "-1x"], "above 1x"),
-        (["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--phi", "7-1"], "φ range"),
-        (["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--space", "nope"], "unknown search space"),
-        (["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--space", "missing.py:X"], "not found"),
-        (["--alpha", "abc", "--beta", "1.1", "--gamma", "1.15"], "invalid float"),
-        (["--beta", "1.1", "--gamma", "1.15"], "required"),
+        pytest.param(["--alpha", "0.9", "--beta", "1.1", "--gamma", "1.15"], "alpha must be", id="alpha-below-one"),
+        pytest.param(["--alpha", "nan", "--beta", "1.1", "--gamma", "1.15"], "alpha must be", id="alpha-nan"),
+        pytest.param([*VALID, "--budget", "2y"], "not a number", id="budget-not-a-number"),
+        pytest.param([*VALID, "--budget", "0x"], "above 1x", id="budget-zero"),
+        pytest.param([*VALID, "--budget", "-1x"], "above 1x", id="budget-negative"),
+        pytest.param([*VALID, "--phi", "7-1"], "φ range", id="phi-range-reversed"),
+        pytest.param([*VALID, "--space", "nope"], "unknown search space", id="unknown-space"),
+        pytest.param([*VALID, "--space", "missing.py:X"], "not found", id="space-file-missing"),
+        pytest.param(["--alpha", "abc", "--beta", "1.1", "--gamma", "1.15"], "invalid float", id="alpha-not-a-float"),
+        pytest.param(["--beta", "1.1", "--gamma", "1.15"], "required", id="alpha-missing"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(args, message):

@@ -129,17 +129,17 @@ def test_ctrl_c_stops_gracefully_with_a_readable_table_and_report_with_slow_anal
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--budget", "2y"], "not a number"),
-        (["--budget", "0x"], "above 1x"),
-        (["--budget", "-1x"], "above 1x"),
-        (["--budget", "1x"], "above 1x"),
-        (["--budget", "1e9x"], "above 16x"),
-        (["--budget", "2x", "--sampler", "bayes"], "unknown sampler"),
-        (["--budget", "2x", "--space", "efficientnet_b9"], "unknown search space"),
-        (["--budget", "2x", "--trials", "0"], "--trials must be at least 1"),
-        (["--budget", "2x", "--data", "imagenet"], "dataset"),
-        (["--budget", "2x", "--config", "missing.yaml"], "config file not found"),
-        (["--budget", "2x", "--tolerance", "0"], "tolerance"),
+        pytest.param(["--budget", "2y"], "not a number", id="budget-not-a-number"),
+        pytest.param(["--budget", "0x"], "above 1x", id="budget-zero"),
+        pytest.param(["--budget", "-1x"], "above 1x", id="budget-negative"),
+        pytest.param(["--budget", "1x"], "above 1x", id="budget-one"),
+        pytest.param(["--budget", "1e9x"], "above 16x", id="budget-huge"),
+        pytest.param(["--budget", "2x", "--sampler", "bayes"], "unknown sampler", id="unknown-sampler"),
+        pytest.param(["--budget", "2x", "--space", "efficientnet_b9"], "unknown search space", id="unknown-space"),
+        pytest.param(["--budget", "2x", "--trials", "0"], "--trials must be at least 1", id="no-trials"),
+        pytest.param(["--budget", "2x", "--data", "imagenet"], "dataset", id="unknown-data"),
+        pytest.param(["--budget", "2x", "--config", "missing.yaml"], "config file not found", id="config-missing"),
+        pytest.param(["--budget", "2x", "--tolerance", "0"], "tolerance", id="tolerance-zero"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):

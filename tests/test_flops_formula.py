@@ -8,7 +8,12 @@ from scalesearch.model.spaces import load_space
 
 
 @pytest.mark.parametrize("space", ["efficientnet_b0", "mobilenet_v2", "resnet50"])
-@pytest.mark.parametrize("width, depth, pixels", [(0.25, 0.34, 32), (0.3, 0.5, 37), (0.5, 0.4, 65), (0.35, 0.3, 50)])
+@pytest.mark.parametrize("width, depth, pixels", [
+    pytest.param(0.25, 0.34, 32, id="w0.25-d0.34-r32"),
+    pytest.param(0.3, 0.5, 37, id="w0.3-d0.5-r37"),
+    pytest.param(0.5, 0.4, 65, id="w0.5-d0.4-r65"),
+    pytest.param(0.35, 0.3, 50, id="w0.35-d0.3-r50"),
+])
 def test_formula_equals_fvcore(space, width, depth, pixels):
     spec = scale(load_space(space), width, depth, pixels=pixels)
     cost = measure(spec, 10)

@@ -211,7 +211,7 @@ def front_run(tmp_path_factory, space):
     return make_run(tmp_path_factory.mktemp("runs") / "front", records, space=space)
 
 
-@pytest.mark.parametrize("pick, expected", [("best", 2), ("knee", 1)])
+@pytest.mark.parametrize("pick, expected", [pytest.param("best", 2, id="best"), pytest.param("knee", 1, id="knee")])
 def test_export_writes_the_picked_winner_and_builds_back(front_run, tmp_path, pick, expected):
     paths = export_run(front_run, tmp_path / f"{pick}.json", pick=pick, csv_path=tmp_path / "t.csv",
                        parquet_path=tmp_path / "t.parquet")
