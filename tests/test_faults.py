@@ -308,7 +308,7 @@ def where_it_landed(folder: Path, run: "Run", log: Path) -> str:
 
 
 def test_sigkill_at_ten_seeded_moments_then_resume_loses_no_finished_trial_and_trains_none_twice(tmp_path):
-    config, log = write_config(tmp_path, trials=12, objective_settings={"seconds_per_epoch": 0.25})
+    config, log = write_config(tmp_path, trials=10, objective_settings={"seconds_per_epoch": 0.25})
     env = {"SCALESEARCH_CACHE": str(tmp_path / "measurements.jsonl")}  # cold: candidates are really measured
     moments, kills, chains, runs = kill_plan(), [], [], []
     while moments or (chains and not chains[-1]["done"]):
@@ -355,7 +355,7 @@ def test_sigkill_at_ten_seeded_moments_then_resume_loses_no_finished_trial_and_t
     for chain in chains:
         table = pd.read_csv(chain["folder"] / "trials.csv").set_index("trial")
         assert not (table["status"] == "running").any()
-        assert (table["status"] == "complete").sum() >= 12 and (chain["folder"] / "report.html").exists()
+        assert (table["status"] == "complete").sum() >= 10 and (chain["folder"] / "report.html").exists()
         for number, (status, accuracy, _, _) in chain["finished"].items():
             kept = number in table.index and table.loc[number, "status"] == status and (
                 table.loc[number, "accuracy"] == accuracy or pd.isna(accuracy))
@@ -558,7 +558,7 @@ def test_resume_of_a_force_killed_before_its_new_run_was_set_up_names_the_old_ru
 
 # ----- two runs on one folder ---------------------------------------------------------------------------------
 def test_two_runs_on_one_folder_at_once_the_second_is_refused_naming_the_first_which_finishes_unharmed(tmp_path):
-    config, log = write_config(tmp_path, trials=4, objective_settings={"seconds_per_epoch": 2})
+    config, log = write_config(tmp_path, trials=3, objective_settings={"seconds_per_epoch": 2})
     folder = tmp_path / "run"
     command = ["run", "--config", config, "--out", folder, "--concurrency", "1"]
     first = Run(*command)
@@ -575,7 +575,7 @@ def test_two_runs_on_one_folder_at_once_the_second_is_refused_naming_the_first_w
         assert first.process.poll() is None  # refused while the first still ran
     assert first.finish().returncode == 0, first.stderr[-3000:]
     table = pd.read_csv(folder / "trials.csv")
-    assert (table["status"] == "complete").sum() == 4 and len(table) == 4
+    assert (table["status"] == "complete").sum() == 3 and set(table["status"]) <= {"complete", "duplicate"}
     ends = Counter(entry["architecture"] for entry in trainings(log) if entry["event"] == "end")
-    assert sum(ends.values()) == 4 and set(ends.values()) == {1}  # each network trained once, by the first
+    assert sum(ends.values()) == 3 and set(ends.values()) == {1}  # each network trained once, by the first
     assert not list(folder.glob(".replaced-*"))
