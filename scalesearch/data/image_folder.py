@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from scalesearch.errors import InputError
+from scalesearch.runs.atomic import atomic_path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 CACHE_VERSION = 1  # bump when decoding changes, so old caches are not reused
@@ -151,17 +151,12 @@ def _load_cache(path: Path) -> DecodedFolder | None:
 
 
 def _save_cache(path: Path, decoded: DecodedFolder) -> None:
-    temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename: a run interrupted mid-write never leaves a half cache behind.
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-            temporary = Path(handle.name)
+        # Whole or not at all: a run interrupted mid-write never leaves a half cache behind.
+        with atomic_path(path) as temporary, open(temporary, "wb") as handle:
             np.savez(handle, images=decoded.images, labels=decoded.labels, splits=decoded.splits,
                      class_names=np.array(decoded.class_names), skipped=np.array(decoded.skipped))
-        os.replace(temporary, path)
     except OSError as error:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
         warnings.warn(f"could not write the image cache {path}: {error}; images will be decoded again next time",
                       stacklevel=3)

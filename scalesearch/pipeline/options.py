@@ -8,6 +8,7 @@ from pathlib import Path
 
 from scalesearch.errors import InputError
 from scalesearch.model.scaling import parse_budget
+from scalesearch.runs.atomic import write_atomically
 from scalesearch.study.samplers import SAMPLERS
 
 CONFIG_FILE = "config.yaml"
@@ -151,10 +152,4 @@ def save_config(folder: Path, options: RunOptions) -> None:
     config["grid_alpha"], config["grid_beta"], config["grid_gamma"] = (
         list(options.grid_alpha), list(options.grid_beta), list(options.grid_gamma))
     # Whole or not at all: a resume reads its options from here, and an empty file would mean the defaults.
-    temporary = folder / f".{CONFIG_FILE}.tmp"
-    try:
-        temporary.write_text(yaml.safe_dump(config, sort_keys=False))
-        temporary.replace(folder / CONFIG_FILE)
-    except OSError:
-        temporary.unlink(missing_ok=True)  # a full disk gets its space back
-        raise
+    write_atomically(folder / CONFIG_FILE, yaml.safe_dump(config, sort_keys=False))

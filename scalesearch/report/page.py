@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from scalesearch.runs.atomic import write_atomically
 from scalesearch.runs.status import TrialStatus
 
 PLOTLY_JS = "plotly.min.js"
@@ -177,13 +178,10 @@ def page(title: str, subtitle: str, sections: list[tuple[str, str, str]], figure
 
 def write_plotly_js(folder: Path) -> Path:
     """plotly.js beside the report, once: reports work offline and stay small (the library is ~4.7 MB)."""
-    import plotly
     from plotly.offline import get_plotlyjs
 
     path = folder / PLOTLY_JS
     script = get_plotlyjs().encode()
     if not path.exists() or path.stat().st_size != len(script) or path.read_bytes() != script:
-        temporary = folder / f".{PLOTLY_JS}.{plotly.__version__}.tmp"
-        temporary.write_bytes(script)
-        temporary.replace(path)
+        write_atomically(path, script)
     return path

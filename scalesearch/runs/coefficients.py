@@ -8,6 +8,7 @@ import platform
 from pathlib import Path
 
 from scalesearch.errors import InputError
+from scalesearch.runs.atomic import write_atomically
 from scalesearch.model.scaling import (
     FLOPS_CONVENTION,
     ModelSpec,
@@ -108,9 +109,7 @@ def write_document(document: dict, path: str | Path) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(path.suffix + ".tmp")
-        temporary.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
-        temporary.replace(path)
+        write_atomically(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
     except OSError as error:
         raise InputError(f"cannot write {path}: {error.strerror or error}") from error
     return path

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.errors import InputError
+from scalesearch.runs.atomic import atomic_path
 from scalesearch.runs.status import TrialStatus
 
 TABLE_CSV = "trials.csv"
@@ -79,13 +80,12 @@ def _missing(value) -> bool:
 
 
 def save_table(table: pd.DataFrame, run_dir: str | Path) -> None:
-    """CSV and Parquet, each written to a temporary file then renamed: never a half-written table."""
+    """CSV and Parquet, each whole or not at all (runs/atomic.py): never a half-written table."""
     run_dir = Path(run_dir)
     for name, write in ((TABLE_CSV, lambda path: table.to_csv(path, index=False)),
                         (TABLE_PARQUET, lambda path: table.to_parquet(path, index=False))):
-        temporary = run_dir / f".{name}.tmp"
-        write(temporary)
-        temporary.replace(run_dir / name)
+        with atomic_path(run_dir / name) as temporary:
+            write(temporary)
 
 
 def load_table(run_dir: str | Path) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from pathlib import Path
 from scalesearch.study.confirm import CONFIRM, EXPLORE, max_confirm_trainings, plan
 from scalesearch.errors import InputError
 from scalesearch.study.feasibility import Candidate, evaluate, evaluate_along, feasible_grid
+from scalesearch.runs.atomic import atomic_path
 from scalesearch.runs.status import TRAINED, TrialStatus
 from scalesearch.runs.table import COLUMNS, make_table, save_table
 from scalesearch.study.samplers import (
@@ -451,9 +452,8 @@ class SearchStudy:
 
     def save(self) -> None:
         save_table(self.table(), self.run_dir)
-        with open(self.run_dir / f".{SAMPLER_FILE}.tmp", "wb") as handle:
+        with atomic_path(self.run_dir / SAMPLER_FILE) as temporary, open(temporary, "wb") as handle:
             pickle.dump(self.study.sampler, handle)
-        (self.run_dir / f".{SAMPLER_FILE}.tmp").replace(self.run_dir / SAMPLER_FILE)
 
     def _load_sampler(self):
         path = self.run_dir / SAMPLER_FILE
