@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a Python subprocess (torch import) per case
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from tests.ray_cluster import descendants, end
 
+pytestmark = pytest.mark.slow  # real `scalesearch run` subprocesses
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--preset", "cpu-tiny", "--proxy-epochs", "1", "--proxy-images", "300"]
 

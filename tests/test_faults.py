@@ -29,7 +29,7 @@ import yaml
 from scalesearch.pipeline.options import RunOptions
 from tests.run_fixture import write_tiny_space
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 

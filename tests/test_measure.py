@@ -53,6 +53,7 @@ def test_flops_grow_with_resolution_squared():
     assert 3.6 < large.flops / small.flops <= 4.0
 
 
+@pytest.mark.slow  # two Python subprocesses
 def test_a_second_process_reads_measurements_from_the_disk_cache(tmp_path):
     import os
     import subprocess

@@ -14,6 +14,8 @@ import pytest
 
 from scalesearch.pipeline.folder_claim import claim_folder
 
+pytestmark = pytest.mark.slow  # `scalesearch run` subprocesses on a real local Ray
+
 ROOT = Path(__file__).resolve().parents[1]
 ANALYTIC = ["--objective", "analytic", "--constraint", "formula", "--sampler", "random", "--no-reference"]
 

@@ -247,6 +247,7 @@ def test_grid_points_follow_the_nni_grid(tmp_path):
     assert len(grid_points(measured)) == 95 and (grid_points(measured)[:, 2] == 1.0).all()
 
 
+@pytest.mark.slow  # a Python subprocess
 def test_importing_the_report_loads_neither_ray_nor_optuna():
     code = "import sys, scalesearch.report.write; print([m for m in sys.modules if m.split('.')[0] in ('ray', 'optuna')])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
@@ -275,6 +276,7 @@ def browser():
         yield chromium
 
 
+@pytest.mark.slow  # headless Chromium
 def test_the_report_renders_in_chromium_without_errors_or_network(browser, report, run_dir):
     browser.open(report.resolve().as_uri())
     assert browser.errors() == []
@@ -292,6 +294,7 @@ def test_the_report_renders_in_chromium_without_errors_or_network(browser, repor
     assert browser.evaluate("document.getElementById('no-plotly').hidden")
 
 
+@pytest.mark.slow  # headless Chromium
 def test_a_report_copied_alone_says_its_plotly_js_is_missing(browser, report, tmp_path):
     alone = tmp_path / "mailed" / "report.html"
     alone.parent.mkdir()
@@ -303,6 +306,7 @@ def test_a_report_copied_alone_says_its_plotly_js_is_missing(browser, report, tm
     assert browser.evaluate("document.querySelectorAll('svg.main-svg').length") == 0  # what the notice explains
 
 
+@pytest.mark.slow  # headless Chromium
 def test_a_self_contained_report_copied_alone_renders_every_plot(browser, report, run_dir, tmp_path):
     """(``report`` first: it leaves RUN_DIR/winner.json, so this page need not measure B0..B7 again.)"""
     written = write_report(run_dir, tmp_path / "written" / "report.html", self_contained=True)
@@ -317,6 +321,7 @@ def test_a_self_contained_report_copied_alone_renders_every_plot(browser, report
     assert browser.evaluate(NOTICE_SHOWN) is None
 
 
+@pytest.mark.slow  # headless Chromium
 def test_the_trials_table_sorts_when_a_header_is_clicked(browser, report, run_dir):
     browser.open(report.resolve().as_uri())
     column = list(load_table(run_dir).columns).index("accuracy")
@@ -331,6 +336,7 @@ def test_the_trials_table_sorts_when_a_header_is_clicked(browser, report, run_di
     assert browser.errors() == []
 
 
+@pytest.mark.slow  # headless Chromium
 def test_the_empty_report_renders_in_chromium_too(browser, empty_report):
     browser.open(empty_report.resolve().as_uri())
     assert browser.errors() == []

@@ -20,6 +20,8 @@ from scalesearch.study.search_study import SearchSettings, SearchStudy
 from tests.ray_cluster import RayHead, free_port
 from tests.helpers import BASE_FLOPS, TINY
 
+pytestmark = pytest.mark.slow  # a real local Ray and real clusters
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
