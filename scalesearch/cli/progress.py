@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
+from scalesearch.runs.record import RunRecord
 from scalesearch.runs.status import TRAINED, TrialStatus
 from scalesearch.runs.table import pick_winner
 
@@ -17,16 +18,19 @@ class Progress:
         self.total = 0  # the most trainings the run can do (racing usually saves some of the confirm stage's)
         self.estimated = False
 
-    def begin(self, info: dict, study) -> None:
-        self.study, self.total = study, info["max_trainings"]
-        preset, base, proxy = info["preset"], info["proxy_base"], info["proxy"]
-        self._say(f"{info['space']} at {info['budget']:g}x ({info['constraint']} constraint), sampler {info['sampler']}, "
-                  f"at most {self.total} trainings on {info['device']}: {info['references']} references and "
-                  f"{info['trials']} searched candidates, then up to {info['max_confirm']} more seeds to confirm "
-                  f"(--seeds {info['seeds']}, --confirm {info['confirm']})")
-        self._say(f"preset {preset['name']}: proxy base at width {base['width']:g}, depth {base['depth']:g}, "
-                   f"{base['resolution']} px; {proxy['epochs']} epochs, batch {proxy['batch_size']}; data: {info['data']}")
-        grid = info.get("grid")
+    def begin(self, record: RunRecord | dict, study) -> None:
+        """The run's opening lines, from the record the pipeline just wrote (a dict is read as run.json is)."""
+        if isinstance(record, dict):
+            record = RunRecord.from_json(record)
+        self.study, self.total = study, record.max_trainings
+        preset, base, proxy = record.preset, record.proxy_base, record.proxy
+        self._say(f"{record.space} at {record.budget:g}x ({record.constraint} constraint), sampler {record.sampler}, "
+                  f"at most {self.total} trainings on {record.device}: {record.references} references and "
+                  f"{record.trials} searched candidates, then up to {record.max_confirm} more seeds to confirm "
+                  f"(--seeds {record.seeds}, --confirm {record.confirm})")
+        self._say(f"preset {preset['name']}: proxy base at width {base.width:g}, depth {base.depth:g}, "
+                  f"{base.resolution} px; {proxy['epochs']} epochs, batch {proxy['batch_size']}; data: {record.data}")
+        grid = record.grid
         if grid:
             distinct = f", building {grid['distinct']} distinct networks" if grid.get("distinct") else ""
             self._say(f"grid: {grid['points']} points, {grid['candidates']} on budget before measuring{distinct}")

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from scalesearch.errors import InputError
 from scalesearch.pipeline.options import CONFIG_FILE, RunOptions, save_config, validate
+from scalesearch.runs.record import RUN_FILE, ProxyBase, RunRecord, read_run_file, write_run_file  # noqa: F401
 from scalesearch.runs.status import TRAINED, RunStatus, TrialStatus
 from scalesearch.study.samplers import GridSpec
-
-RUN_FILE = "run.json"
 
 
 @dataclasses.dataclass
@@ -55,26 +54,6 @@ def versions() -> dict:
 
     return {"scalesearch": __version__, "torch": torch.__version__, "optuna": optuna.__version__,
             "ray": ray.__version__, "python": platform.python_version()}
-
-
-def write_run_file(folder: Path, info: dict) -> None:
-    temporary = folder / f".{RUN_FILE}.tmp"
-    temporary.write_text(json.dumps(info, indent=2, default=str) + "\n")
-    temporary.replace(folder / RUN_FILE)
-
-
-def read_run_file(folder: Path) -> dict:
-    path = Path(folder) / RUN_FILE
-    if not path.exists():
-        return {}  # killed before it was first written; the journal holds the run
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"{path} is damaged ({type(error).__name__}); delete it and resume again: it is written anew "
-                         "from config.yaml and study.journal, which keep the run (its start time is lost)") from None
-    if not isinstance(info, dict):
-        raise InputError(f"{path} is not a scalesearch run description; delete it and resume again")
-    return info
 
 
 def search(budget: float | str = 2.0, space: str = "efficientnet_b0", data: str = "synthetic",
@@ -132,29 +111,29 @@ def run(options: RunOptions, progress=None, command: str | None = None):
     claim = claim_folder(folder, resume=options.resume, force=options.force, command=command)
     ray_started = False
     try:
-        previous = read_run_file(folder) if options.resume else {}
+        previous = (read_run_file(folder) if options.resume else None) or RunRecord()
         started_clock = time.time()
         ray_started = start_ray(resources, options.verbose)
         check_resources(resources)
         study = SearchStudy(folder, base, base_cost.flops, search_settings, resume=options.resume)
-        info = {
-            "format": "scalesearch.run", "version": 1, "name": folder.name, "status": RunStatus.RUNNING,
-            "command": command or previous.get("command"), "space": options.space, "budget": options.budget,
-            "tolerance": options.tolerance, "constraint": options.constraint, "sampler": options.sampler,
-            "trials": trials, "seed": options.seed, "seeds": options.seeds, "confirm": options.confirm,
-            "tie_break": options.tie_break, "allow_shrink": options.allow_shrink,
-            "num_classes": num_classes, "device": device,
-            "proxy_base": {"width": preset.base_width, "depth": preset.base_depth, "resolution": base.resolution,
-                           "flops": base_cost.flops, "params": base_cost.params, "activations": base_cost.activations},
-            "data": dataset.describe() if dataset is not None else f"none ({options.objective} objective)",
-            "preset": dataclasses.asdict(preset), "objective": options.objective,
-            "proxy": {key: settings[key] for key in ("epochs", "batch_size", "learning_rate") if key in settings},
-            "started": previous.get("started") or _now(), "resumed": bool(options.resume),
-            "versions": versions(), "machine": _machine(), "grid": study.grid_summary(),
-            "max_trainings": study.max_trainings(), "references": study.reference_count(),
-            "max_confirm": study.max_trainings() - study.reference_count() - trials,
-        }
-        write_run_file(folder, info)
+        record = RunRecord(
+            name=folder.name, status=RunStatus.RUNNING,
+            command=command or previous.command, space=options.space, budget=options.budget,
+            tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
+            trials=trials, seed=options.seed, seeds=options.seeds, confirm=options.confirm,
+            tie_break=options.tie_break, allow_shrink=options.allow_shrink,
+            num_classes=num_classes, device=device,
+            proxy_base=ProxyBase(width=preset.base_width, depth=preset.base_depth, resolution=base.resolution,
+                                 flops=base_cost.flops, params=base_cost.params, activations=base_cost.activations),
+            data=dataset.describe() if dataset is not None else f"none ({options.objective} objective)",
+            preset=dataclasses.asdict(preset), objective=options.objective,
+            proxy={key: settings[key] for key in ("epochs", "batch_size", "learning_rate") if key in settings},
+            started=previous.started or _now(), resumed=bool(options.resume),
+            versions=versions(), machine=_machine(), grid=study.grid_summary(),
+            max_trainings=study.max_trainings(), references=study.reference_count(),
+            max_confirm=study.max_trainings() - study.reference_count() - trials,
+        )
+        write_run_file(folder, record)
         save_config(folder, options)
     except BaseException as error:
         replacing = claim.aside is not None
@@ -173,7 +152,7 @@ def run(options: RunOptions, progress=None, command: str | None = None):
     claim.commit()  # the new run is under way: the run it replaces may go
     try:
         if progress:
-            progress.begin(info, study)
+            progress.begin(record, study)
         status, message = RunStatus.INTERRUPTED, ""
         try:
             run_trials(study, dataset, OBJECTIVES[options.objective], settings, resources, folder,
@@ -185,9 +164,9 @@ def run(options: RunOptions, progress=None, command: str | None = None):
             status, message = RunStatus.FAILED, f"{type(error).__name__}: {error}"
             raise
         finally:
-            info.update(status=status, finished=_now(),
-                        wall_seconds=(previous.get("wall_seconds") or 0.0) + time.time() - started_clock)
-            write_run_file(folder, info)
+            record.status, record.finished = status, _now()
+            record.wall_seconds = (previous.wall_seconds or 0.0) + time.time() - started_clock
+            write_run_file(folder, record)
             outcome = Outcome(study.table(), folder, status, message=message, tie_break=options.tie_break)
             _write_outputs(outcome)
     except (OSError, InputError) as error:  # from the journal, a table, run.json or the report

@@ -38,10 +38,10 @@ def duration(seconds) -> str:
 
 
 def wall_seconds(run: Run):
-    if isinstance(run.meta.get("wall_seconds"), (int, float)):
-        return run.meta["wall_seconds"]
+    if isinstance(run.record.wall_seconds, (int, float)):
+        return run.record.wall_seconds
     try:
-        start, end = (datetime.datetime.fromisoformat(run.meta[key]) for key in ("started", "finished"))
+        start, end = (datetime.datetime.fromisoformat(value) for value in (run.record.started, run.record.finished))
     except (KeyError, TypeError, ValueError):
         return None
     return (end - start).total_seconds()
@@ -158,12 +158,12 @@ def compute_spent(run: Run) -> str:
         ("trials", f"{len(frame)}"),
         ("wall time", duration(wall_seconds(run))),
         ("trial-hours", f"{train_hours:.2f} h" if train_hours >= 0.1 else f"{train_hours * 60:.1f} min"),
-        ("device", describe(run.meta.get("device"))),
+        ("device", describe(run.record.device)),
     ]
     return ("<h3>Compute spent</h3>" + cards(items)
             + f'<p class="note">Trials by status: {status_counts(frame)}. Trial-hours add up the proxy trainings\' wall time, '
               "each training once: a duplicate reuses its original's result and costs 0 s.</p>"
-            + f'<p class="note">Data: {describe(run.meta.get("data"))}. Preset: {preset_text(run.meta.get("preset"))}.</p>')
+            + f'<p class="note">Data: {describe(run.record.data)}. Preset: {preset_text(run.record.preset)}.</p>')
 
 
 def networks_table(table: pd.DataFrame) -> str:
@@ -183,7 +183,7 @@ def networks_table(table: pd.DataFrame) -> str:
 
 def summary(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:
     parts = [f'<p class="warn">{esc(warning)}</p>' for warning in run.warnings]
-    status = run.meta.get("status")
+    status = run.record.status
     if status and status != RunStatus.COMPLETE:
         parts.append(f'<p class="warn">This run is <b>{esc(status)}</b>: everything below is what it had finished.</p>')
     budget = run.budget

@@ -8,6 +8,7 @@ Ray nor Optuna.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from plotly.offline import get_plotlyjs
 from scalesearch import __version__
 from scalesearch.cli.console import human
 from scalesearch.errors import InputError
+from scalesearch.runs.atomic import write_atomically
 from scalesearch.runs.coefficients import read_document, write_document
 from scalesearch.runs.export import WINNER_JSON, document_matches, winner_document
 from scalesearch.report.figures import extrapolation_figure, pareto_figure, progress_figure, space_figure
@@ -55,7 +57,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, self_con
         + '<p class="note">Filled markers meet the budget, open ones do not; diamonds are reference trials. The green '
           "step line is the Pareto front of the complete, feasible trials. Duplicates sit on the trial they repeat.</p>"
     )
-    search_space = plot(space_figure(run.table, run.budget, run.meta.get("constraint"), grid_points(run)),
+    search_space = plot(space_figure(run.table, run.budget, run.record.constraint, grid_points(run)),
                         "fig-search-space", "No trial has coefficients yet.") + space_note(run)
     progress = plot(progress_figure(run.table), "fig-progress", "No trial completed yet: no progress to plot.")
     extrapolation = extrapolation_section(run, winner, plot)
@@ -68,8 +70,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, self_con
         ("trials", "Trials", trials_table(run.table, winner)),
         ("provenance", "Provenance", provenance(run)),
     ]
-    facts = [run.get("space", "unknown space"), f"budget {run.budget:g}×" if run.budget else "budget unknown",
-             f"{run.get('sampler', 'unknown')} sampler", run.get("status", "status unknown"), str(run.path)]
+    record = run.record
+    facts = [record.space or "unknown space", f"budget {run.budget:g}×" if run.budget else "budget unknown",
+             f"{record.sampler or 'unknown'} sampler", record.status or "status unknown", str(run.path)]
     subtitle = " · ".join(esc(fact) for fact in facts)
     document = page(f"scalesearch report — {run.name}", subtitle, sections, len(figures),
                     get_plotlyjs() if self_contained else None)
@@ -77,43 +80,46 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, self_con
         out.parent.mkdir(parents=True, exist_ok=True)
         if not self_contained:
             write_plotly_js(out.parent)
-        temporary = out.with_name(f".{out.name}.tmp")
-        temporary.write_text(document, encoding="utf-8")
-        temporary.replace(out)
+        write_atomically(out, document)
     except OSError as error:
         raise InputError(f"cannot write the report to {out}: {error.strerror or error}") from error
     return out
 
 
+def _or(value, default):
+    """``value``, or ``default`` where run.json lacks it (None)."""
+    return default if value is None else value
+
+
 def grid_points(run: Run) -> np.ndarray | None:
     """The grid points the run's grid search walked, as the study decides them (``feasible_grid``): (α, β, γ) in
     formula mode, (α, β, 1) in measured mode, where γ is solved per pair. Empty when no point is feasible."""
-    if run.get("sampler") != "grid":
+    if run.record.sampler != "grid":
         return None
     from scalesearch.errors import InputError
     from scalesearch.study.feasibility import feasible_grid
     from scalesearch.study.samplers import GridSpec
 
-    grid = run.meta.get("grid") if isinstance(run.meta.get("grid"), dict) else {}
+    grid = run.record.grid or {}
     spec = GridSpec(tuple(grid.get("alpha_range", (1.0, 2.0))), tuple(grid.get("beta_range", (1.0, 1.5))),
                     tuple(grid.get("gamma_range", (1.0, 1.5))), float(grid.get("step", 0.05)))
     if run.budget is None:
         return None
     try:
-        points = feasible_grid(spec, budget=run.budget, tolerance=float(run.get("tolerance", 0.1)),
-                               constraint=run.get("constraint", "measured"), seed=0)
+        points = feasible_grid(spec, budget=run.budget, tolerance=float(_or(run.record.tolerance, 0.1)),
+                               constraint=run.record.constraint or "measured", seed=0)
     except InputError:
         return np.empty((0, 3))
     return np.asarray([(alpha, beta, 1.0 if gamma is None else gamma) for alpha, beta, gamma in points], float)
 
 
 def space_note(run: Run) -> str:
-    constraint = run.get("constraint", "unknown")
-    text = (f"Constraint: <b>{esc(constraint)}</b>, tolerance {esc(run.get('tolerance', 'unknown'))}. Under the dashed curve "
+    constraint = run.record.constraint or "unknown"
+    text = (f"Constraint: <b>{esc(constraint)}</b>, tolerance {esc(_or(run.record.tolerance, 'unknown'))}. Under the dashed curve "
             "α·β² is below the budget, so some γ ≥ 1 brings α·β²·γ² to it. ")
     if constraint == "measured":
         text += "In measured mode γ is the effective resolution ratio solved so that the measured FLOPs meet the budget. "
-    grid = run.meta.get("grid")
+    grid = run.record.grid
     if isinstance(grid, dict):
         text += "Grid: " + describe({k: v for k, v in grid.items() if k != "points"}) + "."
     return f'<p class="note">{text}</p>'
@@ -209,23 +215,24 @@ def trials_table(frame: pd.DataFrame, winner: pd.Series | None) -> str:
 
 
 def provenance(run: Run) -> str:
-    machine = run.meta.get("machine") if isinstance(run.meta.get("machine"), dict) else {}
+    record = run.record
+    machine = record.machine or {}
     items = [
         ("run", esc(run.name)),
         ("folder", esc(run.path.resolve())),
-        ("status", describe(run.meta.get("status"))),
-        ("command", f"<code>{esc(run.meta['command'])}</code>" if run.meta.get("command") else "unknown"),
-        ("space", describe(run.meta.get("space"))),
-        ("proxy base", describe(run.meta.get("proxy_base"))),
-        ("budget / tolerance", f"{describe(run.meta.get('budget'))} / {describe(run.meta.get('tolerance'))}"),
-        ("constraint / sampler", f"{describe(run.meta.get('constraint'))} / {describe(run.meta.get('sampler'))}"),
-        ("trials asked / seed", f"{describe(run.meta.get('trials'))} / {describe(run.meta.get('seed'))}"),
-        ("data / classes", f"{describe(run.meta.get('data'))} / {describe(run.meta.get('num_classes'))}"),
-        ("device", describe(run.meta.get("device"))),
-        ("started", describe(run.meta.get("started"))),
-        ("finished", describe(run.meta.get("finished"))),
+        ("status", describe(record.status)),
+        ("command", f"<code>{esc(record.command)}</code>" if record.command else "unknown"),
+        ("space", describe(record.space)),
+        ("proxy base", describe(dataclasses.asdict(record.proxy_base) if record.proxy_base else None)),
+        ("budget / tolerance", f"{describe(record.budget)} / {describe(record.tolerance)}"),
+        ("constraint / sampler", f"{describe(record.constraint)} / {describe(record.sampler)}"),
+        ("trials asked / seed", f"{describe(record.trials)} / {describe(record.seed)}"),
+        ("data / classes", f"{describe(record.data)} / {describe(record.num_classes)}"),
+        ("device", describe(record.device)),
+        ("started", describe(record.started)),
+        ("finished", describe(record.finished)),
         ("wall time", duration(wall_seconds(run))),
-        ("versions", describe(run.meta.get("versions"))),
+        ("versions", describe(record.versions)),
         ("machine", describe(machine) if machine else "unknown"),
         ("report", f"scalesearch {esc(__version__)}, "
                    f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}"),

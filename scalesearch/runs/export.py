@@ -5,6 +5,8 @@ asked for; the others are the best of the trials it finished.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from scalesearch.errors import InputError
 from scalesearch.model.spaces import load_space
 from pathlib import Path
@@ -29,7 +31,7 @@ def search_record(run, winner, pick: str) -> dict:
     return {
         "run": run.name,
         "run_dir": str(run.path.resolve()),
-        "space": run.meta.get("space"),
+        "space": run.record.space,
         "trial": _plain(winner["trial"]),
         "pick": pick,
         "accuracy": _plain(winner["accuracy"]),
@@ -37,11 +39,11 @@ def search_record(run, winner, pick: str) -> dict:
         "formula_product": _plain(winner["formula_product"]),
         "seed": _plain(winner["seed"]),
         "seeds": _plain(winner.get("seeds")),  # how many seeds the accuracy is the mean of
-        "sampler": run.meta.get("sampler") or _plain(winner["sampler"]),
-        "constraint": run.meta.get("constraint") or _plain(winner["constraint"]),
-        "tolerance": run.meta.get("tolerance"),
-        "proxy_base": run.meta.get("proxy_base"),
-        "data": run.meta.get("data"),
+        "sampler": run.record.sampler or _plain(winner["sampler"]),
+        "constraint": run.record.constraint or _plain(winner["constraint"]),
+        "tolerance": run.record.tolerance,
+        "proxy_base": dataclasses.asdict(run.record.proxy_base) if run.record.proxy_base else None,
+        "data": run.record.data,
     }
 
 
@@ -55,22 +57,22 @@ def winner_document(run, winner, pick: str = "best") -> dict:
 
     space = load_space(require_space(run))
     alpha, beta, gamma = float(winner["alpha"]), float(winner["beta"]), float(winner["gamma"])
-    num_classes = int(run.meta.get("num_classes") or 1000)
-    if run.meta.get("constraint", "measured") == "measured" and run.budget:
+    num_classes = int(run.record.num_classes or 1000)
+    if (run.record.constraint or "measured") == "measured" and run.budget:
         gamma = _full_space_gamma(space, alpha, beta, run.budget, num_classes)
     record = search_record(run, winner, pick)
     record["proxy_coefficients"] = {"alpha": float(winner["alpha"]), "beta": float(winner["beta"]),
                                     "gamma": float(winner["gamma"])}
     document = coefficients_document(
         space, alpha, beta, max(1.0, gamma), budget=run.budget, num_classes=num_classes,
-        resolution_multiple=int(run.meta.get("resolution_multiple") or 1), search=record,
+        resolution_multiple=int(run.record.resolution_multiple or 1), search=record,
     )
     from scalesearch.verdict.verdict import decide
 
     verdict = decide(run.table, run.tie_break)
     # Beside the format, where a reader looks first: an unfinished run's winner is provisional, and the verdict
     # says how sure the choice is.
-    return {"format": FORMAT, "version": VERSION, "status": str(run.get("status", "unknown")),
+    return {"format": FORMAT, "version": VERSION, "status": str(run.record.status or "unknown"),
             "verdict": verdict.to_dict() if verdict else None} | document
 
 
@@ -97,13 +99,13 @@ def document_matches(document: dict, run, winner) -> bool:
         )
     except (KeyError, TypeError, ValueError):
         return False
-    wanted_classes = run.meta.get("num_classes") or 1000
+    wanted_classes = run.record.num_classes or 1000
     return (
         same_coefficients
-        and search.get("space", document.get("space")) == run.meta.get("space")
+        and search.get("space", document.get("space")) == run.record.space
         and document.get("num_classes") == wanted_classes
         and document.get("budget") == run.budget
-        and document.get("resolution_multiple", 1) == (run.meta.get("resolution_multiple") or 1)
+        and document.get("resolution_multiple", 1) == (run.record.resolution_multiple or 1)
     )
 
 

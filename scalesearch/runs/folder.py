@@ -1,8 +1,8 @@
-"""A run folder as the report and the export see it: the results table plus run.json.
+"""A run folder as the report and the export see it: the results table plus run.json's record.
 
 run.json is metadata only (command, space, budget, versions…). An interrupted
-or crashed run may have written part of it or none of it, so every key is
-optional here; only the table is required.
+or crashed run may have written part of it or none of it, so every field of its
+RunRecord may be None here; only the table is required.
 """
 from __future__ import annotations
 
@@ -13,37 +13,33 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.errors import InputError
+from scalesearch.runs.record import RUN_FILE, RunRecord
 from scalesearch.runs.table import load_table
 
-RUN_JSON = "run.json"
-RUN_FORMAT = "scalesearch.run"
+RUN_JSON = RUN_FILE
 
 
 @dataclass
 class Run:
     path: Path
     table: pd.DataFrame
-    meta: dict = field(default_factory=dict)
+    record: RunRecord = field(default_factory=RunRecord)
     warnings: list[str] = field(default_factory=list)  # what was wrong with run.json, for the reader
-
-    def get(self, key: str, default=None):
-        value = self.meta.get(key)
-        return default if value is None else value
 
     @property
     def name(self) -> str:
-        return str(self.get("name", self.path.resolve().name))
+        return str(self.record.name or self.path.resolve().name)
 
     @property
     def tie_break(self) -> str:
         """How the run picks among networks tied within the noise (latency unless it said otherwise)."""
-        return str(self.get("tie_break", "latency"))
+        return str(self.record.tie_break or "latency")
 
     @property
     def budget(self) -> float | None:
         """run.json's budget, else the table's (every trial records the budget it was run under)."""
-        if isinstance(self.meta.get("budget"), (int, float)):
-            return float(self.meta["budget"])
+        if isinstance(self.record.budget, (int, float)):
+            return float(self.record.budget)
         budgets = self.table["budget"].dropna()
         return float(budgets.iloc[0]) if len(budgets) else None
 
@@ -53,26 +49,26 @@ def read_run(run_dir: str | Path) -> Run:
     path = Path(run_dir)
     table = load_table(path)
     warnings: list[str] = []
-    meta: dict = {}
-    meta_path = path / RUN_JSON
-    if not meta_path.exists():
+    record = RunRecord()
+    record_path = path / RUN_JSON
+    if not record_path.exists():
         warnings.append(f"{RUN_JSON} is missing: the run's settings and provenance are unknown")
     else:
         try:
-            loaded = json.loads(meta_path.read_text())
+            loaded = json.loads(record_path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             warnings.append(f"{RUN_JSON} is unreadable ({type(error).__name__}); the run's settings are unknown")
         else:
-            if isinstance(loaded, dict) and loaded.get("format", RUN_FORMAT) == RUN_FORMAT:
-                meta = loaded
-            else:
-                warnings.append(f"{RUN_JSON} is not a scalesearch run description; ignored")
-    return Run(path, table, meta, warnings)
+            try:
+                record = RunRecord.from_json(loaded)
+            except InputError as error:
+                warnings.append(f"{error}; ignored")
+    return Run(path, table, record, warnings)
 
 
 def require_space(run: Run) -> str:
     """The full search space the run scaled (a built-in name or ``path.py:NAME``)."""
-    space = run.meta.get("space")
+    space = run.record.space
     if not isinstance(space, str) or not space:
         detail = run.warnings[0] if run.warnings else f"{RUN_JSON} names no space"
         raise InputError(f"cannot tell which search space {run.path} used: {detail}")
