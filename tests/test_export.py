@@ -31,10 +31,11 @@ def test_the_json_holds_coefficients_base_and_models(document_path):
     assert "official" not in document  # only for efficientnet_b0
 
 
+@pytest.mark.slow  # over ~2 s
 def test_build_model_from_json_rebuilds_the_listed_network(document_path):
     document = json.loads(document_path.read_text())
     model = build_model_from_json(document_path, phi=2)
-    expected = scale(load_space("mobilenet_v2"), 1.1**2, 1.2**2, 1.15**2)
+    expected = scale(load_space("mobilenet_v2"), width=1.1**2, depth=1.2**2, resolution=1.15**2)
     assert model.spec == expected
     assert sum(p.numel() for p in model.parameters()) == document["models"][2]["params"]
     assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 10)
@@ -53,6 +54,7 @@ def test_files_that_are_not_ours_are_refused(tmp_path, content):
         build_model_from_json(path)
 
 
+@pytest.mark.slow  # over ~2 s
 def test_efficientnet_documents_carry_the_official_networks_beside_the_formula():
     document = coefficients_document("efficientnet_b0", 1.2, 1.1, 1.15, phis=[1], num_classes=1000)
     official = {model["name"]: model for model in document["official"]}

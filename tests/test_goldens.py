@@ -42,6 +42,7 @@ def test_official_efficientnet_fvcore_flops_within_half_a_percent(name):
     [pytest.param("resnet50", 25_557_032, 4.1115, id="resnet50"),
      pytest.param("mobilenet_v2", 3_504_872, 0.3142, id="mobilenet_v2")],
 )
+@pytest.mark.slow  # over ~2 s
 def test_other_spaces_equal_the_standard_pytorch_models(space, params, gflops):
     spec = scale(load_space(space))
     assert count_parameters(spec, 1000) == params

@@ -45,6 +45,7 @@ def quick(**fields) -> ProxyConfig:
     return ProxyConfig(**{"epochs": 1, "batch_size": 32, "learning_rate": 0.05, "max_steps": 3, **fields})
 
 
+@pytest.mark.slow  # over ~2 s
 def test_two_epochs_on_the_synthetic_set_learn_clearly_above_chance(base):
     dataset = load_dataset("synthetic", proxy_images=TINY.proxy_images, val_images=TINY.val_images,
                            source_resolution=TINY.source_resolution)
@@ -58,6 +59,7 @@ def test_two_epochs_on_the_synthetic_set_learn_clearly_above_chance(base):
     assert result.peak_memory_bytes is None  # CPU: not measurable per trial, and said so
 
 
+@pytest.mark.slow  # over ~2 s
 def test_same_seed_gives_identical_results_and_another_seed_does_not(base, small_data):
     def run(seed):
         result = train_proxy(scale(base), small_data, quick(seed=seed))

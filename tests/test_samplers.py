@@ -95,6 +95,7 @@ def test_each_sampler_proposes_only_feasible_points_with_fake_objective(sampler_
 
 
 @pytest.mark.parametrize("sampler_name", SAMPLERS)
+@pytest.mark.slow  # over ~2 s
 def test_each_sampler_is_reproducible_by_seed(sampler_name, tmp_path):
     first, again, other = (_propose(tmp_path / name, sampler_name, seed) for name, seed in
                            (("first", 3), ("again", 3), ("other", 4)))

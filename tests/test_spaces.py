@@ -26,6 +26,7 @@ def test_builtin_spaces_are_registered():
     assert set(builtin_spaces()) >= {"efficientnet_b0", "mobilenet_v2", "resnet50"}
 
 
+@pytest.mark.slow  # over ~2 s
 def test_a_users_space_file_is_loaded_and_builds(tmp_path):
     path = tmp_path / "my_space.py"
     path.write_text(USER_SPACE)

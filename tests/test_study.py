@@ -15,6 +15,7 @@ def test_references_are_proposed_first_and_labelled(tmp_path):
     assert [table.loc[p.trial, "reference"] for p in proposals] == ["depth-only", "width-only", "resolution-only"]
 
 
+@pytest.mark.slow  # over ~2 s
 def test_measured_mode_never_trains_an_infeasible_candidate(tmp_path):
     study = make_study(tmp_path, constraint="measured", references=False, trials=4)
     proposals = []
@@ -92,6 +93,7 @@ def test_the_nni_grid_builds_65_distinct_b0_networks(tmp_path):
     assert study.grid_summary()["distinct"] == 65  # docs/design.md §3: 108 feasible points, 65 networks
 
 
+@pytest.mark.slow  # over ~2 s
 def test_a_grid_search_runs_to_the_last_grid_point_and_resumes_as_done(tmp_path):
     from scalesearch.study.samplers import GridSpec
 
@@ -107,6 +109,7 @@ def test_a_grid_search_runs_to_the_last_grid_point_and_resumes_as_done(tmp_path)
     assert resumed.propose() is None
 
 
+@pytest.mark.slow  # over ~2 s
 def test_single_dimension_references_scale_only_their_dimension_to_the_closest_measured_budget(tmp_path):
     from scalesearch.cost.formula import count
 
@@ -121,8 +124,8 @@ def test_single_dimension_references_scale_only_their_dimension_to_the_closest_m
     # No other network along the same dimension measures closer to 2x (solving γ instead gave
     # width-only a smaller input, and left depth-only wherever α = 2 happened to land).
     along = {
-        "depth-only": [scale(TINY, 1.0, 1.0 + step / 100) for step in range(0, 300)],
-        "width-only": [scale(TINY, 1.0 + step / 200, 1.0) for step in range(0, 200)],
+        "depth-only": [scale(TINY, width=1.0, depth=1.0 + step / 100) for step in range(0, 300)],
+        "width-only": [scale(TINY, width=1.0 + step / 200, depth=1.0) for step in range(0, 200)],
         "resolution-only": [scale(TINY, pixels=size) for size in range(32, 96)],
     }
     for label, specs in along.items():
@@ -176,6 +179,7 @@ def test_references_do_not_count_against_trials_with_fake_objective(tmp_path):
     assert len(trainings) == 2 + 3  # two searched candidates beside the three single-dimension references
 
 
+@pytest.mark.slow  # over ~2 s
 def test_the_confirm_stage_trains_the_top_networks_and_references_with_paired_seeds_with_fake_objective(tmp_path):
     study = make_study(tmp_path, trials=5, references=True, seeds=3, confirm=2, seed=10)
     trainings = _drive(study)
@@ -192,6 +196,7 @@ def test_the_confirm_stage_trains_the_top_networks_and_references_with_paired_se
     assert len(confirm) <= study.max_trainings() - 5 - len(references)
 
 
+@pytest.mark.slow  # over ~2 s
 def test_racing_drops_a_network_that_cannot_win_with_fake_objective(tmp_path):
     from scalesearch.study.confirm import plan
 
