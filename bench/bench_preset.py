@@ -52,7 +52,7 @@ def main() -> None:
                                source_resolution=preset.source_resolution, seed=seed)
         data_seconds = time.perf_counter() - started
         for label, width, depth, resolution in CANDIDATES:
-            spec = scale(base, width, depth, resolution)
+            spec = scale(base, width=width, depth=depth, resolution=resolution)
             started = time.perf_counter()
             result = train_proxy(spec, dataset, ProxyConfig(**{**config.__dict__, "seed": seed}))
             seconds = time.perf_counter() - started

@@ -169,7 +169,7 @@ def _evaluate_cached(base, base_flops, alpha, beta, budget, tolerance, memo):
     """``evaluate(..., solve_resolution=True)``. With the resolution solved, the candidate's network depends on
     (α, β) only through the rounded depth and width (the solve sees nothing else), and α, β ≥ 1 here, so one
     evaluation per rounded (depth, width) network decides all the points that round to it."""
-    key = scale(base, beta, alpha).architecture_key()[:-1]  # all but the resolution
+    key = scale(base, width=beta, depth=alpha).architecture_key()[:-1]  # all but the resolution
     if key not in memo:
         memo[key] = evaluate(base, base_flops, alpha, beta, 1.0, budget=budget, tolerance=tolerance,
                              constraint="measured", num_classes=NUM_CLASSES, solve_resolution=True)

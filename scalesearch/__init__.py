@@ -24,7 +24,7 @@ def build_model(
     if isinstance(space_or_spec, ModelSpec):
         spec = space_or_spec
     else:
-        spec = scale(load_space(space_or_spec), width, depth, resolution)
+        spec = scale(load_space(space_or_spec), width=width, depth=depth, resolution=resolution)
     return build(spec, num_classes)
 
 

@@ -15,7 +15,7 @@ from scalesearch.model.spaces import load_space
     pytest.param(0.35, 0.3, 50, id="w0.35-d0.3-r50"),
 ])
 def test_formula_equals_fvcore(space, width, depth, pixels):
-    spec = scale(load_space(space), width, depth, pixels=pixels)
+    spec = scale(load_space(space), width=width, depth=depth, pixels=pixels)
     cost = measure(spec, 10)
     assert count(spec, 10) == (cost.flops, cost.activations)
 

@@ -93,14 +93,14 @@ def test_extrapolation_uses_powers_of_the_coefficients():
 def test_scale_keeps_the_specs_of_equal_networks_equal_in_architecture():
     space = load_space("efficientnet_b0")
     # Every depth in (1, 1.25] builds the same 23 blocks (an early note said 1.30; 4 × 1.26 rounds up to 6; docs/design.md §3): same network.
-    assert scale(space, 1.0, 1.05).architecture_key() == scale(space, 1.0, 1.25).architecture_key()
-    assert scale(space, 1.0, 1.05).architecture_key() != scale(space, 1.0, 1.26).architecture_key()
-    assert sum(stage.repeats for stage in scale(space, 1.0, 1.2).stages) == 23
+    assert scale(space, width=1.0, depth=1.05).architecture_key() == scale(space, width=1.0, depth=1.25).architecture_key()
+    assert scale(space, width=1.0, depth=1.05).architecture_key() != scale(space, width=1.0, depth=1.26).architecture_key()
+    assert sum(stage.repeats for stage in scale(space, width=1.0, depth=1.2).stages) == 23
 
 
 def test_modelspec_round_trips_through_a_dict():
     from scalesearch.model.scaling import ModelSpec
 
-    spec = scale(load_space("resnet50"), 1.3, 1.7, 1.1)
+    spec = scale(load_space("resnet50"), width=1.3, depth=1.7, resolution=1.1)
     assert ModelSpec.from_dict(spec.to_dict()) == spec
     assert math.isclose(spec.width, 1.3)

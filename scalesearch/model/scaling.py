@@ -141,10 +141,10 @@ def parse_phis(text: str) -> list[int]:
 
 def scale(
     space: SearchSpace,
+    *,  # keywords only: callers think in (α, β) = (depth, width), and a positional call read width first
     width: float = 1.0,
     depth: float = 1.0,
     resolution: float = 1.0,
-    *,
     pixels: int | None = None,
     resolution_multiple: int = 1,
     dropout: float | None = None,
@@ -188,7 +188,7 @@ def extrapolate(
 ) -> list[tuple[str, int, ModelSpec]]:
     """(name, φ, spec) for depth α^φ, width β^φ, resolution base·γ^φ."""
     return [
-        (f"B{phi}", phi, scale(space, beta**phi, alpha**phi, gamma**phi, resolution_multiple=resolution_multiple))
+        (f"B{phi}", phi, scale(space, width=beta**phi, depth=alpha**phi, resolution=gamma**phi, resolution_multiple=resolution_multiple))
         for phi in phis
     ]
 
@@ -196,7 +196,7 @@ def extrapolate(
 def official_efficientnets(space: SearchSpace) -> list[tuple[str, ModelSpec]]:
     """The released B0–B7 built on ``space`` (meaningful for efficientnet_b0)."""
     return [
-        (name, scale(space, width, depth, pixels=pixels, dropout=dropout))
+        (name, scale(space, width=width, depth=depth, pixels=pixels, dropout=dropout))
         for name, (width, depth, pixels, dropout) in OFFICIAL_EFFICIENTNET.items()
     ]
 
@@ -209,7 +209,7 @@ def proxy_base(space: SearchSpace, width: float = 1.0, depth: float = 1.0, pixel
     """
     if (width, depth, pixels) == (1.0, 1.0, None):
         return space
-    spec = scale(space, width, depth, pixels=pixels or space.resolution)
+    spec = scale(space, width=width, depth=depth, pixels=pixels or space.resolution)
     return replace(
         space,
         stem=spec.stem,

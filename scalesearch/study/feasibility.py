@@ -59,7 +59,7 @@ def evaluate(
         spec = _solve_resolution(base, base_flops, alpha, beta, budget, num_classes, smallest)
         gamma = spec.resolution / base.resolution
     else:
-        spec = scale(base, beta, alpha, gamma)
+        spec = scale(base, width=beta, depth=alpha, resolution=gamma)
     product = formula_product(alpha, beta, gamma)
     started = time.perf_counter()
     flops, activations = count(spec, num_classes)
@@ -93,7 +93,7 @@ def evaluate_along(
     target = budget * base_flops
 
     def network(t: float) -> ModelSpec:
-        return scale(base, beta**t, alpha**t, gamma**t)
+        return scale(base, width=beta**t, depth=alpha**t, resolution=gamma**t)
 
     def flops_at(t: float) -> int:
         return count(network(t), num_classes)[0]
@@ -124,7 +124,7 @@ def _solve_resolution(base, base_flops, alpha, beta, budget, num_classes, smalle
     low, high = max(8, smallest), max(base.resolution * 3, smallest + 1)
 
     def flops_at(size: int) -> int:
-        return count(scale(base, beta, alpha, pixels=size), num_classes)[0]
+        return count(scale(base, width=beta, depth=alpha, pixels=size), num_classes)[0]
 
     while high - low > 1:  # invariant: FLOPs(low) < target <= FLOPs(high), unless at the ends
         middle = (low + high) // 2
@@ -133,7 +133,7 @@ def _solve_resolution(base, base_flops, alpha, beta, budget, num_classes, smalle
         else:
             high = middle
     best = min((low, high), key=lambda size: abs(flops_at(size) - target))
-    return scale(base, beta, alpha, pixels=best)
+    return scale(base, width=beta, depth=alpha, pixels=best)
 
 
 def feasible_grid(grid: GridSpec, *, budget: float, tolerance: float, constraint: str, seed: int) -> list[tuple]:

@@ -190,7 +190,7 @@ class SearchStudy:
         grid = settings.grid
         distinct = None
         if settings.constraint == "formula":  # without measuring: the rounded network and resolution
-            distinct = len({scale(self.base, beta, alpha, gamma).architecture_key() for alpha, beta, gamma in self.grid})
+            distinct = len({scale(self.base, width=beta, depth=alpha, resolution=gamma).architecture_key() for alpha, beta, gamma in self.grid})
         return {"points": total, "candidates": len(self.grid), "distinct": distinct, "constraint": settings.constraint,
                 "alpha_range": list(grid.alpha_range), "beta_range": list(grid.beta_range),
                 "gamma_range": list(grid.gamma_range), "step": grid.step}
