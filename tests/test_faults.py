@@ -59,7 +59,8 @@ class Run:
     def __init__(self, *args, env: dict | None = None):
         # Short and under /tmp: Ray puts Unix sockets in it, and a socket path must stay under 108 bytes.
         self.ray_dir = tempfile.mkdtemp(prefix="sf-", dir="/tmp")
-        self.output = Path(self.ray_dir + ".out")
+        self.output = Path(self.ray_dir + ".out")  # read and removed once the run has ended
+        self._said: tuple[str, str] | None = None
         environment = dict(os.environ, RAY_TMPDIR=self.ray_dir, **(env or {}))
         environment.pop("RAY_ADDRESS", None)
         self.args = [str(arg) for arg in args]
@@ -74,11 +75,11 @@ class Run:
 
     @property
     def stdout(self) -> str:
-        return self.output.read_text()
+        return self._said[0] if self._said else self.output.read_text()
 
     @property
     def stderr(self) -> str:
-        return Path(f"{self.output}.err").read_text()
+        return self._said[1] if self._said else Path(f"{self.output}.err").read_text()
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -149,6 +150,10 @@ class Run:
                 pass
         end(list({process.pid: process for process in left}.values()))
         shutil.rmtree(self.ray_dir, ignore_errors=True)
+        if self._said is None:
+            self._said = (self.stdout, self.stderr)
+            for path in (self.output, Path(f"{self.output}.err")):
+                path.unlink(missing_ok=True)
 
 
 def descendants(pid: int) -> list:
