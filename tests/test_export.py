@@ -18,6 +18,7 @@ def document_path(tmp_path_factory):
     return write_document(document, tmp_path_factory.mktemp("export") / "coefficients.json")
 
 
+@pytest.mark.slow  # over ~2 s
 def test_the_json_holds_coefficients_base_and_models(document_path):
     document = json.loads(document_path.read_text())
     assert document["format"] == FORMAT and document["version"] == 1
@@ -41,6 +42,7 @@ def test_build_model_from_json_rebuilds_the_listed_network(document_path):
     assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 10)
 
 
+@pytest.mark.slow  # over ~2 s
 def test_asking_for_an_unlisted_phi_is_a_clear_error(document_path):
     with pytest.raises(InputError, match="no network with phi=5"):
         build_model_from_json(document_path, phi=5)
@@ -64,6 +66,7 @@ def test_efficientnet_documents_carry_the_official_networks_beside_the_formula()
 
 
 @pytest.mark.parametrize("status", ["interrupted", "complete", None])
+@pytest.mark.slow  # over ~2 s
 def test_a_run_s_winner_json_says_how_the_run_ended(tmp_path, status):
     """An interrupted run's finished trials still have a winner; the JSON says it is only the best so far."""
     records = [trial(0, 1.2, 1.1, 1.15, accuracy=0.45), trial(1, 1.1, 1.05, 1.25, accuracy=0.41),

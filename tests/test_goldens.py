@@ -31,6 +31,7 @@ def test_official_efficientnet_stage_table_and_parameters(name):
 
 
 @pytest.mark.parametrize("name", GOLDEN)
+@pytest.mark.slow  # over ~2 s
 def test_official_efficientnet_fvcore_flops_within_half_a_percent(name):
     cost = measure(OFFICIAL[name], 1000)
     assert cost.flops / 1e9 == pytest.approx(GOLDEN[name][4], rel=0.005)
