@@ -145,14 +145,19 @@ def test_a_search_that_trains_no_candidate_on_budget_exits_1_naming_the_toleranc
 
 
 def test_the_python_api_works_as_the_readme_shows_with_analytic_objective(tmp_path):
+    import optuna
+
     import scalesearch
 
+    optuna.logging.set_verbosity(optuna.logging.DEBUG)  # a notebook's own setting
     outcome = scalesearch.search(budget=2.0, space="efficientnet_b0", data="synthetic", sampler="random", trials=2,
                                  out=str(tmp_path / "mine"), objective="analytic", constraint="formula",
                                  references=False)
     explore = outcome.table[outcome.table["stage"] == "explore"]
     assert outcome.succeeded and (explore["status"] == "complete").sum() == 2
     assert outcome.winner_json == tmp_path / "mine" / "winner.json" and outcome.winner_json.exists()
+    assert optuna.logging.get_verbosity() == optuna.logging.DEBUG  # the run's quieter Optuna did not leak out
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     model = scalesearch.build_model_from_json(outcome.winner_json, phi=3)
     assert sum(parameter.numel() for parameter in model.parameters()) > 0
 

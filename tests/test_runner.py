@@ -118,7 +118,7 @@ def _run_on(address, out, *options, env=None, timeout=120):
     return result, time.time() - clock
 
 
-SMALL = ("--constraint", "formula", "--sampler", "random", "--trials", "2", "--no-reference")
+SMALL = ("--constraint", "formula", "--sampler", "random", "--trials", "2", "--no-reference", "--seeds", "1")
 
 
 def test_a_search_runs_on_an_existing_ray_cluster(ray_head, tmp_path):

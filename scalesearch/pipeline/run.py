@@ -70,6 +70,18 @@ def search(budget: float | str = 2.0, space: str = "efficientnet_b0", data: str 
 
 
 def run(options: RunOptions, progress=None, command: str | None = None):
+    """The run. Optuna's log level is the run's own while it lasts: a notebook keeps its own afterwards."""
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return _run(options, progress, command)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def _run(options: RunOptions, progress=None, command: str | None = None):
     """Every check that can fail runs before the folder is touched or Ray starts (nothing a user ran may be
     lost to a typo); a replaced run is deleted only once the new one is under way."""
     from scalesearch.pipeline.folder_claim import claim_folder

@@ -157,7 +157,6 @@ class SearchStudy:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.run_dir, self.base, self.base_flops, self.settings = Path(run_dir), base, base_flops, settings
         self.multi_objective = settings.sampler == "nsga2"
         self.grid = feasible_grid(settings.grid, budget=settings.budget, tolerance=settings.tolerance,
