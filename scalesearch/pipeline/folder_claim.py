@@ -86,10 +86,9 @@ def _lock(folder: Path, command: str | None):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
-        holder = _holder(handle.read())
+        error = _in_use(folder, handle.read())
         handle.close()
-        raise InputError(f"{folder} is in use by another scalesearch run ({holder}); "
-                         "wait for it to finish or choose another --out") from None
+        raise error from None
     handle.seek(0)
     handle.truncate()
     handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": command,
@@ -98,9 +97,24 @@ def _lock(folder: Path, command: str | None):
     return handle
 
 
-def _holder(text: str) -> str:
+def refuse_if_in_use(folder: Path) -> None:
+    """Say that a live run holds ``folder`` before anything else is checked, without touching the folder: a
+    moment's shared-lock probe, released as the file closes (claim_folder takes the lock itself later)."""
+    try:
+        with open(folder / LOCK_FILE) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise _in_use(folder, handle.read()) from None
+    except OSError:  # no lock file (or no folder): nobody holds it
+        pass
+
+
+def _in_use(folder: Path, text: str) -> InputError:
     try:
         info = json.loads(text)
-        return f"pid {info['pid']} on {info['host']} since {info['since']}: {info.get('command') or 'scalesearch'}"
+        holder = f"pid {info['pid']} on {info['host']} since {info['since']}: {info.get('command') or 'scalesearch'}"
     except (ValueError, KeyError, TypeError):
-        return "holder unknown"
+        holder = "holder unknown"
+    return InputError(f"{folder} is in use by another scalesearch run ({holder}); "
+                      "wait for it to finish or choose another --out")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import errno
-import fcntl
 import json
 import os
 import platform
@@ -84,7 +83,7 @@ def run(options: RunOptions, progress=None, command: str | None = None):
 def _run(options: RunOptions, progress=None, command: str | None = None):
     """Every check that can fail runs before the folder is touched or Ray starts (nothing a user ran may be
     lost to a typo); a replaced run is deleted only once the new one is under way."""
-    from scalesearch.pipeline.folder_claim import claim_folder
+    from scalesearch.pipeline.folder_claim import claim_folder, refuse_if_in_use
     from scalesearch.cost.measure import measure
     from scalesearch.training.objectives import OBJECTIVES
     from scalesearch.pipeline.ray_runner import Resources, check_resources, run_trials, start_ray, stop_ray
@@ -93,10 +92,8 @@ def _run(options: RunOptions, progress=None, command: str | None = None):
     from scalesearch.study.feasibility import feasible_grid
     from scalesearch.study.search_study import SearchSettings, SearchStudy
 
-    holder = _holder(run_folder(options))
-    if holder:  # said first, whatever else the folder holds: a live run's folder is not to be resumed or replaced
-        raise InputError(f"{run_folder(options)} is in use by another scalesearch run ({holder}); "
-                         "wait for it to finish or choose another --out")
+    # Said first, whatever else the folder holds: a live run's folder is not to be resumed or replaced.
+    refuse_if_in_use(run_folder(options))
     if options.resume:  # before its options are used: they come from the config.yaml it may lack
         _refuse_a_resume_of_a_run_never_set_up(run_folder(options))
     options = validate(options)
@@ -228,23 +225,6 @@ def _refuse_a_resume_of_a_run_never_set_up(folder: Path) -> None:
         again += " --force"  # its first files are there: replace them
     raise InputError(f"cannot resume: {folder} was stopped before its first trial was set up (it has no "
                      f"{CONFIG_FILE}), so nothing is lost; start it again: {again}")
-
-
-def _holder(folder: Path) -> str | None:
-    """Who holds the folder's lock, while a live run does (folder_claim's flock, which the kernel drops when its
-    holder dies); None when the folder is free. claim_folder takes the lock itself later; this only lets a run
-    in use be said before anything else (it checks a folder's contents before its lock)."""
-    from scalesearch.pipeline.folder_claim import LOCK_FILE, _holder as described
-
-    try:
-        with open(folder / LOCK_FILE) as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a moment's probe: released as the file closes
-            except BlockingIOError:
-                return described(handle.read())
-    except OSError:
-        pass
-    return None
 
 
 def _judge(table, settings) -> tuple[RunStatus, str]:

@@ -256,7 +256,7 @@ class SearchStudy:
 
         settings = self.settings
         for _ in range(max_attempts):
-            if self.searched_trainings_started() >= settings.trials and not self._references_waiting():
+            if self.searched_trainings_started() >= settings.trials and not self._enqueued_waiting():
                 return None
             if self.grid is not None and self._grid_exhausted():
                 return None
@@ -298,7 +298,8 @@ class SearchStudy:
         log.warning("no new candidate after %d proposals: the space may be exhausted", max_attempts)
         return None
 
-    def _references_waiting(self) -> bool:
+    def _enqueued_waiting(self) -> bool:
+        """Trials enqueued but not yet asked: the references, and trials in flight at a kill, queued again on resume."""
         import optuna
 
         return any(t.state == optuna.trial.TrialState.WAITING for t in self.study.get_trials(deepcopy=False))
