@@ -76,3 +76,53 @@ def test_a_run_s_winner_json_says_how_the_run_ended(tmp_path, status):
     assert document["status"] == (status or "unknown")
     assert list(document)[:3] == ["format", "version", "status"]
     assert document["search"]["trial"] == 0
+
+
+@pytest.fixture
+def fvcore_traces(monkeypatch):
+    """fvcore's trace watched, not replaced, with nothing served from a cache: the list of networks it traced."""
+    from scalesearch.cost import measure as measure_module
+    from scalesearch.cost.cache import disk_cache
+
+    traces = []
+    trace = measure_module._count_fvcore
+    monkeypatch.setattr(measure_module, "_count_fvcore", lambda model, inputs: traces.append(model.spec) or trace(model, inputs))
+    monkeypatch.setattr(disk_cache, "path", None)
+    measure_module.clear_cache()
+    yield traces
+    measure_module.clear_cache()
+
+
+@pytest.mark.slow  # over ~2 s
+def test_the_export_counts_by_arithmetic_and_checks_the_winner_with_one_fvcore_trace(tmp_path, fvcore_traces):
+    from scalesearch.cost.formula import cost
+    from scalesearch.cost.measure import measure
+    from scalesearch.model.scaling import ModelSpec
+
+    run = make_run(tmp_path / "run", [trial(0, 1.2, 1.1, 1.15, accuracy=0.45)], space=write_tiny_space(tmp_path))
+    document = json.loads(export_run(run)["json"].read_text())
+    b1 = document["models"][1]
+    assert fvcore_traces == [ModelSpec.from_dict(b1["spec"])]  # one trace: the winner's φ=1 network
+    for model in document["models"]:
+        counted = cost(ModelSpec.from_dict(model["spec"]), document["num_classes"])
+        assert (model["flops"], model["params"], model["activations"]) == (counted.flops, counted.params, counted.activations)
+    traced = measure(ModelSpec.from_dict(b1["spec"]), document["num_classes"], "fvcore").flops
+    assert document["flops_check"] == {"network": "B1", "counter": "fvcore", "flops": traced, "arithmetic": b1["flops"],
+                                       "agrees": True}
+
+
+@pytest.mark.slow  # over ~2 s
+def test_a_wrong_arithmetic_count_makes_the_export_say_the_check_failed(tmp_path, fvcore_traces, monkeypatch, caplog):
+    import dataclasses
+
+    from scalesearch.cost import formula
+
+    right = formula.cost
+    monkeypatch.setattr(formula, "cost", lambda spec, num_classes: dataclasses.replace(
+        right(spec, num_classes), flops=right(spec, num_classes).flops + 1000))
+    run = make_run(tmp_path / "run", [trial(0, 1.2, 1.1, 1.15, accuracy=0.45)], space=write_tiny_space(tmp_path))
+    with caplog.at_level("WARNING", logger="scalesearch.runs.export"):
+        document = json.loads(export_run(run)["json"].read_text())
+    check = document["flops_check"]
+    assert check["agrees"] is False and check["arithmetic"] == check["flops"] + 1000
+    assert "FLOPs check failed" in caplog.text

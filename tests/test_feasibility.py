@@ -1,5 +1,7 @@
 """The budget judgement on a real proxy base: measured FLOPs by the exact arithmetic counter, and the paper's
-rule that no dimension shrinks (γ ≥ 1) unless asked."""
+rule that no dimension shrinks (γ ≥ 1) unless asked; every candidate, of a search too, counted by arithmetic."""
+import json
+
 import pytest
 
 from scalesearch.study.feasibility import evaluate
@@ -34,3 +36,48 @@ def test_a_coefficient_below_one_is_infeasible_in_both_modes(constraint):
     candidate = _evaluate(2.2, 1.0, 0.95, constraint=constraint, solve_resolution=False)
     assert not candidate.feasible and "shrinks a dimension" in candidate.reason
     assert _evaluate(2.2, 1.0, 0.95, constraint=constraint, solve_resolution=False, allow_shrink=True).reason != candidate.reason
+
+
+@pytest.mark.slow  # fvcore traces of 18 networks
+@pytest.mark.parametrize("space", ["efficientnet_b0", "mobilenet_v2", "resnet50"])
+@pytest.mark.parametrize("preset", ["cpu-tiny", "gpu-small"])
+def test_real_candidates_are_counted_by_arithmetic_equal_to_fvcore(space, preset):
+    """Candidates as a search makes them (a preset's proxy base, γ solved, and a reference along its direction)."""
+    from scalesearch.study.feasibility import evaluate_along
+    from scalesearch.training.presets import PRESETS
+
+    settings = PRESETS[preset]
+    base = proxy_base(load_space(space), settings.base_width, settings.base_depth, settings.base_resolution)
+    base_flops = measure(scale(base), 10, "fvcore").flops
+    candidates = [evaluate(base, base_flops, alpha, beta, 1.0, budget=2.0, tolerance=0.1, constraint="measured",
+                           num_classes=10, solve_resolution=True) for alpha, beta in ((1.3, 1.1), (1.0, 1.2))]
+    candidates.append(evaluate_along(base, base_flops, 1.0, 1.0, 2.0, budget=2.0, tolerance=0.1, num_classes=10))
+    for candidate in candidates:
+        traced = measure(candidate.spec, 10, "fvcore")
+        assert candidate.cost.counter == "arithmetic"
+        assert (candidate.cost.flops, candidate.cost.params, candidate.cost.activations) == (
+            traced.flops, traced.params, traced.activations)
+
+
+@pytest.mark.slow  # over ~2 s
+def test_a_search_counts_its_candidates_by_arithmetic_and_traces_none(tmp_path, monkeypatch):
+    """A real SearchStudy (Ray-free) proposes references, feasible, infeasible and duplicate candidates; fvcore's
+    tracer is watched, not replaced."""
+    from scalesearch.cost import measure as measure_module
+    from scalesearch.cost.formula import cost
+    from scalesearch.model.scaling import ModelSpec
+    from tests.helpers import make_study
+
+    traces = []
+    trace = measure_module._count_fvcore
+    monkeypatch.setattr(measure_module, "_count_fvcore", lambda *args: traces.append(args) or trace(*args))
+    study = make_study(tmp_path, constraint="measured", trials=6)
+    while (proposal := study.propose()) is not None:
+        study.complete(proposal.trial, {"accuracy": 0.5})
+    assert traces == []
+    trials = study.study.get_trials()
+    assert {"infeasible", "complete", "duplicate"} <= {trial.user_attrs["status"] for trial in trials}
+    for trial in trials:
+        expected = cost(ModelSpec.from_dict(json.loads(trial.user_attrs["spec"])), 10)
+        assert [trial.user_attrs[key] for key in ("flops", "params", "activations")] == [
+            expected.flops, expected.params, expected.activations]

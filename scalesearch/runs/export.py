@@ -2,10 +2,14 @@
 full space, with the verdict and the run's ``status`` from run.json (``complete``, ``interrupted``, ``failed`` or
 ``running``; ``unknown`` when run.json does not say). Only a complete run's winner is the winner of the search it
 asked for; the others are the best of the trials it finished.
+
+Every network's cost in it is counted by arithmetic, like the search's candidates; fvcore traces one network, the
+winner's φ=1, to check that count (``flops_check``), and a disagreement is said on stderr as well as in the file.
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from scalesearch.errors import InputError
 from scalesearch.model.spaces import load_space
@@ -15,6 +19,8 @@ from scalesearch.runs.coefficients import FORMAT, VERSION, coefficients_document
 
 WINNER_JSON = "winner.json"
 PICKS = ("best", "knee")
+
+log = logging.getLogger("scalesearch.runs.export")
 
 
 def _plain(value):
@@ -65,8 +71,9 @@ def winner_document(run, winner, pick: str = "best") -> dict:
                                     "gamma": float(winner["gamma"])}
     document = coefficients_document(
         space, alpha, beta, max(1.0, gamma), budget=run.budget, num_classes=num_classes,
-        resolution_multiple=int(run.record.resolution_multiple or 1), search=record,
+        resolution_multiple=int(run.record.resolution_multiple or 1), counter="arithmetic", search=record,
     )
+    document["flops_check"] = flops_check(document)
     from scalesearch.verdict.verdict import decide
 
     verdict = decide(run.table, run.tie_break)
@@ -76,12 +83,35 @@ def winner_document(run, winner, pick: str = "best") -> dict:
             "verdict": verdict.to_dict() if verdict else None} | document
 
 
+def flops_check(document: dict) -> dict:
+    """The winner's φ=1 network traced by fvcore against the arithmetic count the document holds for it.
+
+    ``agrees`` is None where there is nothing to compare: the arithmetic did not know the network's layers (fvcore
+    counted it already), or fvcore's tracer broke and PyTorch's counter, which counts less, stood in."""
+    from scalesearch.cost.measure import measure
+    from scalesearch.model.scaling import ModelSpec
+
+    entry = next((model for model in document["models"] if model["phi"] == 1), document["models"][-1])
+    spec = ModelSpec.from_dict(entry["spec"])
+    counted = measure(spec, document["num_classes"], "arithmetic")
+    traced = measure(spec, document["num_classes"], "fvcore")
+    check = {"network": entry["name"], "counter": traced.counter, "flops": traced.flops,
+             "arithmetic": counted.flops if counted.counter == "arithmetic" else None, "agrees": None}
+    if check["arithmetic"] is not None and traced.counter == "fvcore":
+        check["agrees"] = counted.flops == traced.flops
+        if not check["agrees"]:
+            log.warning("FLOPs check failed: fvcore counts %s FLOPs for the winner's %s, the arithmetic counter %s; "
+                        "every count in winner.json and the search came from the arithmetic counter and may be wrong",
+                        f"{traced.flops:,}", entry["name"], f"{counted.flops:,}")
+    return check
+
+
 def _full_space_gamma(space, alpha: float, beta: float, budget: float, num_classes: int) -> float:
     from scalesearch.study.feasibility import evaluate
     from scalesearch.cost.measure import measure
     from scalesearch.model.scaling import scale
 
-    base_flops = measure(scale(space), num_classes).flops
+    base_flops = measure(scale(space), num_classes, "arithmetic").flops
     candidate = evaluate(space, base_flops, alpha, beta, 1.0, budget=budget, tolerance=budget, constraint="measured",
                          num_classes=num_classes, solve_resolution=True)
     return candidate.gamma

@@ -1,15 +1,12 @@
-"""Is a proposed (α, β, γ) on budget? Build its φ=1 network, measure it, and (in measured mode)
-solve the resolution that puts its measured FLOPs on the budget."""
+"""Is a proposed (α, β, γ) on budget? Build its φ=1 network's spec, count its cost by arithmetic, and (in measured
+mode) solve the resolution that puts its measured FLOPs on the budget."""
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass
 
 from scalesearch.errors import InputError
 
-from scalesearch.model.build import count_parameters
-from scalesearch.cost.formula import count
 from scalesearch.cost.measure import Measurement, measure
 from scalesearch.model.scaling import ModelSpec, formula_product, scale
 from scalesearch.study.samplers import GridSpec, formula_feasible, grid_depth_width_points, grid_points
@@ -44,16 +41,15 @@ def evaluate(
     constraint: str,
     num_classes: int,
     solve_resolution: bool,
-    trace_off_budget: bool = False,
+    trace_off_budget: bool = False,  # unused since every candidate is counted by arithmetic; the study still passes it
     allow_shrink: bool = False,
 ) -> Candidate:
     """The φ=1 candidate. With ``solve_resolution`` γ is ignored and replaced by the
     resolution whose measured FLOPs ratio is closest to the budget.
 
-    Only candidates on budget (or with ``trace_off_budget``: the references, trained anyway) are
-    traced by fvcore; an off-budget one is decided, and recorded, by fvcore's count done by
-    arithmetic (equal to fvcore's, pinned by tests): tracing them was most of a cold run's
-    measuring time."""
+    Counted by arithmetic (fvcore's count, pinned equal by tests), never traced: tracing was most of a cold run's
+    measuring time. A network with layers the arithmetic does not know is traced by fvcore instead, and an export
+    traces the winner once to check the count."""
     if solve_resolution:
         smallest = base.resolution // 2 if allow_shrink else base.resolution
         spec = _solve_resolution(base, base_flops, alpha, beta, budget, num_classes, smallest)
@@ -61,24 +57,18 @@ def evaluate(
     else:
         spec = scale(base, width=beta, depth=alpha, resolution=gamma)
     product = formula_product(alpha, beta, gamma)
-    started = time.perf_counter()
-    flops, activations = count(spec, num_classes)
+    cost = measure(spec, num_classes, "arithmetic")
     if constraint == "formula":
         violation = abs(product - budget) - tolerance
         reason = f"alpha*beta^2*gamma^2 = {product:.3f} is not within {tolerance:g} of {budget:g}"
     else:
-        violation = abs(flops / base_flops - budget) - tolerance
-        reason = f"measured FLOPs ratio {flops / base_flops:.2f}x is not within {tolerance:g} of {budget:g}x"
-        if solve_resolution and not allow_shrink and violation >= 0 and flops > budget * base_flops:
+        violation = abs(cost.flops / base_flops - budget) - tolerance
+        reason = f"measured FLOPs ratio {cost.flops / base_flops:.2f}x is not within {tolerance:g} of {budget:g}x"
+        if solve_resolution and not allow_shrink and violation >= 0 and cost.flops > budget * base_flops:
             reason += " even at gamma = 1: only a smaller input could pay for this depth and width (--allow-shrink)"
     if min(alpha, beta, gamma) < 1 - 1e-9 and not allow_shrink:  # the paper's rule: no dimension shrinks
         violation = max(violation, 1.0 - min(alpha, beta, gamma))
         reason = f"a coefficient below 1 (alpha={alpha:.3f} beta={beta:.3f} gamma={gamma:.3f}) shrinks a dimension"
-    if violation < 0 or trace_off_budget:
-        cost = measure(spec, num_classes)
-    else:
-        cost = Measurement(flops, count_parameters(spec, num_classes), activations, "arithmetic",
-                           time.perf_counter() - started)
     return Candidate(alpha, beta, gamma, spec, cost, cost.flops / base_flops, product, violation,
                      reason if violation >= 0 else "")
 
@@ -96,7 +86,7 @@ def evaluate_along(
         return scale(base, width=beta**t, depth=alpha**t, resolution=gamma**t)
 
     def flops_at(t: float) -> int:
-        return count(network(t), num_classes)[0]
+        return measure(network(t), num_classes, "arithmetic").flops
 
     low, high = 0.0, 1.0
     while flops_at(high) < target and high < 64:  # FLOPs never fall as t grows
@@ -107,11 +97,10 @@ def evaluate_along(
             low = middle
         else:
             high = middle
-    spec = min((network(low), network(high)), key=lambda s: abs(count(s, num_classes)[0] - target))
-    # Judged and measured like any candidate; traced even off budget, since a reference trains anyway.
+    spec = min((network(low), network(high)), key=lambda s: abs(measure(s, num_classes, "arithmetic").flops - target))
+    # Judged and counted like any candidate (a reference trains even off budget).
     return evaluate(base, base_flops, spec.depth, spec.width, spec.resolution / base.resolution, budget=budget,
-                    tolerance=tolerance, constraint="measured", num_classes=num_classes, solve_resolution=False,
-                    trace_off_budget=True)
+                    tolerance=tolerance, constraint="measured", num_classes=num_classes, solve_resolution=False)
 
 
 def _solve_resolution(base, base_flops, alpha, beta, budget, num_classes, smallest):
@@ -124,7 +113,7 @@ def _solve_resolution(base, base_flops, alpha, beta, budget, num_classes, smalle
     low, high = max(8, smallest), max(base.resolution * 3, smallest + 1)
 
     def flops_at(size: int) -> int:
-        return count(scale(base, width=beta, depth=alpha, pixels=size), num_classes)[0]
+        return measure(scale(base, width=beta, depth=alpha, pixels=size), num_classes, "arithmetic").flops
 
     while high - low > 1:  # invariant: FLOPs(low) < target <= FLOPs(high), unless at the ends
         middle = (low + high) // 2
