@@ -145,7 +145,6 @@ def test_off_budget_candidates_are_not_traced_but_recorded_with_fvcores_figures(
     traced = measure(off_budget.spec, 10)
     assert (off_budget.cost.flops, off_budget.cost.params, off_budget.cost.activations) == (
         traced.flops, traced.params, traced.activations)
-    assert candidate(3.0, trace_off_budget=True).cost.counter == "fvcore"  # references train anyway
 
 
 def _fake_accuracy(trial_row, seed) -> float:
