@@ -83,18 +83,21 @@ CONNECT_LIMITS = {"RAY_gcs_server_port_wait_time_s": "1", "RAY_py_gcs_connect_ti
 PROBE_SECONDS = 3  # a head that does not accept a TCP connection in this time is taken as unreachable
 
 
-def start_ray(resources: Resources, verbose: bool = False) -> RaySession:
-    """Ray for this run; pass what it returns to stop_ray, which undoes the run's changes to this process."""
+def start_ray(resources: Resources, verbose: bool = False, declare_gpus: int | None = None) -> RaySession:
+    """Ray for this run; pass what it returns to stop_ray, which undoes the run's changes to this process.
+
+    ``declare_gpus`` (tests only): a local Ray declares this many GPUs whatever the machine has, so that
+    fractional GPU scheduling can be tested on a CPU machine (tests/test_gpu_path.py)."""
     session = _quiet_ray(verbose)
     try:
-        session.started = _start(resources, verbose)
+        session.started = _start(resources, verbose, declare_gpus)
     except BaseException:
         _restore(session)
         raise
     return session
 
 
-def _start(resources: Resources, verbose: bool) -> bool:
+def _start(resources: Resources, verbose: bool, declare_gpus: int | None = None) -> bool:
     if resources.address:
         return _connect_ray(resources.address, verbose)
     import ray
@@ -104,7 +107,7 @@ def _start(resources: Resources, verbose: bool) -> bool:
     # "local", not None: with no address ray.init() joins the cluster named by RAY_ADDRESS or by the last
     # `ray start` on this machine, and our trials would run on someone else's Ray.
     ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, log_to_driver=verbose,
-             configure_logging=True)
+             configure_logging=True, num_gpus=declare_gpus)
     return True
 
 

@@ -25,10 +25,14 @@ def select(storage: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return storage.index_select(0, index).permute(0, 3, 1, 2)
 
 
-def resize(images: torch.Tensor, resolution: int) -> torch.Tensor:
-    """Antialiased bilinear resize to resolution × resolution: a coarser input really loses detail."""
+def resize(images: torch.Tensor, resolution: int, in_float: bool | None = None) -> torch.Tensor:
+    """Antialiased bilinear resize to resolution × resolution: a coarser input really loses detail.
+
+    ``in_float``: the recipe's choice (recipe.Recipe.float_resize); None: as the device needs."""
     # CPU has a fast uint8 kernel; CUDA's antialiased kernel takes floating point only.
-    source = images if images.device.type == "cpu" else images.float()
+    if in_float is None:
+        in_float = images.device.type != "cpu"
+    source = images.float() if in_float else images
     if source.shape[-1] == resolution:
         return source
     return functional.interpolate(source, size=(resolution, resolution), mode="bilinear", antialias=True)
@@ -60,17 +64,19 @@ def _normalisation(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, 1 / (torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255)
 
 
-def train_batch(storage, index, resolution, generator, augment: bool, memory_format) -> torch.Tensor:
-    """Resize first, then crop and flip: they commute with resizing, and are 4× cheaper at half the side."""
-    images = resize(select(storage, index), resolution)
+def train_batch(storage, index, resolution, generator, augment: bool, recipe) -> torch.Tensor:
+    """Resize first, then crop and flip: they commute with resizing, and are 4× cheaper at half the side.
+    ``recipe``: a recipe.Recipe (float or uint8 resize, the model's memory format)."""
+    images = resize(select(storage, index), resolution, recipe.float_resize)
     if augment:
         images = random_crop_flip(images, generator)
-    return normalise(images, memory_format)
+    return normalise(images, recipe.memory_format)
 
 
-def eval_batch(storage, start: int, stop: int, resolution, memory_format) -> torch.Tensor:
+def eval_batch(storage, start: int, stop: int, resolution, recipe) -> torch.Tensor:
     """Validation: resize only."""
-    return normalise(resize(storage[start:stop].permute(0, 3, 1, 2), resolution), memory_format)
+    images = resize(storage[start:stop].permute(0, 3, 1, 2), resolution, recipe.float_resize)
+    return normalise(images, recipe.memory_format)
 
 
 def warn_if_upsampling(resolution: int, source_resolution: int) -> None:

@@ -5,7 +5,6 @@ Recipe and measured speed: docs/proxy.md.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import statistics
@@ -16,6 +15,7 @@ import torch
 from torch.nn import functional
 
 from scalesearch.training import batches
+from scalesearch.training.recipe import cuda_on_cpu, recipe_for
 from scalesearch.model.build import build_model
 from scalesearch.data.datasets import Dataset
 from scalesearch.errors import InputError
@@ -80,6 +80,7 @@ class ProxyResult:
     latency_ms_batch1: float  # eval-mode forward at the candidate's resolution, median
     latency_ms_batch: float  # the same at the training batch size
     device: str
+    recipe: str  # "cuda" or "cpu": how the device was used (recipe.py); "cuda" on a CPU only under its test aid
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -98,9 +99,10 @@ def train_proxy(
     if on_cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels once
         torch.cuda.reset_peak_memory_stats(device)
-    # CUDA: bf16 tensor cores and channels-last kernels; CPU: plain fp32, where both would be slower.
-    memory_format = torch.channels_last if on_cuda else torch.contiguous_format
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_cuda else contextlib.nullcontext()
+    # CUDA: bf16 tensor cores and channels-last kernels; CPU: plain fp32, where both would be slower
+    # (recipe.py; its test aid runs the CUDA recipe on the CPU).
+    recipe = recipe_for(device)
+    memory_format, autocast = recipe.memory_format, recipe.autocast(device)
 
     torch.manual_seed(config.seed)  # weights, dropout and drop-connect
     generator = torch.Generator(device=device).manual_seed(config.seed)  # shuffling and augmentation
@@ -131,7 +133,7 @@ def train_proxy(
         losses = torch.empty(steps, device=device)
         for index in range(steps):
             batch = order[index * batch_size:(index + 1) * batch_size]
-            inputs = batches.train_batch(train_images, batch, spec.resolution, generator, config.augment, memory_format)
+            inputs = batches.train_batch(train_images, batch, spec.resolution, generator, config.augment, recipe)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(step, total_steps, warmup_steps, config.learning_rate)
             with autocast:
@@ -144,7 +146,7 @@ def train_proxy(
         epoch_losses = losses.tolist()  # waits for the device: the step timing below is real
         step_seconds += time.perf_counter() - epoch_started
         _check_finite(epoch_losses, epoch)
-        accuracy, val_loss = evaluate(model, val_images, val_labels, spec.resolution, batch_size, autocast, memory_format)
+        accuracy, val_loss = evaluate(model, val_images, val_labels, spec.resolution, batch_size, autocast, recipe)
         if not math.isfinite(val_loss):
             raise TrialFailed(f"validation loss became {val_loss} at epoch {epoch}")
         record = {"epoch": epoch, "accuracy": accuracy, "loss": val_loss,
@@ -169,6 +171,7 @@ def train_proxy(
         latency_ms_batch1=inference_latency_ms(model, 1, *latency_inputs),
         latency_ms_batch=inference_latency_ms(model, batch_size, *latency_inputs),
         device=str(device),
+        recipe=recipe.name,
     )
 
 
@@ -179,6 +182,8 @@ def resolve_device(name: str) -> torch.device:
         device = torch.device(name)
     except RuntimeError:
         raise InputError(f"unknown device {name!r}; use auto, cpu or cuda") from None
+    if device.type == "cuda" and cuda_on_cpu():
+        return torch.device("cpu")  # the test aid: the CUDA recipe on the CPU (recipe.py)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {name!r} asked for, but this PyTorch sees no CUDA GPU")
     return device
@@ -207,7 +212,7 @@ def _check_finite(losses: list[float], epoch: int) -> None:
 
 
 @torch.inference_mode()
-def evaluate(model, images, labels, resolution, batch_size, autocast, memory_format) -> tuple[float, float]:
+def evaluate(model, images, labels, resolution, batch_size, autocast, recipe) -> tuple[float, float]:
     """(top-1 accuracy, mean cross-entropy) over the whole validation set."""
     model.eval()
     correct = torch.zeros((), device=labels.device, dtype=torch.int64)
@@ -215,7 +220,7 @@ def evaluate(model, images, labels, resolution, batch_size, autocast, memory_for
     for start in range(0, len(labels), batch_size):
         stop = min(start + batch_size, len(labels))
         with autocast:
-            logits = model(batches.eval_batch(images, start, stop, resolution, memory_format)).float()
+            logits = model(batches.eval_batch(images, start, stop, resolution, recipe)).float()
         total_loss += functional.cross_entropy(logits, labels[start:stop], reduction="sum")
         correct += (logits.argmax(1) == labels[start:stop]).sum()
     return correct.item() / len(labels), total_loss.item() / len(labels)
