@@ -10,19 +10,25 @@ same batch size and input resolution, and counts training steps only (no validat
   resized (antialiased) and, unless "no augment", cropped and flipped on the device every step.
 - bare: the minimum a hand-written loop needs: images already resized and normalised as float32
   on the device, a shuffled permutation sliced into batches, forward, loss, backward, step.
-- bare bf16 + channels_last (CUDA only): the same with autocast to bf16 and channels-last memory.
+- bare bf16 + channels_last (the CUDA recipe only): the same with autocast to bf16 and channels-last memory;
+  the goal on a GPU is train_proxy ≥ 0.95 of it (bench/gpu_check.sh).
+- --compile: that bf16 loop again with ``torch.compile(model)``: does compiling pay for a launch-bound small
+  proxy? Its untimed first round (the compilation) is reported apart.
 - DataLoader: a naive fp32 loop: a torch Dataset on CPU tensors doing crop, flip and resize per
   sample, torch.utils.data.DataLoader with --workers processes, each batch copied to the device.
 
 After one untimed round of every row, rows are interleaved and each is the median of --repeats
 runs, timed by the wall clock and, for single-process CPU loops, also by the process's CPU clock:
 on a shared machine the CPU clock is what the loop costs, undisturbed by other processes.
+
+``--json PATH`` appends one line of every median and ratio (bench/gpu_check.sh reads it). Under the test aid
+SCALESEARCH_CUDA_ON_CPU=1, ``--device cuda`` runs the CUDA recipe on the CPU (training/recipe.py).
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
+import json
 import os
 import platform
 import statistics
@@ -33,11 +39,11 @@ import types
 import torch
 from torch.nn import functional
 
-from scalesearch.training import batches
+import data_cache
+from scalesearch.training import batches, recipe
 
 from scalesearch.training import proxy
 from scalesearch.model.build import build_model
-from scalesearch.data.datasets import load_dataset
 from scalesearch.training.presets import PRESETS
 from scalesearch.training.proxy import ProxyConfig, _optimizer, resolve_device, train_proxy
 
@@ -56,15 +62,17 @@ def proxy_loop(spec, dataset, config, clock) -> float:
         proxy.time = original
 
 
-def bare_loop(spec, dataset, config, clock, low_precision: bool = False) -> float:
+def bare_loop(spec, dataset, config, clock, low_precision: bool = False, compiled: bool = False) -> float:
     """Images per second of the plainest loop, on data prepared before the clock starts."""
     device = resolve_device(config.device)
-    memory_format = torch.channels_last if low_precision else torch.contiguous_format
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if low_precision else contextlib.nullcontext()
-    images = prepared_images(dataset, spec.resolution, device, memory_format)
+    chosen = recipe.CUDA if low_precision else recipe.CPU
+    memory_format, autocast = chosen.memory_format, chosen.autocast(device)
+    images = prepared_images(dataset, spec.resolution, device, chosen)
     labels = dataset.train_labels.to(device)
     torch.manual_seed(config.seed)
     model = build_model(spec, dataset.num_classes).to(device=device, memory_format=memory_format)
+    if compiled:
+        model = torch.compile(model)
     optimizer = _optimizer(model, config)  # the same SGD, parameter groups and weight decay
     steps = len(labels) // config.batch_size
     synchronize(device)
@@ -87,20 +95,19 @@ def pipeline_ms(spec, dataset, config, batches_to_time: int = 50) -> float:
     device = resolve_device(config.device)
     storage = batches.to_storage(dataset.train_images, device)
     generator = torch.Generator(device=device).manual_seed(0)
-    memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
     timings = []
     for _ in range(batches_to_time):
         index = torch.randperm(len(storage), device=device, generator=generator)[:config.batch_size]
         started = time.process_time()
-        batches.train_batch(storage, index, spec.resolution, generator, config.augment, memory_format)
+        batches.train_batch(storage, index, spec.resolution, generator, config.augment, recipe.recipe_for(device))
         synchronize(device)
         timings.append((time.process_time() - started) * 1000)
     return statistics.median(timings)
 
 
-def prepared_images(dataset, resolution, device, memory_format) -> torch.Tensor:
+def prepared_images(dataset, resolution, device, chosen: recipe.Recipe) -> torch.Tensor:
     storage = batches.to_storage(dataset.train_images, device)
-    return batches.eval_batch(storage, 0, len(storage), resolution, memory_format)
+    return batches.eval_batch(storage, 0, len(storage), resolution, chosen)
 
 
 class AugmentedImages(torch.utils.data.Dataset):
@@ -171,32 +178,42 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (a search gives each trial 1)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
+    parser.add_argument("--no-dataloader", action="store_true", help="leave out the naive DataLoader row")
+    parser.add_argument("--compile", action="store_true", help="add the bf16 loop under torch.compile")
+    parser.add_argument("--json", help="append the medians and ratios as one JSON line to this file")
     options = parser.parse_args()
     torch.set_num_threads(options.threads)
 
     preset = PRESETS[options.preset]
     spec = scale(proxy_base(load_space("efficientnet_b0"), preset.base_width, preset.base_depth, preset.base_resolution))
     spec = dataclasses.replace(spec, bn_momentum=ProxyConfig.bn_momentum)
-    dataset = load_dataset("synthetic", proxy_images=options.steps * preset.batch_size, val_images=preset.batch_size,
-                           source_resolution=preset.source_resolution)
+    dataset = data_cache.synthetic(options.steps * preset.batch_size, preset.batch_size, preset.source_resolution)
     config = ProxyConfig(epochs=1, batch_size=preset.batch_size, learning_rate=preset.learning_rate,
                          device=options.device)
-    on_cuda = resolve_device(options.device).type == "cuda"
+    device = resolve_device(options.device)
+    on_cuda = device.type == "cuda"
     rows = {
         "bare loop (fp32, pre-resized)": lambda clock: bare_loop(spec, dataset, config, clock),
         "train_proxy": lambda clock: proxy_loop(spec, dataset, config, clock),
         "train_proxy, no augment": lambda clock: proxy_loop(spec, dataset, dataclasses.replace(config, augment=False), clock),
-        f"naive DataLoader ({options.workers} workers, per-sample aug, fp32)":
-            lambda clock: dataloader_loop(spec, dataset, config, options.workers),
     }
-    if on_cuda:
+    if not options.no_dataloader:
+        rows[f"naive DataLoader ({options.workers} workers, per-sample aug, fp32)"] = \
+            lambda clock: dataloader_loop(spec, dataset, config, options.workers)
+    if recipe.recipe_for(device) is recipe.CUDA:  # a GPU, or the CUDA recipe on the CPU under its test aid
         rows["bare loop (bf16 + channels_last)"] = lambda clock: bare_loop(spec, dataset, config, clock, True)
+        if options.compile:
+            rows["bare loop (bf16 + channels_last, torch.compile)"] = \
+                lambda clock: bare_loop(spec, dataset, config, clock, True, compiled=True)
     # CPU seconds of this process: with one thread, what the loop would take alone on the machine,
     # whatever else runs. Meaningless for GPU work and for DataLoader workers (other processes).
     clocks = {name: ["wall"] if on_cuda or "DataLoader" in name else ["wall", "cpu"] for name in rows}
 
-    for run in rows.values():  # one untimed round: the first training in a process pays one-off set-up costs
+    first_round = {}
+    for name, run in rows.items():  # one untimed round: the first training in a process pays one-off set-up costs
+        started = time.perf_counter()
         run(time.perf_counter)
+        first_round[name] = time.perf_counter() - started
     runs = {(name, clock): [] for name in rows for clock in clocks[name]}
     for _ in range(options.repeats):
         for name, clock in runs:  # interleaved: slow drifts of the machine hit every row alike
@@ -214,6 +231,19 @@ def main() -> None:
         ratios = " | ".join(f"{median / medians[reference, clock]:.3f}" if (reference, clock) in medians else "–"
                             for reference in references)
         print(f"| {name} | {clock} | {median:.0f} | {spread} | {ratios} |")
+    compiled = [name for name in rows if "compile" in name]
+    for name in compiled:
+        print(f"{name}: its first, untimed round (compilation included) took {first_round[name]:.1f} s")
+    if options.json:
+        wall = {name: medians[name, "wall"] for name in rows}
+        bf16 = wall.get("bare loop (bf16 + channels_last)")
+        record = {"bench": "proxy", "machine": machine(), "device": str(device), "preset": preset.name,
+                  "steps": options.steps, "repeats": options.repeats, "batch_size": preset.batch_size,
+                  "images_per_second": wall, "first_round_seconds": first_round,
+                  "proxy_over_bare_bf16": wall["train_proxy"] / bf16 if bf16 else None,
+                  "compiled_over_bare_bf16": wall[compiled[0]] / bf16 if compiled and bf16 else None}
+        with open(options.json, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
     if not on_cuda:
         step_ms = 1000 * config.batch_size / medians["bare loop (fp32, pre-resized)", "cpu"]
         print(f"train_proxy's input work per step alone: {pipeline_ms(spec, dataset, config):.2f} ms with augmentation, "
