@@ -89,8 +89,45 @@ def run_summary(outcome) -> str:
             lines.append(f"references: {versus}")
         verdict = decide(table, outcome.tie_break)
         lines.append(f"verdict: {verdict.sentence}")
+    lines += curve_lines(outcome.run_dir)
     if outcome.report:
         lines.append(f"report: {outcome.report}")
     if outcome.winner_json:
         lines.append(f"coefficients and B1-B7: {outcome.winner_json}")
     return "\n".join(lines)
+
+
+def curve_lines(run_dir) -> list[str]:
+    """The scaling curve's accuracies φ by φ, and winner − rival at the largest φ (none when --curve did not run)."""
+    from pathlib import Path
+
+    from scalesearch.study.curve import CURVE_FILE, curve_difference, curve_points
+    from scalesearch.study.planned import read_planned
+
+    curve = read_planned(Path(run_dir) / CURVE_FILE)
+    if curve is None:
+        return []
+    lines = []
+    for role, group in curve_points(curve).groupby("role", sort=False):
+        steps = " -> ".join(f"φ{row['phi']} {row['mean']:.3f} ({human(row['flops'])})" for _, row in group.iterrows())
+        lines.append(f"curve, {role} {group['network'].iloc[-1]}: {steps}")
+    difference = curve_difference(curve)
+    if difference is not None and difference[1].n > 1:
+        phi, estimate = difference
+        lines.append(f"curve at φ={phi}: winner - rival {estimate.mean:+.3f} ± {estimate.half_width:.3f} (n={estimate.n}, "
+                     "95% t-interval of paired seeds)")
+    return lines
+
+
+def fidelity_lines(fidelity) -> list[str]:
+    """The check's networks, proxy against longer training, then τ and its warning."""
+    rows = [[network.name, f"{network.proxy_mean:.3f}", str(network.proxy_n),
+             "–" if network.longer_mean is None else f"{network.longer_mean:.3f}", str(network.longer_n)]
+            for network in sorted(fidelity.networks, key=lambda network: -network.proxy_mean)]
+    lines = [format_table(["network", f"proxy ({fidelity.proxy_epochs} ep.)", "n",
+                           f"longer ({fidelity.longer_epochs} ep.)", "n"], rows)]
+    if fidelity.tau is not None:
+        lines.append(f"fidelity: {fidelity.sentence}")
+    if fidelity.warning:
+        lines.append(f"warning: {fidelity.warning}")
+    return lines

@@ -86,6 +86,10 @@ def _add_run(commands) -> None:
                                          "latency (default) | activations | params | none")
     how.add_argument("--allow-shrink", action="store_true", help="let a dimension shrink (a coefficient below 1; "
                                                                  "the paper requires α, β, γ ≥ 1)")
+    how.add_argument("--curve", action="store_true", help="after the verdict, train the winner and its rival at "
+                                                         "φ = 0, 1, 2 and plot accuracy against FLOPs (the paper's "
+                                                         "Figure 3 on these data); its cost is printed first")
+    how.add_argument("--curve-phi", metavar="RANGE", help="the curve's φ values, e.g. 0-3 (implies --curve; default: 0-2)")
     how.add_argument("--no-reference", dest="references", action="store_false", help="skip the reference trials (paper point, single-dimension scalings)")
     how.add_argument("--grid-step", type=float, help="grid step (default: 0.05)")
     how.add_argument("--scheduler", help="none (default) or asha (stop poor trials early; single objective only)")
@@ -136,6 +140,20 @@ def _add_export(commands) -> None:
     parser.set_defaults(handler=_cmd_export)
 
 
+def _add_check(commands) -> None:
+    parser = commands.add_parser(
+        "check", help="does the proxy predict a longer training? (Kendall τ)",
+        description="Train the run's confirmed networks and references again for N× the proxy's epochs and write "
+                    "Kendall τ between the two rankings into the run folder and its report. Run it again to "
+                    "continue a check that was stopped.",
+        epilog="example: scalesearch check reports/run-20261123-120000 --epochs-factor 4")
+    parser.add_argument("run_dir", metavar="RUN_DIR")
+    parser.add_argument("--epochs-factor", type=int, default=4, help="how many times the proxy's epochs (default: 4)")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per network of the longer training (default: 1)")
+    _common(parser)
+    parser.set_defaults(handler=_cmd_check)
+
+
 def _add_show(commands) -> None:
     parser = commands.add_parser("show", help="print a run's trials table", description="Print a run's trials table.",
                                  epilog="example: scalesearch show reports/run-20261123-120000 --all")
@@ -159,6 +177,22 @@ def _cmd_run(args) -> int:
         progress.end()
     print(run_summary(outcome))
     return EXIT_OK if outcome.succeeded else EXIT_FAILED
+
+
+def _cmd_check(args) -> int:
+    from scalesearch.cli.console import fidelity_lines
+    from scalesearch.cli.progress import Progress
+    from scalesearch.pipeline.check import check
+
+    progress = Progress()
+    try:
+        fidelity = check(args.run_dir, epochs_factor=args.epochs_factor, seeds=args.seeds, progress=progress,
+                         command=" ".join(["scalesearch", *sys.argv[1:]]))
+    finally:
+        progress.end()
+    print("\n".join(fidelity_lines(fidelity)))
+    print(f"report: {args.run_dir}/report.html")
+    return EXIT_OK if fidelity.status == "complete" else EXIT_FAILED
 
 
 def _cmd_report(args) -> int:
@@ -239,6 +273,7 @@ def make_parser() -> argparse.ArgumentParser:
     _add_report(commands)
     _add_export(commands)
     _add_show(commands)
+    _add_check(commands)
     _add_extrapolate(commands)
     _add_spaces(commands)
     return parser

@@ -67,6 +67,28 @@ class Progress:
             text = f"{detail} | {text}"
         self._line(text)
 
+    def begin_stage(self, name: str, stage, description: str) -> None:
+        """A stage after the search (the curve, the fidelity check): a fixed list of trainings."""
+        self.end()
+        self.stage_name, self.stage, self.stage_started = name, stage, time.time()
+        self._say(f"{name}: {description}")
+
+    def stage_event(self, kind: str, number: int) -> None:
+        table = self.stage.table()
+        finished = table[table["status"] != "planned"]
+        planned = self.stage.plan[number]
+        text = f"[{_clock(time.time() - self.stage_started)}] {self.stage_name}: {len(finished)}/{len(table)} done"
+        if not self.live:
+            row = table[table["key"] == planned.key].iloc[0]
+            name = f"{planned.labels['network']}, φ={planned.labels['phi']}" if "phi" in planned.labels else planned.labels.get("network", planned.key)
+            detail = f"{name}, seed {planned.seed}: {'started' if kind == 'started' else row['status']}"
+            if row["status"] == "complete":
+                detail += f": accuracy {row['accuracy']:.3f}"
+            elif row["status"] == "failed":
+                detail += f": {row['reason']}"
+            text = f"{detail} | {text}"
+        self._line(text)
+
     def _say(self, text: str) -> None:
         self.stream.write(text + "\n")
         self.stream.flush()

@@ -55,6 +55,12 @@ class ModelSpec:
         """What makes two specs the same network at the same resolution (multipliers aside)."""
         return (self.stem, self.stages, self.head_channels, self.activation, self.resolution)
 
+    def identity(self) -> str:
+        """A short stable name of ``architecture_key``: the table's ``architecture`` column."""
+        import hashlib
+
+        return hashlib.sha1(repr(self.architecture_key()).encode()).hexdigest()[:12]
+
     def to_dict(self) -> dict:
         return asdict(self)
 

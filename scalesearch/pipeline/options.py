@@ -32,6 +32,8 @@ class RunOptions:
     confirm: int = 3  # the explore stage's best networks that the confirm stage trains again, beside the references
     tie_break: str = "latency"  # among networks tied within the seed noise: latency | activations | params | none
     allow_shrink: bool = False  # the paper requires α, β, γ ≥ 1
+    curve: bool = False  # after the verdict: the winner and its rival at φ = curve_phi (the paper's Figure 3)
+    curve_phi: str = "0-2"
     references: bool = True
     preset: str = "auto"
     proxy_epochs: int | None = None
@@ -122,6 +124,8 @@ def validate(options: RunOptions) -> RunOptions:
         raise InputError(f"--seeds must be at least 1, got {options.seeds}")
     if options.confirm < 1:
         raise InputError(f"--confirm must be at least 1, got {options.confirm}")
+    if curve_phis(options.curve_phi) and options.curve_phi != RunOptions.curve_phi:
+        options.curve = True  # asking for a range asks for the curve
     if options.tie_break not in TIE_BREAKS:
         raise InputError(f"unknown --tie-break {options.tie_break!r}; use {', '.join(TIE_BREAKS)}")
     for name in ("grid_alpha", "grid_beta", "grid_gamma"):
@@ -153,3 +157,16 @@ def save_config(folder: Path, options: RunOptions) -> None:
         list(options.grid_alpha), list(options.grid_beta), list(options.grid_gamma))
     # Whole or not at all: a resume reads its options from here, and an empty file would mean the defaults.
     write_atomically(folder / CONFIG_FILE, yaml.safe_dump(config, sort_keys=False))
+
+
+def curve_phis(text: str) -> list[int]:
+    """``--curve-phi 0-3`` → [0, 1, 2, 3]: at least two φ values, going upwards (one line otherwise)."""
+    from scalesearch.model.scaling import parse_phis
+
+    try:
+        phis = parse_phis(text)
+    except InputError as error:
+        raise InputError(f"--curve-phi: {error}") from None
+    if len(phis) < 2:
+        raise InputError(f"--curve-phi {text!r} gives one φ; a curve needs at least two, e.g. 0-2")
+    return phis

@@ -202,6 +202,19 @@ def cluster_resources() -> dict:
     return ray.cluster_resources()
 
 
+def slots(resources: Resources) -> int:
+    """How many trials can train at once on the cluster Ray sees."""
+    import math
+
+    available = cluster_resources()
+    fits = [math.floor(available.get("CPU", 1.0) / resources.cpus_per_trial)] if resources.cpus_per_trial > 0 else []
+    if resources.gpus_per_trial > 0:
+        fits.append(math.floor(available.get("GPU", 0.0) / resources.gpus_per_trial + 1e-9))
+    if resources.concurrency:
+        fits.append(resources.concurrency)
+    return max(1, min(fits, default=1))
+
+
 def check_resources(resources: Resources) -> None:
     """Refuse, before any trial, requests the cluster can never satisfy (Ray would wait forever)."""
     available = cluster_resources()
@@ -237,8 +250,10 @@ def _trainable(config, dataset=None, objective=None, settings=None, cpus=1.0):
     tune.report(dict(result, final=True))
 
 
-def run_trials(study, dataset, objective, settings: dict, resources: Resources, run_dir: Path, on_event=None) -> None:
-    """Runs until the study proposes nothing more. Every finished trial is told to the study at once."""
+def run_trials(study, dataset, objective, settings: dict, resources: Resources, run_dir: Path, on_event=None,
+               name: str = "ray") -> None:
+    """Runs until the study proposes nothing more. Every finished trial is told to the study at once.
+    ``name``: the folder of Tune's own files in ``run_dir`` (one per stage)."""
     from ray import tune
     from ray.tune.search import Searcher
 
@@ -310,7 +325,7 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
             max_concurrent_trials=resources.concurrency, reuse_actors=True,
         ),
         run_config=tune.RunConfig(
-            name="ray", storage_path=str(Path(run_dir).resolve()), verbose=0,
+            name=name, storage_path=str(Path(run_dir).resolve()), verbose=0,
             failure_config=tune.FailureConfig(max_failures=0),
             checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
         ),

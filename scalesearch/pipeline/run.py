@@ -59,7 +59,16 @@ def search(budget: float | str = 2.0, space: str = "efficientnet_b0", data: str 
            sampler: str = "tpe", trials: int | None = None, out: str | None = None, *,
            progress=None, command: str | None = None, **options):
     """Run the search; returns its ``Outcome``: ``.table`` (the results table, pandas), ``.status``,
-    ``.run_dir``, ``.report`` and ``.winner_json``. See ``RunOptions`` for every option."""
+    ``.run_dir``, ``.report`` and ``.winner_json``. See ``RunOptions`` for every option.
+
+    ``search(out=RUN_DIR, resume=True)`` continues that run with the options it was started with (its config.yaml),
+    as ``scalesearch run --resume RUN_DIR`` does; keyword ``options`` given with it override those."""
+    if options.get("resume"):
+        from scalesearch.pipeline.options import options_from
+
+        if out is None:
+            raise InputError("resume=True needs out=RUN_DIR, the run to continue")
+        return run(options_from({**options, "resume": out}), progress=progress, command=command)
     run_options = RunOptions(budget=budget, space=space, data=data, sampler=sampler, trials=trials, out=out)
     for key, value in options.items():
         if not hasattr(run_options, key):
@@ -86,7 +95,7 @@ def _run(options: RunOptions, progress=None, command: str | None = None):
     from scalesearch.pipeline.folder_claim import claim_folder, refuse_if_in_use
     from scalesearch.cost.measure import measure
     from scalesearch.training.objectives import OBJECTIVES
-    from scalesearch.pipeline.ray_runner import Resources, check_resources, run_trials, start_ray, stop_ray
+    from scalesearch.pipeline.ray_runner import check_resources, run_trials, start_ray, stop_ray
     from scalesearch.model.scaling import proxy_base, scale
     from scalesearch.model.spaces import load_space
     from scalesearch.study.feasibility import feasible_grid
@@ -98,10 +107,9 @@ def _run(options: RunOptions, progress=None, command: str | None = None):
         _refuse_a_resume_of_a_run_never_set_up(run_folder(options))
     options = validate(options)
     full_space = load_space(options.space)
-    resources = Resources(options.cpus_per_trial or 1.0, _gpus_per_trial(options), options.concurrency,
-                          options.address, options.scheduler)
+    resources = resources_for(options)
     device = _device(options, resources)
-    preset, dataset, settings = _prepare_data(options, device)
+    preset, dataset, settings = prepare_data(options, device)
     base = proxy_base(full_space, preset.base_width, preset.base_depth, options.base_resolution or preset.base_resolution)
     num_classes = dataset.num_classes if dataset is not None else 10
     base_cost = measure(scale(base), num_classes)
@@ -167,6 +175,8 @@ def _run(options: RunOptions, progress=None, command: str | None = None):
             run_trials(study, dataset, OBJECTIVES[options.objective], settings, resources, folder,
                        on_event=progress.event if progress else None)
             status, message = _judge(study.table(), search_settings)
+            if options.curve and status == RunStatus.COMPLETE:
+                _train_curve(study.table(), options, base, num_classes, dataset, settings, resources, folder, progress)
         except KeyboardInterrupt:
             raise
         except Exception as error:
@@ -189,6 +199,38 @@ def _run(options: RunOptions, progress=None, command: str | None = None):
         stop_ray(ray_started)
         claim.release()
     return outcome
+
+
+def _train_curve(table, options: RunOptions, base, num_classes: int, dataset, settings: dict, resources, folder: Path,
+                 progress) -> None:
+    """The paper's Figure 3 on this run's proxy (study/curve.py): what it costs is said before it trains."""
+    from scalesearch.cost.measure import measure
+    from scalesearch.pipeline.options import curve_phis
+    from scalesearch.pipeline.ray_runner import run_trials, slots
+    from scalesearch.study.curve import CURVE_FILE, curve_plan
+    from scalesearch.study.planned import PlannedTrainings, estimated_seconds
+    from scalesearch.training.objectives import OBJECTIVES
+    from scalesearch.verdict.verdict import decide
+
+    verdict = decide(table, options.tie_break)
+    if verdict is None:
+        return
+    phis = curve_phis(options.curve_phi)
+    seeds = list(range(options.seed, options.seed + options.seeds))
+    plan, done = curve_plan(table, verdict, base, phis=phis, seeds=seeds, num_classes=num_classes, cost=measure)
+    stage = PlannedTrainings(folder / CURVE_FILE, plan, done)
+    pending = stage.pending()
+    seconds = estimated_seconds(pending, table)
+    parallel = slots(resources)
+    cost = (f", about {seconds / 60:.1f} min of training: ~{seconds / parallel / 60:.1f} min on {parallel} slot(s)"
+            if seconds is not None else "")
+    rival = f" and {verdict.rival.name}" if verdict.rival is not None else ""
+    description = (f"the winner {verdict.winner.name}{rival} at φ {phis[0]}–{phis[-1]}, seeds {', '.join(map(str, seeds))}: "
+                   f"{len(pending)} trainings to go ({len(plan) - len(pending)} already done){cost}")
+    if progress:
+        progress.begin_stage("curve", stage, description)
+    run_trials(stage, dataset, OBJECTIVES[options.objective], settings, resources, folder,
+               on_event=progress.stage_event if progress else None, name="ray-curve")
 
 
 def _disk_full(error: BaseException | None) -> str | None:
@@ -258,6 +300,14 @@ def _write_outputs(outcome: Outcome) -> None:
     outcome.report = write_report(outcome.run_dir)
 
 
+def resources_for(options: RunOptions):
+    """What each trial asks of Ray, and where Ray is."""
+    from scalesearch.pipeline.ray_runner import Resources
+
+    return Resources(options.cpus_per_trial or 1.0, _gpus_per_trial(options), options.concurrency, options.address,
+                     options.scheduler)
+
+
 def _gpus_per_trial(options: RunOptions) -> float:
     """Explicit, or a quarter of a GPU where this machine has one: small proxies share it well."""
     if options.gpus_per_trial is not None:
@@ -273,7 +323,8 @@ def _device(options: RunOptions, resources) -> str:
     return "cpu"
 
 
-def _prepare_data(options: RunOptions, device: str):
+def prepare_data(options: RunOptions, device: str):
+    """(the preset, the dataset or None for the analytic objective, the trials' settings), checked."""
     from scalesearch.training.presets import resolve_preset
 
     preset = resolve_preset(options.preset, device)

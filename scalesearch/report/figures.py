@@ -189,3 +189,34 @@ def extrapolation_figure(document: dict) -> go.Figure:
     figure.update_layout(template="plotly_white", height=640, margin=dict(l=60, r=20, t=50, b=50),
                          legend=dict(orientation="h", y=-0.12))
     return figure
+
+
+CURVE_COLOURS = {"winner": "#0b6bcb", "rival": "#d62728"}
+
+
+def curve_figure(points: pd.DataFrame) -> go.Figure | None:
+    """The paper's Figure 3 on this run's proxy: mean accuracy (95% t-interval bars) against measured FLOPs, φ by φ,
+    for the winner and its rival (study/curve.py)."""
+    if points.empty:
+        return None
+    figure = go.Figure()
+    for role, group in points.groupby("role", sort=False):
+        group = group.sort_values("phi")
+        finite = np.isfinite(group["high"].to_numpy(float))
+        figure.add_trace(go.Scatter(
+            x=group["flops"], y=group["mean"], mode="lines+markers+text", name=f"{role}: {group['network'].iloc[-1]}",
+            text=[f"φ={phi}" for phi in group["phi"]], textposition="top left",
+            line=dict(color=CURVE_COLOURS.get(role, "#555"), width=2.5), marker=dict(size=8),
+            error_y=dict(type="data", symmetric=False, visible=True,
+                         array=np.where(finite, group["high"] - group["mean"], 0.0),
+                         arrayminus=np.where(finite, group["mean"] - group["low"], 0.0)),
+            customdata=np.stack([group["n"], group["resolution"]], axis=1),
+            hovertemplate="φ=%{text}: accuracy %{y:.3f} (n=%{customdata[0]}), %{x:.4s} FLOPs, "
+                          "%{customdata[1]} px<extra>" + esc(role) + "</extra>",
+        ))
+    figure.update_layout(**LAYOUT, title="Scaling curve: proxy accuracy against measured FLOPs, φ = "
+                                         f"{int(points['phi'].min())}…{int(points['phi'].max())}",
+                         xaxis_title="measured FLOPs (log)", yaxis_title="proxy accuracy (top-1), mean over seeds",
+                         legend=dict(orientation="h", y=-0.18))
+    figure.update_xaxes(type="log", tickformat="~s")
+    return figure

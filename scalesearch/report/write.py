@@ -25,6 +25,7 @@ from scalesearch.runs.coefficients import read_document, write_document
 from scalesearch.runs.export import WINNER_JSON, document_matches, winner_document
 from scalesearch.report.figures import extrapolation_figure, pareto_figure, progress_figure, space_figure
 from scalesearch.report.page import badge, definitions, esc, missing, number, page, table, write_plotly_js
+from scalesearch.report.stages import curve_section, fidelity_section
 from scalesearch.report.summary import describe, duration, summary, wall_seconds
 from scalesearch.runs.table import COLUMNS, pick_winner
 from scalesearch.runs.folder import Run, read_run
@@ -61,8 +62,13 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, self_con
                         "fig-search-space", "No trial has coefficients yet.") + space_note(run)
     progress = plot(progress_figure(run.table), "fig-progress", "No trial completed yet: no progress to plot.")
     extrapolation = extrapolation_section(run, winner, plot)
+    after_search = [(anchor, title, body) for anchor, title, body in (
+        ("curve", "Scaling curve (the paper's Figure 3)", curve_section(run.path, plot)),
+        ("fidelity", "Fidelity check", fidelity_section(run.path)),
+    ) if body is not None]
     sections = [
         ("summary", "Summary", summary(run, winner, knee)),
+        *after_search,
         ("pareto", "Pareto front", pareto),
         ("space", "Search space", search_space),
         ("progress", "Progress", progress),

@@ -7,7 +7,6 @@ table column is stored as a trial user attribute, so a killed run loses nothing 
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import logging
 import math
@@ -95,7 +94,7 @@ def _interrupted(trial) -> bool:
 
 
 def architecture_id(candidate: Candidate) -> str:
-    return hashlib.sha1(repr(candidate.spec.architecture_key()).encode()).hexdigest()[:12]
+    return candidate.spec.identity()
 
 
 def _load_study(run_dir: Path, sampler):

@@ -6,7 +6,6 @@ with the keys of ``study.RESULT_KEYS``; ``on_epoch`` receives per-epoch metrics.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import math
 import os
@@ -25,7 +24,9 @@ def analytic_objective(spec: ModelSpec, dataset, settings: dict, on_epoch) -> di
     ``fail_if_resolution_above`` makes large candidates fail as a NaN loss does;
     ``training_log`` (a path) gets one JSON line when each training starts and one when it ends, so a test
     can count real trainings across kills and resumes;
-    ``faults`` ({N: kind}, needs ``training_log``) makes the N-th training of that log fail (see FAULTS)."""
+    ``faults`` ({N: kind}, needs ``training_log``) makes the N-th training of that log fail (see FAULTS);
+    ``seed_noise`` adds a made-up, repeatable effect of up to that size for each seed and length of training (the
+    verdict's intervals need spread; a longer training reshuffles it, as the fidelity check must see)."""
     threshold = settings.get("fail_if_resolution_above")
     if threshold is not None and spec.resolution > threshold:
         raise FloatingPointError("loss became nan (analytic objective told to fail)")
@@ -40,6 +41,10 @@ def analytic_objective(spec: ModelSpec, dataset, settings: dict, on_epoch) -> di
     balance = -((math.log(blocks) - 1.3 * math.log(spec.resolution) + 1.5) ** 2) / 20.0
     accuracy = 1.0 / (1.0 + math.exp(-(score + balance - 3.3)))
     epochs = int(settings.get("epochs", 2))
+    if settings.get("seed_noise"):
+        import random
+
+        accuracy += float(settings["seed_noise"]) * random.Random(f"{settings.get('seed')}:{epochs}:{spec.identity()}").uniform(-1, 1)
     for epoch in range(1, epochs + 1):
         if fault in ("raise", "oom", "cuda-oom", "killed"):
             FAULTS[fault](ordinal)  # at the first step, where a real training meets these
@@ -99,8 +104,7 @@ def _log_training(path: str, event: str, spec: ModelSpec, settings: dict, ordina
             handle.seek(0)
             ordinal = 1 + sum(1 for line in handle if '"event": "start"' in line)
         record = {"event": event, "training": ordinal, "pid": os.getpid(), "time": time.time(),
-                  # the same identity as study.architecture_id: a duplicate of a network shares it
-                  "architecture": hashlib.sha1(repr(spec.architecture_key()).encode()).hexdigest()[:12],
+                  "architecture": spec.identity(),  # the table's: a duplicate of a network shares it
                   "resolution": spec.resolution, "seed": settings.get("seed")}
         handle.write(json.dumps(record) + "\n")
         handle.flush()

@@ -68,6 +68,7 @@ class Verdict:
     tie_break: str
     tied: tuple[str, ...]  # architectures tied with the best mean (the winner among them)
     dimension: str = ""  # with SINGLE_WINS: which single-dimension scaling won
+    rival: Network | None = None  # what versus_single compares with: the best single dimension, or the best compound
 
     @property
     def sentence(self) -> str:
@@ -128,9 +129,10 @@ def decide(table: pd.DataFrame, tie_break: str = "latency") -> Verdict | None:
     winner = _pick(tied, tie_break) or best
     single = [network for network in everything if network.label in SINGLE_DIMENSION and network is not winner]
     paper = next((network for network in everything if network.label == PAPER and network is not winner), None)
-    versus_single, outcome, dimension = None, NO_DIFFERENCE, ""
+    versus_single, outcome, dimension, rival = None, NO_DIFFERENCE, "", None
     if winner.label in SINGLE_DIMENSION:
-        rivals = [network for network in everything if network.label not in SINGLE_DIMENSION]
+        # On budget only: paper-literal costs about twice the budget, so its accuracy is no rival at equal FLOPs.
+        rivals = [network for network in on_budget if network.label not in SINGLE_DIMENSION]
         if rivals:
             rival = max(rivals, key=lambda network: network.accuracy.mean)
             versus_single = Comparison(f"the best compound {rival.name}", paired_difference(winner.seeds, rival.seeds))
@@ -145,7 +147,8 @@ def decide(table: pd.DataFrame, tie_break: str = "latency") -> Verdict | None:
         elif difference is not None and difference.high < 0:
             outcome, dimension = SINGLE_WINS, rival.label
     versus_paper = Comparison(PAPER, paired_difference(winner.seeds, paper.seeds)) if paper else None
-    return Verdict(outcome, winner, versus_single, versus_paper, tie_break, tuple(n.architecture for n in tied), dimension)
+    return Verdict(outcome, winner, versus_single, versus_paper, tie_break, tuple(n.architecture for n in tied), dimension,
+                   rival)
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:

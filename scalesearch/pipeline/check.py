@@ -1,0 +1,119 @@
+"""``scalesearch check RUN_DIR``: the fidelity check. The networks the confirm stage ranked (its top networks and
+every reference) are trained again for N× the proxy's epochs, with the run's own data, preset and paired seeds, and
+Kendall τ between the two rankings is written into the run folder (check.json, check.csv) and its report.
+
+Resumable like a run: every finished training is kept in check.csv, and a check run again trains only what is
+missing. The run folder's lock keeps a run and a check (or two checks) from writing it at once.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from scalesearch.errors import InputError
+from scalesearch.verdict.fidelity import CHECK_TABLE, CheckedNetwork, Fidelity, rank_agreement, write_fidelity
+
+
+def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progress=None,
+          command: str | None = None) -> Fidelity:
+    from scalesearch.pipeline.folder_claim import claim_folder, refuse_if_in_use
+    from scalesearch.pipeline.options import CONFIG_FILE, options_from, validate
+    from scalesearch.pipeline.ray_runner import check_resources, run_trials, slots, start_ray, stop_ray
+    from scalesearch.pipeline.run import _device, prepare_data, resources_for
+    from scalesearch.runs.record import RUN_FILE
+    from scalesearch.runs.table import load_table
+    from scalesearch.study.planned import PlannedTrainings
+    from scalesearch.training.objectives import OBJECTIVES
+
+    folder = Path(run_dir)
+    if not folder.is_dir() or not (folder / RUN_FILE).exists() or not (folder / CONFIG_FILE).exists():
+        raise InputError(f"{folder} is not a scalesearch run folder (it has no {RUN_FILE} and {CONFIG_FILE})")
+    if epochs_factor < 1:
+        raise InputError(f"--epochs-factor must be at least 1, got {epochs_factor}")
+    if seeds < 1:
+        raise InputError(f"--seeds must be at least 1, got {seeds}")
+    refuse_if_in_use(folder)
+    options = validate(options_from({"resume": str(folder)}))
+    table = load_table(folder)
+    resources = resources_for(options)
+    preset, dataset, settings = prepare_data(options, _device(options, resources))
+    proxy_epochs = int(settings["epochs"])
+    settings = dict(settings, epochs=proxy_epochs * epochs_factor)
+    seed_list = list(range(options.seed, options.seed + seeds))
+    plan, names, proxy = _plan(table, options, preset, seed_list, int(settings["epochs"]))
+    claim = claim_folder(folder, resume=True, force=False, command=command)
+    session = None
+    try:
+        stage = PlannedTrainings(folder / CHECK_TABLE, plan)
+        session = start_ray(resources, options.verbose)
+        check_resources(resources)
+        if progress:
+            progress.begin_stage("check", stage, _cost(stage, table, epochs_factor, slots(resources)))
+        status = "interrupted"
+        try:
+            run_trials(stage, dataset, OBJECTIVES[options.objective], settings, resources, folder,
+                       on_event=progress.stage_event if progress else None, name="ray-check")
+            status = "complete"
+        finally:
+            fidelity = _fidelity(stage.table(), names, proxy, epochs_factor, proxy_epochs, seed_list, status)
+            write_fidelity(folder, fidelity)
+            from scalesearch.report.write import write_report
+
+            write_report(folder)
+    finally:
+        stop_ray(session)
+        claim.release()
+    return fidelity
+
+
+def _plan(table, options, preset, seeds: list[int], epochs: int):
+    """The trainings of the check, each network's name, and its proxy mean (architecture → Estimate)."""
+    from scalesearch.model.scaling import proxy_base
+    from scalesearch.model.spaces import load_space
+    from scalesearch.study.confirm import entries
+    from scalesearch.study.planned import Planned
+    from scalesearch.study.rebuild import rebuild
+    from scalesearch.verdict.verdict import networks
+
+    chosen, _ = entries(table, options.confirm)
+    if len(chosen) < 2:
+        raise InputError(f"the run has {len(chosen)} completed network(s) to rank; the check needs at least 2 "
+                         "(resume the run first if it was stopped)")
+    base = proxy_base(load_space(options.space), preset.base_width, preset.base_depth,
+                      options.base_resolution or preset.base_resolution)
+    by_architecture = {network.architecture: network for network in networks(table)}
+    plan, names, proxy = [], {}, {}
+    for architecture in chosen:
+        network = by_architecture[architecture]
+        names[architecture], proxy[architecture] = network.name, network.accuracy
+        row = table[table["architecture"] == architecture].iloc[0]
+        spec = rebuild(base, row)
+        labels = {"architecture": architecture, "network": network.name, "reference": network.label,
+                  "flops": int(row["flops"]), "epochs": epochs, "proxy_accuracy": network.accuracy.mean}
+        plan += [Planned(f"{architecture}:epochs{epochs}:seed{seed}", spec.to_dict(), seed, labels) for seed in seeds]
+    return plan, names, proxy
+
+
+def _fidelity(results, names: dict, proxy: dict, factor: int, proxy_epochs: int, seeds: list[int], status: str) -> Fidelity:
+    from scalesearch.verdict.statistics import estimate
+
+    done = results[(results["status"] == "complete") & results["accuracy"].notna()]
+    longer = {architecture: estimate(group["accuracy"]) for architecture, group in done.groupby("architecture")}
+    tau, p_value, n = rank_agreement({key: value.mean for key, value in proxy.items()},
+                                     {key: value.mean for key, value in longer.items()})
+    checked = [CheckedNetwork(architecture, names[architecture], proxy[architecture].mean, proxy[architecture].n,
+                              longer[architecture].mean if architecture in longer else None,
+                              longer[architecture].n if architecture in longer else 0)
+               for architecture in names]
+    return Fidelity(factor, proxy_epochs, proxy_epochs * factor, seeds, checked, tau, p_value, n, status=status)
+
+
+def _cost(stage, table, factor: int, parallel: int) -> str:
+    """What the check will train and about how long, from the run's measured seconds per FLOP and epoch."""
+    from scalesearch.study.planned import estimated_seconds
+
+    pending = stage.pending()
+    networks = len({planned.labels["architecture"] for planned in stage.plan})
+    seconds = estimated_seconds(pending, table)
+    cost = (f", about {seconds * factor / parallel / 60:.1f} min on {parallel} slot(s)" if seconds is not None else "")
+    return (f"{networks} networks at {factor}× the proxy's epochs: {len(pending)} trainings to go "
+            f"({len(stage.plan) - len(pending)} already done){cost}")
