@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import errno
+import functools
 import json
 import os
 import platform
@@ -112,7 +113,7 @@ def _run(options: RunOptions, progress=None, command: str | None = None):
     preset, dataset, settings = prepare_data(options, device)
     base = proxy_base(full_space, preset.base_width, preset.base_depth, options.base_resolution or preset.base_resolution)
     num_classes = dataset.num_classes if dataset is not None else 10
-    base_cost = measure(scale(base), num_classes)
+    base_cost = measure(scale(base), num_classes, counter="arithmetic")  # the candidates' own counter (cost/measure.py)
     trials = options.trials or preset.trials
     search_settings = SearchSettings(
         budget=options.budget, tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
@@ -217,7 +218,8 @@ def _train_curve(table, options: RunOptions, base, num_classes: int, dataset, se
         return
     phis = curve_phis(options.curve_phi)
     seeds = list(range(options.seed, options.seed + options.seeds))
-    plan, done = curve_plan(table, verdict, base, phis=phis, seeds=seeds, num_classes=num_classes, cost=measure)
+    plan, done = curve_plan(table, verdict, base, phis=phis, seeds=seeds, num_classes=num_classes,
+                            cost=functools.partial(measure, counter="arithmetic"))
     stage = PlannedTrainings(folder / CURVE_FILE, plan, done)
     pending = stage.pending()
     seconds = estimated_seconds(pending, table)
