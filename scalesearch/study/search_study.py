@@ -17,6 +17,7 @@ from pathlib import Path
 
 from scalesearch.study.confirm import CONFIRM, EXPLORE, max_confirm_trainings, plan
 from scalesearch.errors import InputError
+from scalesearch.study.journal import RunJournal, repair_journal, sync_journal
 from scalesearch.study.feasibility import Candidate, evaluate, evaluate_along, feasible_grid
 from scalesearch.runs.atomic import atomic_path
 from scalesearch.runs.status import TRAINED, TrialStatus
@@ -102,10 +103,9 @@ def _load_study(run_dir: Path, sampler):
     table shows trials for is said, never silently replaced by a fresh study."""
     import optuna
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
 
     path = run_dir / STUDY_FILE
-    _repair_journal(path)
+    repair_journal(path)
     if not path.exists() or path.stat().st_size == 0:
         table = run_dir / "trials.csv"
         if not table.exists() or len(table.read_text().splitlines()) <= 1:
@@ -113,48 +113,16 @@ def _load_study(run_dir: Path, sampler):
         raise InputError(f"cannot resume: {path} is missing or empty, so the run's trials are unknown; the last "
                          f"table written is {run_dir / 'trials.csv'}; start a new run with another --out")
     try:
-        return optuna.load_study(study_name=STUDY_NAME, storage=JournalStorage(JournalFileBackend(str(path))),
-                                 sampler=sampler)
+        return optuna.load_study(study_name=STUDY_NAME, storage=JournalStorage(RunJournal(path)), sampler=sampler)
     except (KeyError, ValueError) as error:  # no study in it (KeyError), or a line that is not JSON (ValueError)
         raise InputError(f"cannot resume: {path} is damaged ({type(error).__name__}: {str(error)[:80]}); the last table "
                          f"written is {run_dir / 'trials.csv'}; restore the file or start a new run with another --out") from None
-
-
-def _repair_journal(path: Path) -> None:
-    """Undo what a run stopped in the middle of a journal write leaves behind. Called on resume only, with the
-    run folder claimed (folder_claim's lock), so no other process can be writing this journal.
-
-    - Optuna's own lock (``study.journal.lock``, a symlink) of a run killed while it appended: stale. Optuna
-      would wait 30 s for it, then warn and break it.
-    - A last line cut short (the disk filled, the power went): a write that never completed, so nothing was
-      told of it. Optuna skips it when reading, but appends after it, and that makes the journal unreadable."""
-    lock = path.with_name(path.name + ".lock")
-    if lock.is_symlink() or lock.exists():
-        lock.unlink()
-        log.info("removed %s, left by a run stopped while it wrote its journal", lock)
-    if not path.exists():
-        return
-    with open(path, "rb+") as handle:
-        size = position = handle.seek(0, 2)
-        keep = 0
-        while position > 0:
-            step = min(1 << 16, position)
-            handle.seek(position - step)
-            newline = handle.read(step).rfind(b"\n")
-            if newline >= 0:
-                keep = position - step + newline + 1
-                break
-            position -= step
-        if keep < size:
-            handle.truncate(keep)
-            log.info("cut %d bytes of an unfinished last record from %s", size - keep, path)
 
 
 class SearchStudy:
     def __init__(self, run_dir: Path, base: SearchSpace, base_flops: int, settings: SearchSettings, *, resume: bool = False):
         import optuna
         from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
 
         self.run_dir, self.base, self.base_flops, self.settings = Path(run_dir), base, base_flops, settings
         self.multi_objective = settings.sampler == "nsga2"
@@ -165,7 +133,7 @@ class SearchStudy:
         self.study = _load_study(self.run_dir, sampler) if resume else None
         fresh = self.study is None
         if fresh:
-            storage = JournalStorage(JournalFileBackend(str(self.run_dir / STUDY_FILE)))
+            storage = JournalStorage(RunJournal(self.run_dir / STUDY_FILE))
             self.study = optuna.create_study(study_name=STUDY_NAME, storage=storage, sampler=sampler,
                                              directions=["maximize", "minimize"] if self.multi_objective else ["maximize"])
         self.trained: dict[str, int] = {}  # architecture → the trial that trains it
@@ -243,7 +211,11 @@ class SearchStudy:
         """The next training: the explore stage's, then the confirm stage's; ``Waiting`` while the confirm stage
         needs results in flight; None when both stages are done."""
         if not self.explore_done:
-            proposal = self._propose_explore(max_attempts)
+            try:
+                proposal = self._propose_explore(max_attempts)
+            finally:
+                # Once per proposal, not per candidate met on the way: the journal holds each as it is decided.
+                self.save()
             if proposal is not None:
                 return proposal
             self.explore_done = True
@@ -277,7 +249,6 @@ class SearchStudy:
                 trial.set_user_attr("status", TrialStatus.INFEASIBLE)
                 trial.set_user_attr("reason", candidate.reason)
                 self.study.tell(trial, self._values({"accuracy": 0.0}, candidate.cost.flops))
-                self.save()
                 continue
             if not candidate.feasible:
                 trial.set_user_attr("reason", f"reference trained off budget: {candidate.reason}")
@@ -292,7 +263,6 @@ class SearchStudy:
             trial.set_user_attr("status", TrialStatus.RUNNING)
             trial.set_user_attr("started", _now())
             self.live[trial.number] = trial
-            self.save()
             return Proposal(trial.number, candidate.spec.to_dict(), settings.seed)
         log.warning("no new candidate after %d proposals: the space may be exhausted", max_attempts)
         return None
@@ -389,6 +359,7 @@ class SearchStudy:
         for duplicate in self.waiting.pop(number, []):
             self._copy_result(duplicate, trial.user_attrs)
             self._tell(duplicate, result, pruned)
+        sync_journal(self.run_dir / STUDY_FILE)  # a finished training must survive even a power cut
         self.save()
 
     def fail(self, number: int, message: str) -> None:
@@ -402,6 +373,7 @@ class SearchStudy:
         for duplicate in self.waiting.pop(number, []):
             duplicate.set_user_attr("reason", f"its original, trial {number}, failed")
             self.study.tell(duplicate, state=optuna.trial.TrialState.FAIL)
+        sync_journal(self.run_dir / STUDY_FILE)
         self.save()
 
     def _values(self, result: dict, flops: int) -> list[float]:
@@ -427,13 +399,11 @@ class SearchStudy:
         if status in (TrialStatus.COMPLETE, TrialStatus.PRUNED):
             self._copy_result(trial, frozen.user_attrs)
             self._tell(trial, frozen.user_attrs, status == TrialStatus.PRUNED)
-            self.save()
         elif status == TrialStatus.FAILED:
             import optuna
 
             trial.set_user_attr("reason", f"same network as trial {original}, which failed")
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            self.save()
         else:
             self.waiting.setdefault(original, []).append(trial)
 
