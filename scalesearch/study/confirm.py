@@ -4,6 +4,11 @@ The top ``top`` distinct networks of the explore stage (on budget, by accuracy) 
 again with seeds base+1, base+2, … until each has ``seeds``. Seeds go round by round; after each round, racing
 drops what cannot win (verdict/racing.py), except the references, which the verdict needs. Everything is derived
 from the finished rows, so a resumed run plans exactly what is missing.
+
+Racing after round r reads only seeds up to r, so its decisions never depend on which trainings happened to
+finish first. That frees the references' later seeds (they are never dropped) to fill a slot that would otherwise
+wait: while the explore stage's last trainings finish, or while a round finishes (``fillers``). Within a round the
+costliest networks go first, so the round's last training is a short one.
 """
 from __future__ import annotations
 
@@ -42,15 +47,38 @@ def plan(table: pd.DataFrame, *, base_seed: int, seeds: int, top: int,
     for architecture, seed, accuracy in zip(complete["architecture"], complete["seed"].fillna(base_seed), complete["accuracy"]):
         if architecture in samples:
             samples[architecture][int(seed)] = float(accuracy)
+    flops = _flops(table)
     for round_ in range(1, seeds):
         seed = base_seed + round_
         needed = [(architecture, seed) for architecture in racing if (architecture, seed) not in tried]
         if needed:
+            needed.sort(key=lambda pair: -flops.get(pair[0], 0))  # longest first: a short training ends the round
             return [pair for pair in needed if pair not in in_flight]
-        scored = {architecture: samples[architecture] for architecture in racing if samples[architecture]}
-        out = dropped(scored, protected)
+        scored = {architecture: {s: a for s, a in samples[architecture].items() if s <= seed} for architecture in racing}
+        out = dropped({architecture: seeds_ for architecture, seeds_ in scored.items() if seeds_}, protected)
         racing = [architecture for architecture in racing if architecture not in out]
     return None
+
+
+def fillers(table: pd.DataFrame, *, base_seed: int, seeds: int, in_flight: set[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Seeds of the references not yet trained nor in flight, lowest seed and costliest first: trainings the
+    confirm stage will need whatever racing decides, to start while it waits on results."""
+    if seeds <= 1:
+        return []
+    explore = table[_stage(table) == EXPLORE]
+    done = explore[(explore["status"] == TrialStatus.COMPLETE).fillna(False) & explore["accuracy"].notna()]
+    references = list(done[done["reference"].fillna("") != ""]["architecture"].drop_duplicates())
+    attempted = table[table["status"].isin(ATTEMPTED)]
+    tried = set(zip(attempted["architecture"], attempted["seed"].fillna(base_seed).astype(int)))
+    flops = _flops(table)
+    wanted = [(architecture, base_seed + round_) for round_ in range(1, seeds) for architecture in references]
+    wanted.sort(key=lambda pair: (pair[1], -flops.get(pair[0], 0)))
+    return [pair for pair in wanted if pair not in tried and pair not in in_flight]
+
+
+def _flops(table: pd.DataFrame) -> dict[str, float]:
+    known = table.dropna(subset=["architecture", "flops"])
+    return {str(architecture): float(flops) for architecture, flops in zip(known["architecture"], known["flops"])}
 
 
 def max_confirm_trainings(references: int, *, seeds: int, top: int) -> int:

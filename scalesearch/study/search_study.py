@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scalesearch.study.confirm import CONFIRM, EXPLORE, max_confirm_trainings, plan
+from scalesearch.study.confirm import CONFIRM, EXPLORE, fillers, max_confirm_trainings, plan
 from scalesearch.errors import InputError
 from scalesearch.study.journal import RunJournal, repair_journal, sync_journal
 from scalesearch.study.feasibility import Candidate, evaluate, evaluate_along, feasible_grid
@@ -277,15 +277,19 @@ class SearchStudy:
         settings = self.settings
         if settings.seeds <= 1:
             return None
-        if any(t.user_attrs.get("stage", EXPLORE) == EXPLORE for t in self.live.values()):
-            return Waiting("the explore stage's last trainings rank the networks to confirm")
+        table = self.table()
         in_flight = {(t.user_attrs["architecture"], t.user_attrs["seed"]) for t in self.live.values()}
-        needed = plan(self.table(), base_seed=settings.seed, seeds=settings.seeds, top=settings.confirm,
-                      in_flight=in_flight)
-        if needed is None:
-            return None
+        if any(t.user_attrs.get("stage", EXPLORE) == EXPLORE for t in self.live.values()):
+            needed, why = [], "the explore stage's last trainings rank the networks to confirm"
+        else:
+            needed = plan(table, base_seed=settings.seed, seeds=settings.seeds, top=settings.confirm, in_flight=in_flight)
+            if needed is None:
+                return None
+            why = "a round of seeds is in flight; racing decides after it"
+        # While the plan waits on results, a slot trains a reference's later seed, which is needed whatever they say.
+        needed = needed or fillers(table, base_seed=settings.seed, seeds=settings.seeds, in_flight=in_flight)
         if not needed:
-            return Waiting("a round of seeds is in flight; racing decides after it")
+            return Waiting(why)
         architecture, seed = needed[0]
         return self._start_confirm(architecture, seed)
 
