@@ -308,3 +308,26 @@ def test_an_explicit_gpu_share_wins_over_the_detection(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert _gpus_per_trial(RunOptions(gpus_per_trial=1.0)) == 1.0
     assert _gpus_per_trial(RunOptions(gpus_per_trial=0.0)) == 0.0
+
+
+@pytest.mark.slow  # a `scalesearch run` subprocess with its own Ray
+def test_the_cli_shares_the_declared_gpu_four_ways_at_a_quarter_gpu_a_trial_with_slow_analytic_objective(tmp_path):
+    """The whole command, as a user on a GPU machine types it: --gpus-per-trial 0.25 runs 4 trials at once."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "trainings.jsonl"
+    config = tmp_path / "run.yaml"
+    config.write_text(f"objective: analytic\nobjective_settings:\n  seconds_per_epoch: 5\n  training_log: {log}\n")
+    run_dir = tmp_path / "run"
+    environment = dict(os.environ, **{recipe.CUDA_ON_CPU: "1"})
+    result = subprocess.run(
+        [sys.executable, "-m", "scalesearch.cli.main", "run", "--budget", "2x", "--config", str(config), "--trials", "8",
+         "--no-reference", "--seeds", "1", "--proxy-epochs", "2", "--gpus-per-trial", "0.25", "--cpus-per-trial", "0.25",
+         "--out", str(run_dir)], capture_output=True, text=True, timeout=600, env=environment,
+        cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    most, _ = most_at_once(_events(log))
+    assert most == 4  # a quarter of the one declared GPU each: four at once, never more
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["device"] == "cuda" and record["preset"]["name"] == "gpu-small"  # what a GPU machine resolves to

@@ -18,7 +18,7 @@ def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progre
     from scalesearch.pipeline.folder_claim import claim_folder, refuse_if_in_use
     from scalesearch.pipeline.options import CONFIG_FILE, options_from, validate
     from scalesearch.pipeline.ray_runner import check_resources, run_trials, slots, start_ray, stop_ray
-    from scalesearch.pipeline.run import _device, prepare_data, resources_for
+    from scalesearch.pipeline.run import _declared_gpus, _device, prepare_data, resources_for
     from scalesearch.runs.record import RUN_FILE
     from scalesearch.runs.table import load_table
     from scalesearch.study.planned import PlannedTrainings
@@ -44,7 +44,7 @@ def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progre
     session = None
     try:
         stage = PlannedTrainings(folder / CHECK_TABLE, plan)
-        session = start_ray(resources, options.verbose)
+        session = start_ray(resources, options.verbose, declare_gpus=_declared_gpus(options))
         check_resources(resources)
         if progress:
             progress.begin_stage("check", stage, _cost(stage, table, epochs_factor, slots(resources)))

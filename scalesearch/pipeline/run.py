@@ -131,7 +131,7 @@ def _run(options: RunOptions, progress=None, command: str | None = None):
     try:
         previous = (read_run_file(folder) if options.resume else None) or RunRecord()
         started_clock = time.time()
-        ray_started = start_ray(resources, options.verbose)
+        ray_started = start_ray(resources, options.verbose, declare_gpus=_declared_gpus(options))
         check_resources(resources)
         study = SearchStudy(folder, base, base_cost.flops, search_settings, resume=options.resume)
         record = RunRecord(
@@ -317,6 +317,14 @@ def _gpus_per_trial(options: RunOptions) -> float:
     import torch
 
     return 0.25 if not options.address and torch.cuda.is_available() else 0.0
+
+
+def _declared_gpus(options: RunOptions) -> int | None:
+    """One GPU for a local Ray on a machine without one, under the test aid SCALESEARCH_CUDA_ON_CPU=1 only
+    (training/recipe.py): trials that ask for GPU fractions then share it as on a GPU machine, and train on the CPU."""
+    from scalesearch.training.recipe import cuda_on_cpu
+
+    return 1 if cuda_on_cpu() and not options.address and (options.gpus_per_trial or 0) > 0 else None
 
 
 def _device(options: RunOptions, resources) -> str:
