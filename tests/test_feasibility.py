@@ -77,6 +77,7 @@ def test_a_search_counts_its_candidates_by_arithmetic_and_traces_none(tmp_path, 
     assert traces == []
     trials = study.study.get_trials()
     assert {"infeasible", "complete", "duplicate"} <= {trial.user_attrs["status"] for trial in trials}
+    assert set(study.table()["counter"]) == {"arithmetic"}  # and the table says how each was counted
     for trial in trials:
         expected = cost(ModelSpec.from_dict(json.loads(trial.user_attrs["spec"])), 10)
         assert [trial.user_attrs[key] for key in ("flops", "params", "activations")] == [

@@ -143,7 +143,7 @@ def winner_coefficients(run: Run, winner: pd.Series) -> tuple[dict, str]:
             return document, f"from {esc(path)}"
     start = time.perf_counter()
     document = winner_document(run, winner, "best")
-    source = f"measured now with fvcore in {time.perf_counter() - start:.1f} s"
+    source = f"counted now in {time.perf_counter() - start:.1f} s (arithmetic, the B1 cross-checked by fvcore)"
     if not path.exists():  # never replace an export the user made (it may hold the knee)
         try:
             write_document(document, path)

@@ -50,6 +50,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "latency_ms_batch": ("float64", "inference latency at the training batch size, ms"),
     "peak_memory_bytes": ("Int64", "peak device memory of the training (CUDA), empty on CPU"),
     "device": ("string", "cpu or cuda device name"),
+    "counter": ("string", "how FLOPs were counted: arithmetic (fvcore's conventions), or fvcore for a network with a layer the arithmetic does not know"),
     "measure_seconds": ("float64", "time spent building and measuring this candidate (and solving its resolution)"),
     "seed": ("Int64", "proxy training seed (seed k is paired: the same data order and initialisation for every network)"),
     "stage": ("string", "explore (the search) | confirm (further seeds of the top networks and the references)"),

@@ -41,7 +41,6 @@ def evaluate(
     constraint: str,
     num_classes: int,
     solve_resolution: bool,
-    trace_off_budget: bool = False,  # unused since every candidate is counted by arithmetic; the study still passes it
     allow_shrink: bool = False,
 ) -> Candidate:
     """The φ=1 candidate. With ``solve_resolution`` γ is ignored and replaced by the
