@@ -131,3 +131,21 @@ def test_a_bad_curve_range_is_one_line_and_exit_2_before_any_work(tmp_path, valu
     assert result.returncode == 2, result.stderr
     assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow  # a headless browser
+def test_the_curve_figure_draws_both_lines_with_interval_bars_in_chromium_with_analytic_objective(curved_run):
+    from tests.browser import Chromium, unavailable
+
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    outcome, _ = curved_run
+    with Chromium() as browser:
+        browser.open((outcome.run_dir / "report.html").resolve().as_uri())
+        assert browser.errors() == []
+        # What is drawn, not what was passed: the points and interval bars of each line in the plot's SVG.
+        drawn = browser.evaluate("Array.from(document.querySelectorAll('#fig-curve .scatterlayer .trace')).map(t => "
+                                 "({points: t.querySelectorAll('path.point').length, "
+                                 "bars: t.querySelectorAll('.errorbar').length}))")
+        assert drawn == [{"points": 3, "bars": 3}] * 2  # φ 0, 1, 2 on each line, each with its 95% interval
