@@ -86,3 +86,16 @@ def test_no_network_on_budget_means_no_verdict():
     table = _table([("c1", "", 1.1, 1.05, 1.1, 2.0, [0.4])])
     table["feasible"] = False
     assert decide(table) is None
+
+
+def test_a_searched_network_that_scales_one_dimension_is_no_compound_rival():
+    # (1, 1.32, 1) was proposed by the search but scales width alone: the resolution-only winner must be compared
+    # with a network that really scales two dimensions, and a win over it is that one dimension's.
+    table = _table([("w", "", 1.0, 1.32, 1.0, 1.0, [0.70, 0.72, 0.71]),
+                    ("r", "resolution-only", 1.0, 1.0, 1.41, 1.0, [0.80, 0.85, 0.82]),
+                    ("c", "", 1.1, 1.05, 1.2, 1.0, [0.50, 0.55, 0.52])])
+    verdict = decide(table)
+    assert verdict.rival.architecture == "c" and "the best compound α=1.100" in verdict.sentence
+    assert verdict.outcome == SINGLE_WINS and verdict.dimension == "resolution-only"
+    width = decide(table[table["architecture"] != "r"])
+    assert width.winner.architecture == "w" and width.outcome == SINGLE_WINS and width.dimension == "width-only"

@@ -130,14 +130,15 @@ def decide(table: pd.DataFrame, tie_break: str = "latency") -> Verdict | None:
     single = [network for network in everything if network.label in SINGLE_DIMENSION and network is not winner]
     paper = next((network for network in everything if network.label == PAPER and network is not winner), None)
     versus_single, outcome, dimension, rival = None, NO_DIFFERENCE, "", None
-    if winner.label in SINGLE_DIMENSION:
-        # On budget only: paper-literal costs about twice the budget, so its accuracy is no rival at equal FLOPs.
-        rivals = [network for network in on_budget if network.label not in SINGLE_DIMENSION]
+    if _dimension(winner):
+        # Compound: two dimensions or more scaled. On budget only: paper-literal costs about twice the budget, so its
+        # accuracy is no rival at equal FLOPs.
+        rivals = [network for network in on_budget if _dimension(network) is None]
         if rivals:
             rival = max(rivals, key=lambda network: network.accuracy.mean)
             versus_single = Comparison(f"the best compound {rival.name}", paired_difference(winner.seeds, rival.seeds))
             if versus_single.difference is not None and versus_single.difference.low > 0:
-                outcome, dimension = SINGLE_WINS, winner.label
+                outcome, dimension = SINGLE_WINS, _dimension(winner)
     elif single:
         rival = max(single, key=lambda network: network.accuracy.mean)
         versus_single = Comparison(rival.label, paired_difference(winner.seeds, rival.seeds))
@@ -162,6 +163,16 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
                      "low": accuracy.low if accuracy.n > 1 else math.nan,
                      "high": accuracy.high if accuracy.n > 1 else math.nan, **network.cost})
     return pd.DataFrame(rows)
+
+
+def _dimension(network: Network) -> str | None:
+    """"depth-only", "width-only" or "resolution-only" for a network that scales one dimension (a reference, or a
+    searched network that happens to: α = 1.000 β = 1.350 γ = 1.000 is width-only in all but name); None otherwise."""
+    if network.label in SINGLE_DIMENSION:
+        return network.label
+    scaled = [name for name, coefficient in (("depth", network.alpha), ("width", network.beta),
+                                              ("resolution", network.gamma)) if coefficient > 1 + 1e-3]
+    return f"{scaled[0]}-only" if len(scaled) == 1 else None
 
 
 def _tied(network: Network, best: Network) -> bool:
