@@ -56,6 +56,8 @@ def _quiet_ray(verbose: bool) -> RaySession:
                          {name: logging.getLogger(name).level for name in levels}, list(warnings.filters))
     for name, value in environment.items():
         os.environ.setdefault(name, value)
+    # Not a default: with Tune's handler, a Ctrl-C ends Tune's loop quietly and the run would report itself complete.
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
     if not verbose:
