@@ -23,9 +23,16 @@ def scalesearch(*args, cwd=None, timeout=600):
                           cwd=cwd or ROOT, timeout=timeout)
 
 
+def default_sigint():
+    """In the child: Ctrl-C as a terminal gives it. A test suite started in the background of a non-interactive shell
+    ignores SIGINT, and a child would inherit that (Python keeps an ignored SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args, cwd=None):
     return subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *map(str, args)], cwd=cwd or ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=default_sigint)
 
 
 def completed_trials(run_dir: Path) -> pd.DataFrame:

@@ -174,7 +174,9 @@ def test_ctrl_c_after_a_finished_trial_still_writes_winner_json_marked_interrupt
     out = tmp_path / "run"
     process = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "run", "--config", str(config), "--out", str(out),
                                 "--concurrency", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True,
+                               # Ctrl-C as a terminal gives it, even where the suite runs with SIGINT ignored
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while time.time() < deadline:
         table = out / "trials.csv"
