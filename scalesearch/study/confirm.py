@@ -41,7 +41,7 @@ def plan(table: pd.DataFrame, *, base_seed: int, seeds: int, top: int,
         return None
     racing, protected = entries(table, top)
     attempted = table[table["status"].isin(ATTEMPTED)]
-    tried = set(zip(attempted["architecture"], attempted["seed"].fillna(base_seed).astype(int)))
+    tried = _tried(attempted, base_seed)
     complete = attempted[(attempted["status"] == TrialStatus.COMPLETE) & attempted["accuracy"].notna()]
     samples: dict[str, dict[int, float]] = {architecture: {} for architecture in racing}
     for architecture, seed, accuracy in zip(complete["architecture"], complete["seed"].fillna(base_seed), complete["accuracy"]):
@@ -65,15 +65,17 @@ def fillers(table: pd.DataFrame, *, base_seed: int, seeds: int, in_flight: set[t
     confirm stage will need whatever racing decides, to start while it waits on results."""
     if seeds <= 1:
         return []
-    explore = table[_stage(table) == EXPLORE]
-    done = explore[(explore["status"] == TrialStatus.COMPLETE).fillna(False) & explore["accuracy"].notna()]
-    references = list(done[done["reference"].fillna("") != ""]["architecture"].drop_duplicates())
-    attempted = table[table["status"].isin(ATTEMPTED)]
-    tried = set(zip(attempted["architecture"], attempted["seed"].fillna(base_seed).astype(int)))
+    references = sorted(entries(table, top=0)[1])  # sorted: equal FLOPs go in the same order on every run
+    tried = _tried(table[table["status"].isin(ATTEMPTED)], base_seed)
     flops = _flops(table)
     wanted = [(architecture, base_seed + round_) for round_ in range(1, seeds) for architecture in references]
     wanted.sort(key=lambda pair: (pair[1], -flops.get(pair[0], 0)))
     return [pair for pair in wanted if pair not in tried and pair not in in_flight]
+
+
+def _tried(attempted: pd.DataFrame, base_seed: int) -> set[tuple[str, int]]:
+    """(architecture, seed) of every training already attempted."""
+    return set(zip(attempted["architecture"], attempted["seed"].fillna(base_seed).astype(int)))
 
 
 def _flops(table: pd.DataFrame) -> dict[str, float]:
