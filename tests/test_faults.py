@@ -625,16 +625,23 @@ def small_disk(tmp_path):
             subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
-def fill(disk: Path, leave: int = 0) -> Path:
-    """A filler file that eats the disk's space but `leave` bytes."""
+def fill(disk: Path) -> Path:
+    """A filler file that eats the disk's space, all of it.
+
+    Tried again until the disk reports no free block: the clean-clone CI once saw the filler's own open fail with
+    ENOSPC while the run wrote beside it (the run's files are ~90 kB of 4 MB), and a half-filled disk lets the run
+    finish, which is not what this asks for."""
     filler = disk / "filler"
-    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
-    with open(filler, "ab") as handle:
+    for _ in range(100):
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        if free == 0:
+            break
         try:
-            handle.write(b"\0" * max(0, free - leave))
-            handle.flush()
+            with open(filler, "ab") as handle:
+                handle.write(b"\0" * free)
+                handle.flush()
         except OSError:
-            pass  # full: what was asked for
+            time.sleep(0.05)  # full, or the run's write got there first: look again
     return filler
 
 
@@ -650,7 +657,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_resume_finishes_it_keeping_wh
                                      f"device); free space, then scalesearch run --resume {folder}")
     finished = recorded(folder)
     print(f"disk full after {len(finished)} finished trials; left: {sorted(os.listdir(folder))}")
-    filler.unlink()  # space is back; and room for the report's plotly.min.js (4.8 MB) beside it
+    filler.unlink(missing_ok=True)  # space is back; and room for the report's plotly.min.js (4.8 MB) beside it
     subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
     resumed = Run("run", "--resume", folder).finish(180)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
