@@ -205,9 +205,12 @@ def test_cifar100_uses_the_fine_label(tmp_path):
     pytest.param("cifar10:{tmp}", "does not hold the CIFAR-10 binary version", id="cifar10-empty-path"),
     pytest.param("cifar100:{tmp}/missing", "does not hold the CIFAR-100 binary version", id="cifar100-missing"),
     pytest.param("imagenet", "unknown dataset", id="unknown-name"),
-    pytest.param("{tmp}/no-such-folder", "unknown dataset", id="missing-folder"),
+    pytest.param("{tmp}/no-such-folder", "^no folder .*/no-such-folder; --data takes a folder", id="missing-folder"),
+    pytest.param("./no-such-folder", "^no folder ./no-such-folder;", id="missing-relative-folder"),
+    pytest.param("{tmp}/a-file", "^.*/a-file is a file; --data takes a folder", id="a-file"),
 ])
 def test_bad_dataset_names_raise_one_clear_line(tmp_path, name, message):
+    (tmp_path / "a-file").write_text("not a dataset")
     with pytest.raises(InputError, match=message):
         load_dataset(name.format(tmp=tmp_path))
 

@@ -60,6 +60,10 @@ def load_dataset(
         dataset = _cifar(kind, path, source_resolution, text)
     elif Path(text).expanduser().is_dir():
         dataset = _folder(Path(text).expanduser(), source_resolution, seed, cache_dir)
+    elif Path(text).expanduser().exists():
+        raise InputError(f"{text} is a file; --data takes a folder of class subfolders (FOLDER/CLASS_NAME/IMAGE.jpg)")
+    elif "/" in text or text.startswith(("~", ".")):  # meant as a path: say so, not "unknown dataset"
+        raise InputError(f"no folder {text}; --data takes a folder of class subfolders (FOLDER/CLASS_NAME/IMAGE.jpg)")
     else:
         raise InputError(f"unknown dataset {text!r}: use synthetic, a folder of class subfolders, "
                          "cifar10:PATH or cifar100:PATH")
