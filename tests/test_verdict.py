@@ -74,6 +74,32 @@ def test_a_tie_is_said_and_the_faster_network_is_picked():
     assert decide(table, tie_break="none").winner.architecture == "c1"  # the best mean
 
 
+def test_latency_timed_alone_after_the_search_outranks_the_trials_own_when_every_tied_network_has_it():
+    table = _table([("c1", "", 1.1, 1.05, 1.1, 5.0, [0.60, 0.70, 0.65]),
+                    ("c2", "", 1.0, 1.2, 1.0, 1.0, [0.62, 0.66, 0.64]),
+                    ("r", "resolution-only", 1.0, 1.0, 1.41, 3.0, [0.58, 0.72, 0.62])])
+    table["latency_ms_alone"] = table["architecture"].map({"c1": 0.5, "c2": 0.9, "r": 0.7})
+    verdict = decide(table, tie_break="latency")
+    assert verdict.winner.architecture == "c1" and verdict.tie_figure == "latency_alone"
+    assert "picked by latency (timed alone after the search) among 3 networks" in verdict.sentence
+    assert verdict.to_dict()["tie_figure"] == "latency_alone"
+    # One tied network without the figure (its timing never happened): all are compared by the trials' own.
+    table.loc[table["architecture"] == "r", "latency_ms_alone"] = None
+    verdict = decide(table, tie_break="latency")
+    assert verdict.winner.architecture == "c2" and verdict.tie_figure == "latency"
+    assert "timed alone" not in verdict.sentence
+
+
+def test_latencies_within_five_percent_are_one_speed_and_the_best_mean_among_them_wins():
+    table = _table([("c1", "", 1.1, 1.05, 1.1, 5.0, [0.60, 0.70, 0.65]),
+                    ("c2", "", 1.0, 1.2, 1.0, 1.0, [0.62, 0.66, 0.64]),
+                    ("r", "resolution-only", 1.0, 1.0, 1.41, 3.0, [0.58, 0.72, 0.62])])
+    table["latency_ms_alone"] = table["architecture"].map({"c1": 1.02, "c2": 1.00, "r": 0.995})
+    assert decide(table, tie_break="latency").winner.architecture == "c1"  # best mean of the three within 5%
+    table["latency_ms_alone"] = table["architecture"].map({"c1": 1.06, "c2": 1.00, "r": 0.995})
+    assert decide(table, tie_break="latency").winner.architecture == "c2"  # c1 is 6.5% slower: out of the band
+
+
 def test_a_single_dimension_wins_when_it_clears_every_compound_network():
     table = _table([("c1", "", 1.1, 1.05, 1.1, 2.0, [0.40, 0.50, 0.45]),
                     ("r", "resolution-only", 1.0, 1.0, 1.41, 1.0, [0.50, 0.61, 0.55])])

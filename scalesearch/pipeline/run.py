@@ -175,6 +175,7 @@ def _run(options: RunOptions, progress=None, command: str | None = None):
         try:
             run_trials(study, dataset, OBJECTIVES[options.objective], settings, resources, folder,
                        on_event=progress.event if progress else None)
+            _time_the_tied(study, base, num_classes, options.tie_break, device, resources)
             status, message = _judge(study.table(), search_settings)
             if options.curve and status == RunStatus.COMPLETE:
                 _train_curve(study.table(), options, base, num_classes, dataset, settings, resources, folder, progress)
@@ -269,6 +270,30 @@ def _refuse_a_resume_of_a_run_never_set_up(folder: Path) -> None:
         again += " --force"  # its first files are there: replace them
     raise InputError(f"cannot resume: {folder} was stopped before its first trial was set up (it has no "
                      f"{CONFIG_FILE}), so nothing is lost; start it again: {again}")
+
+
+def _time_the_tied(study, base, num_classes: int, tie_break: str, device: str, resources) -> None:
+    """Times the networks tied for the win alone, once the trainings are over, for --tie-break latency: a trial's own
+    figure was timed beside other trainings (cost/latency.py). Kept in the study, so a resume does not time again.
+    A driver that lacks the trials' GPU (a remote cluster) leaves the trials' own figures to the tie-break."""
+    import torch
+
+    from scalesearch.cost.latency import time_alone
+    from scalesearch.study.rebuild import rebuild
+    from scalesearch.verdict.verdict import decide
+
+    if tie_break != "latency":
+        return
+    table = study.table()
+    verdict = decide(table, tie_break)
+    if verdict is None or len(verdict.tied) < 2 or set(verdict.tied) <= set(study.latency_alone()):
+        return
+    if device == "cuda" and not torch.cuda.is_available():
+        return
+    first = table.drop_duplicates("architecture")
+    specs = {row["architecture"]: rebuild(base, row) for _, row in first.iterrows() if row["architecture"] in verdict.tied}
+    threads = int(resources.cpus_per_trial) if device == "cpu" else torch.get_num_threads()
+    study.record_latency_alone(time_alone(specs, num_classes, torch.device(device), threads))
 
 
 def _judge(table, settings) -> tuple[RunStatus, str]:

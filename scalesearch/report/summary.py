@@ -175,10 +175,14 @@ def networks_table(table: pd.DataFrame) -> str:
     rows = [[esc(row["reference"] or "searched"), number(row["alpha"]), number(row["beta"]), number(row["gamma"]),
              number(row["mean"]), number(row["sd"]), str(int(row["n"])),
              "–" if missing(row["low"]) else f"[{row['low']:.3f}, {row['high']:.3f}]",
-             "yes" if row["feasible"] else "no"] for _, row in networks.iterrows()]
+             "yes" if row["feasible"] else "no",
+             "–" if missing(row.get("latency_alone")) else f"{row['latency_alone']:.2f}"] for _, row in networks.iterrows()]
     return ('<p class="note">Each network\'s accuracy over its seeds: mean, sd, n and the 95% Student-t interval '
-            "(one seed has no interval).</p>"
-            + html_table(["network", "α", "β", "γ", "mean", "sd", "n", "95% interval", "on budget"], rows, text_columns=(0,)))
+            "(one seed has no interval). Latency: batch 1, timed alone on the machine after the search, for the networks "
+            "<code>--tie-break latency</code> chose among; within 5% counts as one speed, and the best mean among them "
+            "wins.</p>"
+            + html_table(["network", "α", "β", "γ", "mean", "sd", "n", "95% interval", "on budget", "latency (ms)"], rows,
+                         text_columns=(0,)))
 
 
 def summary(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:

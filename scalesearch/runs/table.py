@@ -47,6 +47,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "train_seconds": ("float64", "proxy training wall time"),
     "images_per_second": ("float64", "proxy training throughput"),
     "latency_ms": ("float64", "inference latency at batch 1 on the trial's device, ms"),
+    "latency_ms_alone": ("float64", "inference latency at batch 1 timed after the search with the networks tied for the win alone on the machine, ms: what --tie-break latency picks by"),
     "latency_ms_batch": ("float64", "inference latency at the training batch size, ms"),
     "peak_memory_bytes": ("Int64", "peak device memory of the training (CUDA), empty on CPU"),
     "device": ("string", "cpu or cuda device name"),

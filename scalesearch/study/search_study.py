@@ -40,6 +40,7 @@ log = logging.getLogger("scalesearch.study.search_study")
 
 STUDY_FILE = "study.journal"
 SAMPLER_FILE = "sampler.pkl"
+LATENCY_ALONE = "latency_ms_alone"  # a study attribute (architecture → ms) and the table's column
 STUDY_NAME = "scalesearch"
 # What a confirm trial copies from the explore trial of its network.
 DESCRIPTION_KEYS = ("reference", "feasible", "reason", "alpha", "beta", "gamma", "formula_product", "flops_ratio", "width",
@@ -412,15 +413,28 @@ class SearchStudy:
         else:
             self.waiting.setdefault(original, []).append(trial)
 
+    # ----- the tie-break's latency ---------------------------------------------------------
+    def latency_alone(self) -> dict[str, float]:
+        """Architecture → ms at batch 1, timed after the search with the tied networks alone (cost/latency.py)."""
+        return dict(self.study.user_attrs.get(LATENCY_ALONE, {}))
+
+    def record_latency_alone(self, latencies: dict[str, float]) -> None:
+        self.study.set_user_attr(LATENCY_ALONE, {str(key): float(value) for key, value in latencies.items()})
+        sync_journal(self.run_dir / STUDY_FILE)
+        self.save()
+
     # ----- persistence ------------------------------------------------------------------
     def table(self):
         rows = []
+        alone = self.latency_alone()
         for trial in self.study.get_trials(deepcopy=False):
             attrs = trial.user_attrs
             if "status" not in attrs or _interrupted(trial):
                 continue
             row = {key: attrs[key] for key in COLUMNS if key in attrs}
             row["trial"] = trial.number
+            if attrs.get("architecture") in alone and attrs.get("status") == TrialStatus.COMPLETE:
+                row[LATENCY_ALONE] = alone[attrs["architecture"]]
             rows.append(row)
         return make_table(rows)
 

@@ -18,6 +18,13 @@ from scalesearch.verdict.statistics import Estimate, estimate, paired_difference
 SINGLE_DIMENSION = ("depth-only", "width-only", "resolution-only")
 PAPER = "paper"
 TIE_BREAKS = {"latency": "latency_ms", "activations": "activations", "params": "params", "none": None}
+# What latency picks by when every tied network has it: timed alone after the search (cost/latency.py). A trial's own
+# latency_ms, timed beside other trainings, is the fallback (a driver without the trials' GPU cannot time them).
+LATENCY_ALONE = "latency_ms_alone"
+# Latencies within 5% of the fastest are one speed, and the best mean among them wins. A timed-alone median repeats
+# within 1-2% (its cv over 5 repeats), so the ratio of two varies by ~2%; a 3% band still flipped one pick in 5
+# repeats of the same tie (bench/bench_tie_break.py, docs/benchmarks.md §7). A smaller difference is no finding.
+LATENCY_BAND = 0.05
 COMPOUND_WINS, SINGLE_WINS, NO_DIFFERENCE = "compound scaling wins", "a single dimension wins", "no difference beyond the noise"
 
 
@@ -69,6 +76,7 @@ class Verdict:
     tied: tuple[str, ...]  # architectures tied with the best mean (the winner among them)
     dimension: str = ""  # with SINGLE_WINS: which single-dimension scaling won
     rival: Network | None = None  # what versus_single compares with: the best single dimension, or the best compound
+    tie_figure: str | None = None  # the cost the tie-break compared (Network.cost's key), None when it did not pick
 
     @property
     def sentence(self) -> str:
@@ -82,7 +90,8 @@ class Verdict:
         if comparisons:
             parts.append("against " + "; ".join(comparisons))
         if len(self.tied) > 1 and TIE_BREAKS.get(self.tie_break):
-            parts.append(f"picked by {self.tie_break} among {len(self.tied)} networks tied within the noise")
+            how = " (timed alone after the search)" if self.tie_figure == "latency_alone" else ""
+            parts.append(f"picked by {self.tie_break}{how} among {len(self.tied)} networks tied within the noise")
         return "; ".join(parts) + " (95% t-intervals of paired seed differences)"
 
     def to_dict(self) -> dict:
@@ -94,7 +103,7 @@ class Verdict:
                 "accuracy": accuracy.to_dict()},
             "versus_single_dimension": self.versus_single.to_dict() if self.versus_single else None,
             "versus_paper": self.versus_paper.to_dict() if self.versus_paper else None,
-            "tie_break": self.tie_break, "tied": list(self.tied),
+            "tie_break": self.tie_break, "tie_figure": self.tie_figure, "tied": list(self.tied),
             "interval": "95% Student-t interval over paired seeds (seed k: same data subset, order and init for every network)",
         }
 
@@ -106,7 +115,8 @@ def networks(table: pd.DataFrame) -> list[Network]:
     for architecture, group in rows.groupby("architecture", sort=False):
         first = group.iloc[0]
         label = "" if pd.isna(first["reference"]) else str(first["reference"])
-        cost = {key: _number(group[column].median()) for key, column in {**TIE_BREAKS, "flops": "flops"}.items() if column}
+        columns = {**TIE_BREAKS, "flops": "flops", "latency_alone": LATENCY_ALONE}
+        cost = {key: _number(group[column].median()) if column in group else None for key, column in columns.items() if column}
         seeds = {int(seed): float(accuracy) for seed, accuracy in zip(group["seed"].fillna(0), group["accuracy"])}
         out.append(Network(str(architecture), label, float(first["alpha"]), float(first["beta"]), float(first["gamma"]),
                            bool(group["feasible"].fillna(False).all()), cost, seeds))
@@ -149,7 +159,7 @@ def decide(table: pd.DataFrame, tie_break: str = "latency") -> Verdict | None:
             outcome, dimension = SINGLE_WINS, rival.label
     versus_paper = Comparison(PAPER, paired_difference(winner.seeds, paper.seeds)) if paper else None
     return Verdict(outcome, winner, versus_single, versus_paper, tie_break, tuple(n.architecture for n in tied), dimension,
-                   rival)
+                   rival, tie_figure(tied, tie_break) if len(tied) > 1 else None)
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -180,12 +190,26 @@ def _tied(network: Network, best: Network) -> bool:
     return difference is not None and difference.n > 1 and not difference.excludes_zero()
 
 
+def tie_figure(tied: list[Network], tie_break: str) -> str | None:
+    """The cost the tie-break compares: for latency, the figure timed alone when every tied network has one."""
+    if TIE_BREAKS.get(tie_break) is None:
+        return None
+    if tie_break == "latency" and tied and all(network.cost.get("latency_alone") is not None for network in tied):
+        return "latency_alone"
+    return tie_break
+
+
 def _pick(tied: list[Network], tie_break: str) -> Network | None:
-    key = TIE_BREAKS.get(tie_break)
+    key = tie_figure(tied, tie_break)
     if key is None or len(tied) < 2:
         return None
-    known = [network for network in tied if network.cost.get(tie_break) is not None]
-    return min(known, key=lambda network: network.cost[tie_break]) if known else None
+    known = [network for network in tied if network.cost.get(key) is not None]
+    if not known:
+        return None
+    cheapest = min(network.cost[key] for network in known)
+    band = cheapest * (1 + LATENCY_BAND) if key.startswith("latency") else cheapest
+    equal = [network for network in known if network.cost[key] <= band]
+    return max(equal, key=lambda network: (network.accuracy.mean, -(network.cost.get("flops") or 0)))
 
 
 def _number(value) -> float | None:
