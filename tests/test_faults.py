@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import random
 import shutil
 import signal
@@ -245,10 +246,13 @@ def test_a_trial_that_raises_returns_nan_or_runs_out_of_memory_is_a_failed_row_a
     reasons = {kind: table.loc[table["architecture"] == started[number]].iloc[0] for number, kind in faults.items()}
     expected = {"raise": "RuntimeError: analytic objective told to raise", "nan": "TrialFailed: loss became nan at epoch 1",
                 "nan-result": "the training returned accuracy nan", "oom": "can't allocate memory",
-                "cuda-oom": "OutOfMemoryError: CUDA out of memory", "killed": "the Ray trial crashed"}
+                "cuda-oom": "OutOfMemoryError: CUDA out of memory",
+                "killed": "died without raising an error: killed (most often by the kernel's OOM killer"}
     for kind, row in reasons.items():
         assert row["status"] == "failed" and expected[kind] in row["reason"], (kind, row.to_dict())
         assert pd.isna(row["accuracy"])
+    account = re.search(r"Ray's account: (\S+)$", reasons["killed"]["reason"]).group(1)
+    assert "The actor died unexpectedly" in (tmp_path / "run" / account).read_text()  # the file it names
     assert (table["status"] == "complete").sum() == 3 and table.loc[table["status"] == "complete", "accuracy"].notna().all()
     assert len(table[table["status"].isin(["complete", "failed"])]) == 9  # the search went on to the end
     assert json.loads((tmp_path / "run" / "winner.json").read_text())["status"] == "complete"
@@ -755,6 +759,8 @@ def test_two_runs_on_one_folder_at_once_the_second_is_refused_naming_the_first_w
         assert first.process.poll() is None  # refused while the first still ran
     assert first.finish().returncode == 0, first.stderr[-3000:]
     table = pd.read_csv(folder / "trials.csv")
+    account = re.search(r"Ray's account: (\S+)$", reasons["killed"]["reason"]).group(1)
+    assert "The actor died unexpectedly" in (tmp_path / "run" / account).read_text()  # the file it names
     assert (table["status"] == "complete").sum() == 3 and set(table["status"]) <= {"complete", "duplicate"}
     ends = Counter(entry["architecture"] for entry in trainings(log) if entry["event"] == "end")
     assert sum(ends.values()) == 3 and set(ends.values()) == {1}  # each network trained once, by the first

@@ -259,12 +259,15 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
     from ray import tune
     from ray.tune.search import Searcher
 
+    from scalesearch.pipeline.trial_crash import GENERIC as GENERIC_CRASH, crash_reason
+
     class StudySearcher(Searcher):
         """Adapts the Ray-free study to Tune: proposals out, results in."""
 
         def __init__(self):
             super().__init__(metric="accuracy", mode="max")
             self.live: dict[str, int] = {}
+            self.crashed: dict[str, int] = {}  # Tune trial → study trial, until the callback below gives the reason
             self.failure: Exception | None = None  # the study could not record a result (a full disk): stop
 
         def set_search_properties(self, metric, mode, config, **spec):
@@ -273,6 +276,7 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
         def suggest(self, trial_id):
             from scalesearch.study.search_study import Waiting
 
+            self.record_crashes()  # any the callback did not reach: the generic reason, before anything else
             if self.failure is not None:
                 return Searcher.FINISHED
             proposal = study.propose()
@@ -289,10 +293,12 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
             number = self.live.pop(trial_id, None)
             if number is None:
                 return
+            if error or not result:
+                # Tune calls the callbacks' on_trial_error (which can read the error file) right after this.
+                self.crashed[trial_id] = number
+                return
             try:
-                if error or not result:
-                    study.fail(number, "the Ray trial crashed (see the Ray log in the run folder)")
-                elif "failed" in result:
+                if "failed" in result:
                     study.fail(number, result["failed"])
                 else:
                     # ASHA may stop a trial at its last epoch's report, before the final one: that is complete.
@@ -305,6 +311,24 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
                 return
             if on_event:
                 on_event("finished", number)
+
+        def record_crashes(self, reasons: dict[str, str] | None = None) -> None:
+            """Tells the study of the crashed trials: with the reason given for a Tune trial, else the generic one."""
+            for trial_id in list(self.crashed if reasons is None else reasons):
+                number = self.crashed.pop(trial_id, None)
+                if number is None:
+                    continue
+                try:
+                    study.fail(number, (reasons or {}).get(trial_id) or GENERIC_CRASH)
+                except Exception as failure:  # as in on_trial_complete: stop the search, raise after
+                    self.failure = self.failure or failure
+                    return
+                if on_event:
+                    on_event("finished", number)
+
+    class CrashReasons(tune.Callback):
+        def on_trial_error(self, iteration, trials, trial, **info):
+            searcher.record_crashes({trial.trial_id: crash_reason(trial.error_file, name)})
 
     scheduler = None
     if resources.scheduler == "asha":
@@ -328,11 +352,12 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
         ),
         run_config=tune.RunConfig(
             name=name, storage_path=str(Path(run_dir).resolve()), verbose=0,
-            failure_config=tune.FailureConfig(max_failures=0),
+            failure_config=tune.FailureConfig(max_failures=0), callbacks=[CrashReasons()],
             checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
         ),
     )
     tuner.fit()
+    searcher.record_crashes()
     if searcher.failure is not None:
         raise searcher.failure
 
