@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from scalesearch.errors import InputError
 from scalesearch.pipeline.folder_claim import claim_folder
 
 pytestmark = pytest.mark.slow  # `scalesearch run` subprocesses on a real local Ray
@@ -85,7 +86,6 @@ def test_force_replaces_the_old_run_once_the_new_one_is_under_way_with_analytic_
 
 
 def test_a_force_that_fails_after_taking_the_folder_puts_the_old_run_back(run_copy):
-    from scalesearch.errors import InputError
     from scalesearch.pipeline.options import RunOptions
     from scalesearch.pipeline.run import run
 
@@ -114,6 +114,26 @@ def test_a_second_run_on_a_folder_in_use_is_refused_naming_the_holder(run_copy):
     finally:
         claim.release()
     assert scalesearch("run", "--resume", run_copy).returncode == 0  # released: the folder is free again
+
+
+def test_a_claim_judges_the_folder_under_its_lock_and_a_refused_one_leaves_nothing(tmp_path):
+    # A folder taken by another run is refused by its lock, before its contents are looked at.
+    first = claim_folder(tmp_path / "run", resume=False, force=False)
+    try:
+        (tmp_path / "run" / "run.json").write_text("{}")  # what the holder writes once it has the folder
+        with pytest.raises(InputError, match="in use by another scalesearch run"):
+            claim_folder(tmp_path / "run", resume=False, force=True)
+    finally:
+        first.release()
+    # Refused on what it holds: a resume of a folder, and its parents, that did not exist leaves none of them.
+    with pytest.raises(InputError, match="holds no scalesearch run"):
+        claim_folder(tmp_path / "new" / "deeper" / "run", resume=True, force=False)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("a user's file")
+    with pytest.raises(InputError, match="not empty and holds no scalesearch run"):
+        claim_folder(tmp_path / "notes", resume=False, force=True)
+    assert [path.name for path in (tmp_path / "notes").iterdir()] == ["mine.txt"]  # as it was
 
 
 @pytest.mark.parametrize("name, damage, message", [

@@ -55,21 +55,26 @@ class FolderClaim:
 
 
 def claim_folder(folder: Path, *, resume: bool, force: bool, command: str | None = None) -> FolderClaim:
-    """Lock ``folder`` for a run, refusing to mix two runs in one place or to lose a finished one."""
-    has_run = any((folder / name).exists() for name in RUN_FILES)
-    if resume and not has_run:
-        raise InputError(f"cannot resume: {folder} holds no scalesearch run (neither {' nor '.join(RUN_FILES)})")
-    occupied = folder.exists() and any(entry.name != LOCK_FILE for entry in folder.iterdir())
-    if occupied and not resume:
-        if not has_run:
-            raise InputError(f"{folder} is not empty and holds no scalesearch run; choose another --out")
-        if not force:
-            raise InputError(f"{folder} already holds a run; use --resume to continue it or --force to replace it")
+    """Lock ``folder`` for a run, refusing to mix two runs in one place or to lose a finished one.
+
+    The folder is judged under its lock, so no other run can change it between the judgement and the claim; when
+    it is refused, the lock file and any folder made only to be judged are removed again."""
+    created = [path for path in (folder, *folder.parents) if not path.exists()]  # the folder first, then its parents
+    had_lock = (folder / LOCK_FILE).exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         lock = _lock(folder, command)
     except OSError as error:
         raise InputError(f"cannot write to {folder}: {error.strerror or error}") from None
+    try:
+        occupied = _judge(folder, resume=resume, force=force)
+    except InputError:
+        if not had_lock:  # refused: the folder is left as it was found
+            (folder / LOCK_FILE).unlink(missing_ok=True)
+        lock.close()
+        for path in created:
+            path.rmdir()
+        raise
     aside = None
     if occupied and not resume:
         aside = folder / f"{ASIDE_PREFIX}{datetime.datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
@@ -78,6 +83,20 @@ def claim_folder(folder: Path, *, resume: bool, force: bool, command: str | None
             if entry.name != LOCK_FILE and entry != aside:
                 entry.rename(aside / entry.name)
     return FolderClaim(folder, lock, aside)
+
+
+def _judge(folder: Path, *, resume: bool, force: bool) -> bool:
+    """Whether ``folder`` holds anything besides its lock; raises where the run may not take it."""
+    has_run = any((folder / name).exists() for name in RUN_FILES)
+    if resume and not has_run:
+        raise InputError(f"cannot resume: {folder} holds no scalesearch run (neither {' nor '.join(RUN_FILES)})")
+    occupied = any(entry.name != LOCK_FILE for entry in folder.iterdir())
+    if occupied and not resume:
+        if not has_run:
+            raise InputError(f"{folder} is not empty and holds no scalesearch run; choose another --out")
+        if not force:
+            raise InputError(f"{folder} already holds a run; use --resume to continue it or --force to replace it")
+    return occupied
 
 
 def _lock(folder: Path, command: str | None):
