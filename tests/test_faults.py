@@ -759,8 +759,6 @@ def test_two_runs_on_one_folder_at_once_the_second_is_refused_naming_the_first_w
         assert first.process.poll() is None  # refused while the first still ran
     assert first.finish().returncode == 0, first.stderr[-3000:]
     table = pd.read_csv(folder / "trials.csv")
-    account = re.search(r"Ray's account: (\S+)$", reasons["killed"]["reason"]).group(1)
-    assert "The actor died unexpectedly" in (tmp_path / "run" / account).read_text()  # the file it names
     assert (table["status"] == "complete").sum() == 3 and set(table["status"]) <= {"complete", "duplicate"}
     ends = Counter(entry["architecture"] for entry in trainings(log) if entry["event"] == "end")
     assert sum(ends.values()) == 3 and set(ends.values()) == {1}  # each network trained once, by the first
