@@ -59,3 +59,19 @@ def test_a_run_with_a_tie_times_the_tied_networks_alone_once_and_picks_the_faste
     # --tie-break params times nothing.
     other = scalesearch.search(budget="2x", out=str(tmp_path / "params"), tie_break="params", **options)
     assert other.table["latency_ms_alone"].isna().all()
+
+
+@pytest.mark.slow
+def test_a_timing_that_fails_warns_and_leaves_the_run_complete_with_the_trials_own_latency_with_analytic_objective(
+        tmp_path, monkeypatch):
+    import scalesearch.cost.latency
+
+    def device_gone(*args, **kwargs):
+        raise RuntimeError("the device went away (injected)")
+
+    monkeypatch.setattr(scalesearch.cost.latency, "time_alone", device_gone)
+    options = dict(objective="analytic", trials=4, seeds=3, confirm=3, objective_settings={"seed_noise": 0.05})
+    with pytest.warns(UserWarning, match="could not time the .* tied networks alone .*injected"):
+        outcome = scalesearch.search(budget="2x", out=str(tmp_path / "run"), **options)
+    assert outcome.succeeded and outcome.table["latency_ms_alone"].isna().all()
+    assert decide(outcome.table, "latency").tie_figure == "latency"

@@ -276,6 +276,8 @@ def _time_the_tied(study, base, num_classes: int, tie_break: str, device: str, r
     """Times the networks tied for the win alone, once the trainings are over, for --tie-break latency: a trial's own
     figure was timed beside other trainings (cost/latency.py). Kept in the study, so a resume does not time again.
     A driver that lacks the trials' GPU (a remote cluster) leaves the trials' own figures to the tie-break."""
+    import warnings
+
     import torch
 
     from scalesearch.cost.latency import time_alone
@@ -293,7 +295,13 @@ def _time_the_tied(study, base, num_classes: int, tie_break: str, device: str, r
     first = table.drop_duplicates("architecture")
     specs = {row["architecture"]: rebuild(base, row) for _, row in first.iterrows() if row["architecture"] in verdict.tied}
     threads = int(resources.cpus_per_trial) if device == "cpu" else torch.get_num_threads()
-    study.record_latency_alone(time_alone(specs, num_classes, torch.device(device), threads))
+    try:
+        timings = time_alone(specs, num_classes, torch.device(device), threads)
+    except (RuntimeError, ValueError) as error:  # e.g. the device busy or out of memory: the trainings are not lost
+        warnings.warn(f"could not time the {len(specs)} tied networks alone ({type(error).__name__}: {error}); the "
+                      "tie-break uses the trials' own latency", stacklevel=2)
+        return
+    study.record_latency_alone(timings)
 
 
 def _judge(table, settings) -> tuple[RunStatus, str]:
