@@ -52,7 +52,7 @@ def main() -> None:
             alone_values = [timing[architecture] for timing in alone]
             print(f"| {name} | {spec.resolution} | {', '.join(f'{v:.1f}' for v in during[architecture])} | "
                   f"{_cv(during[architecture]):.2f} | {', '.join(f'{v:.2f}' for v in alone_values)} | {_cv(alone_values):.3f} |")
-        # The verdict's own pick (verdict.py: a 3% band, then the best mean) from each repeat's timings.
+        # The verdict's own pick (verdict.py: the LATENCY_BAND, then the best mean) from each repeat's timings.
         picks_alone = [decide(table.assign(latency_ms_alone=table["architecture"].map(timing)), "latency").winner.architecture
                        for timing in alone]
         by_trials = decide(table.drop(columns="latency_ms_alone", errors="ignore"), "latency").winner.architecture

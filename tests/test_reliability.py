@@ -122,7 +122,7 @@ def test_a_claim_judges_the_folder_under_its_lock_and_a_refused_one_leaves_nothi
     try:
         (tmp_path / "run" / "run.json").write_text("{}")  # what the holder writes once it has the folder
         with pytest.raises(InputError, match="in use by another scalesearch run"):
-            claim_folder(tmp_path / "run", resume=False, force=True)
+            claim_folder(tmp_path / "run", resume=False, force=False)  # judged first, it would say "already holds a run"
     finally:
         first.release()
     # Refused on what it holds: a resume of a folder, and its parents, that did not exist leaves none of them.

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import fcntl
 import json
@@ -69,11 +70,12 @@ def claim_folder(folder: Path, *, resume: bool, force: bool, command: str | None
     try:
         occupied = _judge(folder, resume=resume, force=force)
     except InputError:
-        if not had_lock:  # refused: the folder is left as it was found
+        if not had_lock:  # refused: the folder is left as it was found (_lock sees a lock file replaced meanwhile)
             (folder / LOCK_FILE).unlink(missing_ok=True)
         lock.close()
         for path in created:
-            path.rmdir()
+            with contextlib.suppress(OSError):  # another run may have put something there since: the refusal stands
+                path.rmdir()
         raise
     aside = None
     if occupied and not resume:
@@ -100,20 +102,31 @@ def _judge(folder: Path, *, resume: bool, force: bool) -> bool:
 
 
 def _lock(folder: Path, command: str | None):
-    handle = open(folder / LOCK_FILE, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        error = _in_use(folder, handle.read())
-        handle.close()
-        raise error from None
+    while True:
+        handle = open(folder / LOCK_FILE, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            error = _in_use(folder, handle.read())
+            handle.close()
+            raise error from None
+        if _same_file(handle, folder / LOCK_FILE):
+            break
+        handle.close()  # locked a lock file that a refused claim removed meanwhile: take the one there now
     handle.seek(0)
     handle.truncate()
     handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": command,
                              "since": datetime.datetime.now().isoformat(timespec="seconds")}))
     handle.flush()
     return handle
+
+
+def _same_file(handle, path: Path) -> bool:
+    try:
+        return os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def refuse_if_in_use(folder: Path) -> None:

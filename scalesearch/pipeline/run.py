@@ -275,7 +275,8 @@ def _refuse_a_resume_of_a_run_never_set_up(folder: Path) -> None:
 def _time_the_tied(study, base, num_classes: int, tie_break: str, device: str, resources) -> None:
     """Times the networks tied for the win alone, once the trainings are over, for --tie-break latency: a trial's own
     figure was timed beside other trainings (cost/latency.py). Kept in the study, so a resume does not time again.
-    A driver that lacks the trials' GPU (a remote cluster) leaves the trials' own figures to the tie-break."""
+    A run on an existing cluster (--address), or a driver that lacks the trials' GPU, leaves the trials' own figures
+    to the tie-break: the driver's machine is not the trials'."""
     import warnings
 
     import torch
@@ -290,14 +291,14 @@ def _time_the_tied(study, base, num_classes: int, tie_break: str, device: str, r
     verdict = decide(table, tie_break)
     if verdict is None or len(verdict.tied) < 2 or set(verdict.tied) <= set(study.latency_alone()):
         return
-    if device == "cuda" and not torch.cuda.is_available():
-        return
+    if resources.address or (device == "cuda" and not torch.cuda.is_available()):
+        return  # the trials ran on other machines (a cluster's) or another device: this one would time the wrong one
     first = table.drop_duplicates("architecture")
     specs = {row["architecture"]: rebuild(base, row) for _, row in first.iterrows() if row["architecture"] in verdict.tied}
     threads = int(resources.cpus_per_trial) if device == "cpu" else torch.get_num_threads()
     try:
         timings = time_alone(specs, num_classes, torch.device(device), threads)
-    except (RuntimeError, ValueError) as error:  # e.g. the device busy or out of memory: the trainings are not lost
+    except Exception as error:  # e.g. the device busy or out of memory: a finished run is not failed by it
         warnings.warn(f"could not time the {len(specs)} tied networks alone ({type(error).__name__}: {error}); the "
                       "tie-break uses the trials' own latency", stacklevel=2)
         return

@@ -12,7 +12,7 @@ from scalesearch.report.page import table as html_table
 from scalesearch.runs.status import RunStatus, TrialStatus
 from scalesearch.runs.table import STATUSES, completed
 from scalesearch.runs.folder import Run
-from scalesearch.verdict.verdict import decide
+from scalesearch.verdict.verdict import LATENCY_BAND, decide
 from scalesearch.verdict.verdict import summary as network_summary
 
 REFERENCE_ORDER = ("paper", "paper-literal", "depth-only", "width-only", "resolution-only")
@@ -179,8 +179,8 @@ def networks_table(table: pd.DataFrame) -> str:
              "–" if missing(row.get("latency_alone")) else f"{row['latency_alone']:.2f}"] for _, row in networks.iterrows()]
     return ('<p class="note">Each network\'s accuracy over its seeds: mean, sd, n and the 95% Student-t interval '
             "(one seed has no interval). Latency: batch 1, timed alone on the machine after the search, for the networks "
-            "<code>--tie-break latency</code> chose among; within 5% counts as one speed, and the best mean among them "
-            "wins.</p>"
+            f"<code>--tie-break latency</code> chose among; within {LATENCY_BAND:.0%} counts as one speed, and the best "
+            "mean among them wins.</p>"
             + html_table(["network", "α", "β", "γ", "mean", "sd", "n", "95% interval", "on budget", "latency (ms)"], rows,
                          text_columns=(0,)))
 

@@ -22,6 +22,7 @@ from scalesearch.study.feasibility import Candidate, evaluate, evaluate_along, f
 from scalesearch.runs.atomic import atomic_path
 from scalesearch.runs.status import TRAINED, TrialStatus
 from scalesearch.runs.table import COLUMNS, make_table, save_table
+from scalesearch.verdict.verdict import LATENCY_ALONE  # a study attribute (architecture → ms) and the table's column
 from scalesearch.study.samplers import (
     GridSpec,
     Reference,
@@ -40,7 +41,6 @@ log = logging.getLogger("scalesearch.study.search_study")
 
 STUDY_FILE = "study.journal"
 SAMPLER_FILE = "sampler.pkl"
-LATENCY_ALONE = "latency_ms_alone"  # a study attribute (architecture → ms) and the table's column
 STUDY_NAME = "scalesearch"
 # What a confirm trial copies from the explore trial of its network.
 DESCRIPTION_KEYS = ("reference", "feasible", "reason", "alpha", "beta", "gamma", "formula_product", "flops_ratio", "width",
