@@ -90,14 +90,14 @@ def test_latency_timed_alone_after_the_search_outranks_the_trials_own_when_every
     assert "timed alone" not in verdict.sentence
 
 
-def test_latencies_within_five_percent_are_one_speed_and_the_best_mean_among_them_wins():
+def test_latencies_within_ten_percent_are_one_speed_and_the_best_mean_among_them_wins():
     table = _table([("c1", "", 1.1, 1.05, 1.1, 5.0, [0.60, 0.70, 0.65]),
                     ("c2", "", 1.0, 1.2, 1.0, 1.0, [0.62, 0.66, 0.64]),
                     ("r", "resolution-only", 1.0, 1.0, 1.41, 3.0, [0.58, 0.72, 0.62])])
     table["latency_ms_alone"] = table["architecture"].map({"c1": 1.02, "c2": 1.00, "r": 0.995})
-    assert decide(table, tie_break="latency").winner.architecture == "c1"  # best mean of the three within 5%
-    table["latency_ms_alone"] = table["architecture"].map({"c1": 1.06, "c2": 1.00, "r": 0.995})
-    assert decide(table, tie_break="latency").winner.architecture == "c2"  # c1 is 6.5% slower: out of the band
+    assert decide(table, tie_break="latency").winner.architecture == "c1"  # best mean of the three within 10%
+    table["latency_ms_alone"] = table["architecture"].map({"c1": 1.12, "c2": 1.00, "r": 0.995})
+    assert decide(table, tie_break="latency").winner.architecture == "c2"  # c1 is 12.6% slower: out of the band
     # The trials' own latency has no band: a run recorded before the timing alone keeps its pick, the fastest.
     table = table.drop(columns="latency_ms_alone")
     table["latency_ms"] = table["architecture"].map({"c1": 1.02, "c2": 1.00, "r": 0.995})
