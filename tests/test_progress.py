@@ -35,5 +35,6 @@ def test_progress_off_a_terminal_writes_a_line_per_event(tmp_path):
     text = _show_one_trial(tmp_path, live=False)
     assert "\r" not in text
     assert "trial 0 complete: accuracy 0.500" in text and text.endswith("left\n")
+    assert ", best mean 0.500 (α=" in text
     assert "at most 2 trainings on cpu: 0 references and 2 searched candidates" in text
     assert "first training took 0 s: at most 2 trainings on about 1 slot(s) should take about 0:00 in all" in text

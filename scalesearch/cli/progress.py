@@ -39,7 +39,8 @@ class Progress:
         table = self.study.table()
         trained = table[table["status"].isin(TRAINED)]
         running = int((table["status"] == TrialStatus.RUNNING).sum())
-        best = pick_winner(table)
+        # The best mean so far: the tie-break's pick waits for the run's end, when the tied are timed alone.
+        best = pick_winner(table, tie_break="none")
         confirming = (table["stage"] == "confirm").any()
         elapsed = time.time() - self.started
         done = len(trained)
@@ -54,7 +55,7 @@ class Progress:
         # Ray Tune takes one trial more than it has slots (it waits as pending): "in flight", not "running".
         text = f"[{_clock(elapsed)}] {'confirm' if confirming else 'explore'}: trainings {done}/≤{self.total} done, {running} in flight"
         if best is not None:
-            text += f", best {best['accuracy']:.3f} (α={best['alpha']:.2f} β={best['beta']:.2f} γ={best['gamma']:.2f})"
+            text += f", best mean {best['accuracy']:.3f} (α={best['alpha']:.2f} β={best['beta']:.2f} γ={best['gamma']:.2f})"
         if done:
             text += f", ~{_clock(eta)} left"
         if not self.live:
