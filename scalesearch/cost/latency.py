@@ -37,16 +37,23 @@ def time_alone(specs: dict[str, ModelSpec], num_classes: int, device: torch.devi
         order = list(specs)
         for round_number in range(warmup + rounds):
             for architecture in order[round_number % len(order):] + order[:round_number % len(order)]:
-                _synchronize(device)
-                started = time.perf_counter()
-                with recipe.autocast(device):
-                    models[architecture](inputs[architecture])
-                _synchronize(device)
+                elapsed = forward_ms(models[architecture], inputs[architecture], device, recipe.autocast(device))
                 if round_number >= warmup:
-                    timings[architecture].append((time.perf_counter() - started) * 1000)
+                    timings[architecture].append(elapsed)
         return {architecture: statistics.median(values) for architecture, values in timings.items()}
     finally:
         torch.set_num_threads(previous_threads)
+
+
+def forward_ms(model, inputs: torch.Tensor, device: torch.device, autocast) -> float:
+    """One forward pass of ``model`` in ms, the device's queue drained before and after (a trial's latency times
+    the same way: training/proxy.py)."""
+    _synchronize(device)
+    started = time.perf_counter()
+    with autocast:
+        model(inputs)
+    _synchronize(device)
+    return (time.perf_counter() - started) * 1000
 
 
 def _synchronize(device: torch.device) -> None:

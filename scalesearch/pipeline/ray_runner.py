@@ -229,16 +229,21 @@ def check_resources(resources: Resources) -> None:
         raise InputError(f"--cpus-per-trial {resources.cpus_per_trial:g} is more than the {cpus:g} CPUs Ray sees")
 
 
-def _trainable(config, dataset=None, objective=None, settings=None, cpus=1.0):
-    """One Ray trial: rebuild the candidate from plain data, run the objective, report."""
+def threads_for(cpus: float) -> int:
+    """The torch threads of a trial given ``cpus`` CPUs (Ray's fractional CPUs included: at least one)."""
     import math
 
+    return max(1, int(math.floor(cpus)))
+
+
+def _trainable(config, dataset=None, objective=None, settings=None, cpus=1.0):
+    """One Ray trial: rebuild the candidate from plain data, run the objective, report."""
     import torch
     from ray import tune
 
     from scalesearch.model.scaling import ModelSpec
 
-    torch.set_num_threads(max(1, int(math.floor(cpus))))
+    torch.set_num_threads(threads_for(cpus))
     spec = ModelSpec.from_dict(config["spec"])
     trial_settings = dict(settings or {}, seed=config["seed"])
     try:

@@ -282,20 +282,19 @@ def _time_the_tied(study, base, num_classes: int, tie_break: str, device: str, r
     import torch
 
     from scalesearch.cost.latency import time_alone
+    from scalesearch.pipeline.ray_runner import threads_for
     from scalesearch.study.rebuild import rebuild
     from scalesearch.verdict.verdict import decide
 
-    if tie_break != "latency":
-        return
+    if tie_break != "latency" or resources.address or (device == "cuda" and not torch.cuda.is_available()):
+        return  # on a cluster or without the trials' GPU, this machine would time the wrong device
     table = study.table()
     verdict = decide(table, tie_break)
     if verdict is None or len(verdict.tied) < 2 or set(verdict.tied) <= set(study.latency_alone()):
         return
-    if resources.address or (device == "cuda" and not torch.cuda.is_available()):
-        return  # the trials ran on other machines (a cluster's) or another device: this one would time the wrong one
     first = table.drop_duplicates("architecture")
     specs = {row["architecture"]: rebuild(base, row) for _, row in first.iterrows() if row["architecture"] in verdict.tied}
-    threads = int(resources.cpus_per_trial) if device == "cpu" else torch.get_num_threads()
+    threads = threads_for(resources.cpus_per_trial) if device == "cpu" else torch.get_num_threads()
     try:
         timings = time_alone(specs, num_classes, torch.device(device), threads)
     except Exception as error:  # e.g. the device busy or out of memory: a finished run is not failed by it

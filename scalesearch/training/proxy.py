@@ -16,6 +16,7 @@ from torch.nn import functional
 
 from scalesearch.training import batches
 from scalesearch.training.recipe import cuda_on_cpu, recipe_for
+from scalesearch.cost.latency import forward_ms
 from scalesearch.model.build import build_model
 from scalesearch.data.datasets import Dataset
 from scalesearch.errors import InputError
@@ -232,18 +233,5 @@ def inference_latency_ms(model, batch_size, resolution, device, autocast, memory
     """Median eval-mode forward time in milliseconds, after ``warmup`` untimed runs."""
     model.eval()
     inputs = torch.randn(batch_size, 3, resolution, resolution, device=device).contiguous(memory_format=memory_format)
-    timings = []
-    for run in range(warmup + repeats):
-        _synchronize(device)
-        started = time.perf_counter()
-        with autocast:
-            model(inputs)
-        _synchronize(device)
-        if run >= warmup:
-            timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    timings = [forward_ms(model, inputs, device, autocast) for _ in range(warmup + repeats)]
+    return statistics.median(timings[warmup:])
