@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import NUM_CLASSES, Trainer, machine, preset, proxy_setup  # noqa: E402
 
 from scalesearch.model.scaling import ModelSpec, scale  # noqa: E402
-from scalesearch.runs.status import TrialStatus  # noqa: E402
+from scalesearch.foundation.status import TrialStatus  # noqa: E402
 from scalesearch.study.feasibility import evaluate  # noqa: E402
 from scalesearch.study.samplers import GridSpec, formula_feasible, grid_points  # noqa: E402
 from scalesearch.study.search_study import architecture_id  # noqa: E402

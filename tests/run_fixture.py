@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scalesearch.runs.table import make_table, save_table
+from scalesearch.foundation.table import make_table, save_table
 
 # A three-stage MBConv network at 32 px: all of B0..B7 of it are measured in a few seconds.
 TINY_SPACE = '''

@@ -13,10 +13,12 @@ import pytest
 from scipy.stats import kendalltau
 
 import scalesearch
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.pipeline.check import check
-from scalesearch.runs.table import load_table
-from scalesearch.verdict.fidelity import CHECK_TABLE, CheckedNetwork, Fidelity, rank_agreement, read_fidelity
+from scalesearch.foundation.table import load_table
+from scalesearch.foundation.run_files import CHECK_TABLE
+from scalesearch.runs.check_files import read_fidelity
+from scalesearch.verdict.fidelity import CheckedNetwork, Fidelity, rank_agreement
 from scalesearch.verdict.verdict import networks
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,7 +2,7 @@
 the references' later seeds fill slots that would wait, and a round starts with its costliest network."""
 from __future__ import annotations
 
-from scalesearch.runs.table import make_table
+from scalesearch.foundation.table import make_table
 from scalesearch.study.confirm import fillers, plan
 
 

@@ -14,7 +14,7 @@ import pytest
 import scalesearch
 from scalesearch.model.scaling import proxy_base, scale
 from scalesearch.model.spaces import load_space
-from scalesearch.runs.status import TrialStatus
+from scalesearch.foundation.status import TrialStatus
 from scalesearch.study.curve import CURVE_FILE, curve_difference, curve_points
 from scalesearch.study.planned import Planned, PlannedTrainings
 from scalesearch.training.presets import PRESETS

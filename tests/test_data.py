@@ -10,7 +10,7 @@ from PIL import Image
 
 from scalesearch.data import image_folder
 from scalesearch.data.datasets import balanced_indices, load_dataset, stratified_split
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 
 
 # ---------------------------------------------------------------- synthetic

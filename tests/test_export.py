@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.runs.coefficients import FORMAT, build_model_from_json, coefficients_document, write_document
 from scalesearch.runs.export import export_run
 from scalesearch.model.scaling import scale

@@ -399,7 +399,7 @@ def test_sigkill_at_seeded_moments_then_resume_loses_no_finished_seed_and_trains
         assert (table[table["stage"] == "explore"]["status"] == "complete").sum() >= (10 if seeds == 1 else 4)
         assert (chain["folder"] / "report.html").exists()
         if seeds > 1:  # every seed the confirm stage needs is there: its plan, from the final table, asks for none
-            from scalesearch.runs.table import load_table
+            from scalesearch.foundation.table import load_table
             from scalesearch.study.confirm import plan
 
             assert plan(load_table(chain["folder"]), base_seed=0, seeds=seeds, top=3, in_flight=set()) is None

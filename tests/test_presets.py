@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.training.presets import PRESETS, resolve_preset
 
 

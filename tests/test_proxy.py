@@ -10,7 +10,7 @@ import torch
 from scalesearch.training import batches
 from scalesearch.model.build import ScaledNetwork
 from scalesearch.data.datasets import load_dataset
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.training.presets import PRESETS
 from scalesearch.training.proxy import ProxyConfig, TrialFailed, learning_rate_at, train_proxy
 from scalesearch.model.scaling import proxy_base, scale
@@ -187,7 +187,7 @@ def test_random_crop_flip_moves_and_mirrors_each_image_independently():
 def test_a_misspelled_proxy_setting_is_refused_in_one_line_not_dropped():
     import pytest
 
-    from scalesearch.errors import InputError
+    from scalesearch.foundation.errors import InputError
     from scalesearch.training.proxy import proxy_config
 
     assert proxy_config({"epochs": 2, "seed": 3}).epochs == 2

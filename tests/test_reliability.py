@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.pipeline.folder_claim import claim_folder
 
 pytestmark = pytest.mark.slow  # `scalesearch run` subprocesses on a real local Ray

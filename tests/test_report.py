@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 
 from scalesearch.report import write as report_module
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.runs.coefficients import build_model_from_json
 from scalesearch.runs.export import export_run
 from scalesearch.report.write import grid_points, write_report
 from scalesearch.report.summary import compute_spent, training_seconds
-from scalesearch.runs.table import load_table, pick_winner
+from scalesearch.foundation.table import load_table
+from scalesearch.runs.winner import pick_winner
 from scalesearch.runs.folder import read_run
 from tests.browser import Chromium, unavailable
 from tests.run_fixture import demo_records, make_run, trial, write_tiny_space

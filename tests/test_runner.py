@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.training.objectives import analytic_objective
 from scalesearch.pipeline.ray_runner import Resources, check_resources, run_trials, start_ray, stop_ray
 from scalesearch.study.search_study import SearchSettings, SearchStudy

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.study.samplers import (
     SAMPLERS,
     SHARE_STEP,

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import scalesearch
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.model.spaces import SearchSpace, Stage, builtin_spaces, load_space
 
 USER_SPACE = """

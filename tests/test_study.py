@@ -2,7 +2,7 @@
 import pytest
 
 from scalesearch.cost.measure import measure
-from scalesearch.runs.table import load_table
+from scalesearch.foundation.table import load_table
 from scalesearch.model.scaling import scale
 from scalesearch.study.search_study import SearchSettings, SearchStudy
 from tests.helpers import BASE_FLOPS, TINY, make_study

@@ -1,13 +1,7 @@
 """Plain-text tables for the terminal."""
 from __future__ import annotations
 
-
-def human(number: float, unit: str = "") -> str:
-    """1234567 → '1.23M'."""
-    for threshold, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(number) >= threshold:
-            return f"{number / threshold:.3g}{suffix}{unit}"
-    return f"{number:.3g}{unit}"
+from scalesearch.foundation.formatting import human
 
 
 def format_table(headers: list[str], rows: list[list]) -> str:
@@ -62,8 +56,8 @@ def trials_table(table, every_column: bool = False) -> str:
 
 def run_summary(outcome) -> str:
     """The last lines of a run: winner, accuracy against the references, where the files are."""
-    from scalesearch.runs.status import RunStatus
-    from scalesearch.runs.table import pick_winner
+    from scalesearch.foundation.status import RunStatus
+    from scalesearch.runs.winner import pick_winner
     from scalesearch.verdict.verdict import decide
     from scalesearch.verdict.verdict import summary as network_summary
 

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -213,7 +213,7 @@ def _cmd_export(args) -> int:
 
 def _cmd_show(args) -> int:
     from scalesearch.cli.console import trials_table
-    from scalesearch.runs.table import load_table
+    from scalesearch.foundation.table import load_table
 
     print(trials_table(load_table(args.run_dir), every_column=args.all))
     return EXIT_OK

@@ -5,8 +5,8 @@ import sys
 import time
 
 from scalesearch.runs.record import RunRecord
-from scalesearch.runs.status import TRAINED, TrialStatus
-from scalesearch.runs.table import pick_winner
+from scalesearch.foundation.status import TRAINED, TrialStatus
+from scalesearch.runs.winner import pick_winner
 
 
 class Progress:

@@ -9,13 +9,13 @@ each taken.
 from __future__ import annotations
 
 import statistics
-import time
 
 import torch
 
 from scalesearch.model.build import build_model
 from scalesearch.model.scaling import ModelSpec
 from scalesearch.training.recipe import recipe_for
+from scalesearch.training.timing import forward_ms
 
 
 @torch.inference_mode()
@@ -43,19 +43,3 @@ def time_alone(specs: dict[str, ModelSpec], num_classes: int, device: torch.devi
         return {architecture: statistics.median(values) for architecture, values in timings.items()}
     finally:
         torch.set_num_threads(previous_threads)
-
-
-def forward_ms(model, inputs: torch.Tensor, device: torch.device, autocast) -> float:
-    """One forward pass of ``model`` in ms, the device's queue drained before and after (a trial's latency times
-    the same way: training/proxy.py)."""
-    _synchronize(device)
-    started = time.perf_counter()
-    with autocast:
-        model(inputs)
-    _synchronize(device)
-    return (time.perf_counter() - started) * 1000
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 
 PIXELS = 3 * 32 * 32
 

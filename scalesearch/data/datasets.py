@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 
 MIN_SOURCE_RESOLUTION = 16  # below this the 5-stride networks see a 1×1 map: nothing to search
 VAL_FRACTION = 0.2  # held out of a folder without train/ and val/ subfolders

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from scalesearch.errors import InputError
-from scalesearch.runs.atomic import atomic_path
+from scalesearch.foundation.errors import InputError
+from scalesearch.foundation.atomic import atomic_path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 CACHE_VERSION = 1  # bump when decoding changes, so old caches are not reused

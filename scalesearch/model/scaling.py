@@ -9,7 +9,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, replace
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.model.spaces import SearchSpace, Stage, Stem
 
 MAX_BUDGET = 16.0  # one φ step; beyond this a "proxy" search makes no sense

@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 
 BLOCK_TYPES = ("mbconv", "inverted_residual", "bottleneck")
 

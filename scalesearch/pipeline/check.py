@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scalesearch.errors import InputError
-from scalesearch.verdict.fidelity import CHECK_TABLE, CheckedNetwork, Fidelity, rank_agreement, write_fidelity
+from scalesearch.foundation.errors import InputError
+from scalesearch.foundation.run_files import CHECK_TABLE
+from scalesearch.runs.check_files import write_fidelity
+from scalesearch.verdict.fidelity import CheckedNetwork, Fidelity, rank_agreement
 
 
 def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progress=None,
@@ -20,7 +22,7 @@ def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progre
     from scalesearch.pipeline.ray_runner import check_resources, run_trials, slots, start_ray, stop_ray
     from scalesearch.pipeline.run import _declared_gpus, _device, prepare_data, resources_for
     from scalesearch.runs.record import RUN_FILE
-    from scalesearch.runs.table import load_table
+    from scalesearch.foundation.table import load_table
     from scalesearch.study.planned import PlannedTrainings
     from scalesearch.training.objectives import OBJECTIVES
 

@@ -18,11 +18,10 @@ import shutil
 import socket
 from pathlib import Path
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
+from scalesearch.foundation.run_files import LOCK_FILE, RUN_MARKERS, is_run
 
-LOCK_FILE = ".lock"
 ASIDE_PREFIX = ".replaced-"
-RUN_FILES = ("run.json", "study.journal")  # either marks a run: a run killed early may have only its journal
 
 
 class FolderClaim:
@@ -89,9 +88,9 @@ def claim_folder(folder: Path, *, resume: bool, force: bool, command: str | None
 
 def _judge(folder: Path, *, resume: bool, force: bool) -> bool:
     """Whether ``folder`` holds anything besides its lock; raises where the run may not take it."""
-    has_run = any((folder / name).exists() for name in RUN_FILES)
+    has_run = is_run(folder)
     if resume and not has_run:
-        raise InputError(f"cannot resume: {folder} holds no scalesearch run (neither {' nor '.join(RUN_FILES)})")
+        raise InputError(f"cannot resume: {folder} holds no scalesearch run (neither {' nor '.join(RUN_MARKERS)})")
     occupied = any(entry.name != LOCK_FILE for entry in folder.iterdir())
     if occupied and not resume:
         if not has_run:

@@ -6,12 +6,12 @@ import dataclasses
 import os
 from pathlib import Path
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.model.scaling import parse_budget
-from scalesearch.runs.atomic import write_atomically
+from scalesearch.foundation.atomic import write_atomically
 from scalesearch.study.samplers import SAMPLERS
+from scalesearch.foundation.run_files import CONFIG_FILE
 
-CONFIG_FILE = "config.yaml"
 
 
 @dataclasses.dataclass

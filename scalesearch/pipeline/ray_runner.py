@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 
 log = logging.getLogger("scalesearch.pipeline.ray_runner")
 

@@ -14,11 +14,12 @@ import platform
 import time
 from pathlib import Path
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.pipeline.options import CONFIG_FILE, RunOptions, save_config, validate
 from scalesearch.runs.record import RUN_FILE, ProxyBase, RunRecord, read_run_file, write_run_file  # noqa: F401
-from scalesearch.runs.status import TRAINED, RunStatus, TrialStatus
+from scalesearch.foundation.status import TRAINED, RunStatus, TrialStatus
 from scalesearch.study.samplers import GridSpec
+from scalesearch.foundation.run_files import is_run
 
 
 @dataclasses.dataclass
@@ -46,14 +47,15 @@ def run_folder(options: RunOptions) -> Path:
 
 
 def versions() -> dict:
-    import optuna
-    import ray
+    """Read from the installed packages' metadata: Ray itself is imported by pipeline/ray_runner.py only."""
+    from importlib.metadata import version
+
     import torch
 
     from scalesearch import __version__
 
-    return {"scalesearch": __version__, "torch": torch.__version__, "optuna": optuna.__version__,
-            "ray": ray.__version__, "python": platform.python_version()}
+    return {"scalesearch": __version__, "torch": torch.__version__, "optuna": version("optuna"),
+            "ray": version("ray"), "python": platform.python_version()}
 
 
 def search(budget: float | str = 2.0, space: str = "efficientnet_b0", data: str = "synthetic",
@@ -161,7 +163,7 @@ def _run(options: RunOptions, progress=None, command: str | None = None):
         if _disk_full(error):
             if options.resume:
                 then = f"scalesearch run --resume {folder}"
-            elif not replacing and any((folder / name).exists() for name in (RUN_FILE, "study.journal")):
+            elif not replacing and is_run(folder):
                 then = "run the same command again with --force"  # its first files are there, its config is not
             else:
                 then = "run the same command again"
@@ -266,7 +268,7 @@ def _refuse_a_resume_of_a_run_never_set_up(folder: Path) -> None:
         raise InputError(f"cannot resume: {folder} was stopped while --force replaced its run, before the new one was "
                          f"set up; the old run is intact in {asides[-1]}: to keep it, move its files back into {folder} in "
                          f"place of the new run's; or start the new run again, which deletes it: {again}")
-    if any((folder / name).exists() for name in (RUN_FILE, "study.journal")) and "--force" not in again.split():
+    if is_run(folder) and "--force" not in again.split():
         again += " --force"  # its first files are there: replace them
     raise InputError(f"cannot resume: {folder} was stopped before its first trial was set up (it has no "
                      f"{CONFIG_FILE}), so nothing is lost; start it again: {again}")
@@ -307,7 +309,7 @@ def _time_the_tied(study, base, num_classes: int, tie_break: str, device: str, r
 def _judge(table, settings) -> tuple[RunStatus, str]:
     """complete, unless every training failed or no searched candidate completed on budget: a search
     that trained only references has found nothing (then the smallest tolerance its candidates could meet)."""
-    from scalesearch.runs.table import completed
+    from scalesearch.foundation.table import completed
 
     trained = table[table["status"].isin(TRAINED)]
     if len(trained) and (trained["status"] == TrialStatus.FAILED).all():
@@ -325,7 +327,7 @@ def _write_outputs(outcome: Outcome) -> None:
     """The report always (it says plainly when nothing completed); the winner's JSON when there is one."""
     from scalesearch.runs.export import export_run
     from scalesearch.report.write import write_report
-    from scalesearch.runs.table import completed
+    from scalesearch.foundation.table import completed
 
     if not completed(outcome.table).empty:
         try:

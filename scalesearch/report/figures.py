@@ -10,9 +10,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from scalesearch.cli.console import human
+from scalesearch.foundation.formatting import human
 from scalesearch.report.page import STATUS_COLOURS, esc, missing
-from scalesearch.runs.table import STATUSES, completed, pareto_mask
+from scalesearch.foundation.table import STATUSES, completed
+from scalesearch.runs.winner import pareto_mask
 
 LAYOUT = dict(template="plotly_white", height=460, margin=dict(l=60, r=20, t=50, b=50), hovermode="closest")
 REFERENCE_SYMBOL = "diamond"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.runs.atomic import write_atomically
-from scalesearch.runs.status import TrialStatus
+from scalesearch.foundation.atomic import write_atomically
+from scalesearch.foundation.status import TrialStatus
 
 PLOTLY_JS = "plotly.min.js"
 

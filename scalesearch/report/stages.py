@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scalesearch.cli.console import human
+from scalesearch.foundation.formatting import human
 from scalesearch.report.figures import curve_figure
 from scalesearch.report.page import esc, number, table
 from scalesearch.study.curve import CURVE_FILE, curve_difference, curve_points
@@ -42,7 +42,8 @@ def curve_section(run_dir: Path, plot) -> str | None:
 
 
 def fidelity_section(run_dir: Path) -> str | None:
-    from scalesearch.verdict.fidelity import CHECK_FILE, read_fidelity
+    from scalesearch.foundation.run_files import CHECK_FILE
+    from scalesearch.runs.check_files import read_fidelity
 
     fidelity = read_fidelity(run_dir)
     if fidelity is None:

@@ -6,11 +6,11 @@ import datetime
 import numpy as np
 import pandas as pd
 
-from scalesearch.cli.console import human
+from scalesearch.foundation.formatting import human
 from scalesearch.report.page import cards, esc, missing, number
 from scalesearch.report.page import table as html_table
-from scalesearch.runs.status import RunStatus, TrialStatus
-from scalesearch.runs.table import STATUSES, completed
+from scalesearch.foundation.status import RunStatus, TrialStatus
+from scalesearch.foundation.table import STATUSES, completed
 from scalesearch.runs.folder import Run
 from scalesearch.verdict.verdict import LATENCY_BAND, decide
 from scalesearch.verdict.verdict import summary as network_summary

@@ -18,19 +18,20 @@ import pandas as pd
 from plotly.offline import get_plotlyjs
 
 from scalesearch import __version__
-from scalesearch.cli.console import human
-from scalesearch.errors import InputError
-from scalesearch.runs.atomic import write_atomically
+from scalesearch.foundation.formatting import human
+from scalesearch.foundation.errors import InputError
+from scalesearch.foundation.atomic import write_atomically
 from scalesearch.runs.coefficients import read_document, write_document
 from scalesearch.runs.export import WINNER_JSON, document_matches, winner_document
 from scalesearch.report.figures import extrapolation_figure, pareto_figure, progress_figure, space_figure
 from scalesearch.report.page import badge, definitions, esc, missing, number, page, table, write_plotly_js
 from scalesearch.report.stages import curve_section, fidelity_section
 from scalesearch.report.summary import describe, duration, summary, wall_seconds
-from scalesearch.runs.table import COLUMNS, pick_winner
+from scalesearch.foundation.table import COLUMNS
+from scalesearch.runs.winner import pick_winner
 from scalesearch.runs.folder import Run, read_run
+from scalesearch.foundation.run_files import REPORT_HTML
 
-REPORT_HTML = "report.html"
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -102,7 +103,7 @@ def grid_points(run: Run) -> np.ndarray | None:
     formula mode, (α, β, 1) in measured mode, where γ is solved per pair. Empty when no point is feasible."""
     if run.record.sampler != "grid":
         return None
-    from scalesearch.errors import InputError
+    from scalesearch.foundation.errors import InputError
     from scalesearch.study.feasibility import feasible_grid
     from scalesearch.study.samplers import GridSpec
 

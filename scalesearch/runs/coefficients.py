@@ -7,8 +7,8 @@ import json
 import platform
 from pathlib import Path
 
-from scalesearch.errors import InputError
-from scalesearch.runs.atomic import write_atomically
+from scalesearch.foundation.errors import InputError
+from scalesearch.foundation.atomic import write_atomically
 from scalesearch.model.scaling import (
     FLOPS_CONVENTION,
     ModelSpec,

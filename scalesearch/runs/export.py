@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.model.spaces import load_space
 from pathlib import Path
 
 from scalesearch.runs.coefficients import FORMAT, VERSION, coefficients_document, write_document
+from scalesearch.foundation.run_files import WINNER_JSON
 
-WINNER_JSON = "winner.json"
 PICKS = ("best", "knee")
 
 log = logging.getLogger("scalesearch.runs.export")
@@ -146,7 +146,7 @@ def export_run(run_dir, json_path=None, pick: str = "best", csv_path=None, parqu
 
     Returns the written paths by kind: ``{"json": …, "csv": …, "parquet": …}``.
     """
-    from scalesearch.runs.table import pick_winner
+    from scalesearch.runs.winner import pick_winner
     from scalesearch.runs.folder import read_run
 
     if pick not in PICKS:

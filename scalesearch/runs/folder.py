@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.runs.record import RUN_FILE, RunRecord
-from scalesearch.runs.table import load_table
+from scalesearch.foundation.table import load_table
 
 RUN_JSON = RUN_FILE
 

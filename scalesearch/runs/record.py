@@ -12,11 +12,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scalesearch.errors import InputError
-from scalesearch.runs.atomic import write_atomically
-from scalesearch.runs.status import RunStatus
+from scalesearch.foundation.errors import InputError
+from scalesearch.foundation.atomic import write_atomically
+from scalesearch.foundation.status import RunStatus
+from scalesearch.foundation.run_files import RUN_FILE
 
-RUN_FILE = "run.json"
 FORMAT = "scalesearch.run"
 VERSION = 1
 

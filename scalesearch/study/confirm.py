@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from scalesearch.runs.status import TRAINED, TrialStatus
+from scalesearch.foundation.status import TRAINED, TrialStatus
 from scalesearch.verdict.racing import dropped
 
 EXPLORE, CONFIRM = "explore", "confirm"

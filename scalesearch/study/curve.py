@@ -14,9 +14,9 @@ from scalesearch.model.scaling import ModelSpec, scale
 from scalesearch.model.spaces import SearchSpace
 from scalesearch.study.planned import Planned
 from scalesearch.study.rebuild import rebuild
-from scalesearch.runs.status import TrialStatus
+from scalesearch.foundation.status import TrialStatus
+from scalesearch.foundation.run_files import CURVE_FILE
 
-CURVE_FILE = "curve.csv"
 BASE, WINNER, RIVAL = "base", "winner", "rival"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 
 from scalesearch.cost.measure import Measurement, measure
 from scalesearch.model.scaling import ModelSpec, formula_product, scale

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalesearch.runs.atomic import atomic_path
-from scalesearch.runs.status import TrialStatus
+from scalesearch.foundation.atomic import atomic_path
+from scalesearch.foundation.status import TrialStatus
 
 RESULT_KEYS = ("accuracy", "loss", "train_loss", "epochs", "train_seconds", "images_per_second", "latency_ms",
                "peak_memory_bytes", "device")

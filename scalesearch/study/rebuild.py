@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.model.scaling import ModelSpec, scale
 from scalesearch.model.spaces import SearchSpace
 

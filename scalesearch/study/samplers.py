@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.model.scaling import PAPER_COEFFICIENTS, formula_product
 
 SAMPLERS = ("grid", "tpe", "gp", "nsga2", "random")

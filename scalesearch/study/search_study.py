@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scalesearch.study.confirm import CONFIRM, EXPLORE, fillers, max_confirm_trainings, plan
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.study.journal import RunJournal, repair_journal, sync_journal
 from scalesearch.study.feasibility import Candidate, evaluate, evaluate_along, feasible_grid
-from scalesearch.runs.atomic import atomic_path
-from scalesearch.runs.status import TRAINED, TrialStatus
-from scalesearch.runs.table import COLUMNS, make_table, save_table
+from scalesearch.foundation.atomic import atomic_path
+from scalesearch.foundation.status import TRAINED, TrialStatus
+from scalesearch.foundation.table import COLUMNS, make_table, save_table
 from scalesearch.verdict.verdict import LATENCY_ALONE  # a study attribute (architecture → ms) and the table's column
 from scalesearch.study.samplers import (
     GridSpec,
@@ -36,11 +36,10 @@ from scalesearch.study.samplers import (
 )
 from scalesearch.model.scaling import scale
 from scalesearch.model.spaces import SearchSpace
+from scalesearch.foundation.run_files import SAMPLER_FILE, STUDY_FILE, TABLE_CSV
 
 log = logging.getLogger("scalesearch.study.search_study")
 
-STUDY_FILE = "study.journal"
-SAMPLER_FILE = "sampler.pkl"
 STUDY_NAME = "scalesearch"
 # What a confirm trial copies from the explore trial of its network.
 DESCRIPTION_KEYS = ("reference", "feasible", "reason", "alpha", "beta", "gamma", "formula_product", "flops_ratio", "width",
@@ -108,16 +107,16 @@ def _load_study(run_dir: Path, sampler):
     path = run_dir / STUDY_FILE
     repair_journal(path)
     if not path.exists() or path.stat().st_size == 0:
-        table = run_dir / "trials.csv"
+        table = run_dir / TABLE_CSV
         if not table.exists() or len(table.read_text().splitlines()) <= 1:
             return None  # killed before its first trial: nothing to lose, the run starts its study afresh
         raise InputError(f"cannot resume: {path} is missing or empty, so the run's trials are unknown; the last "
-                         f"table written is {run_dir / 'trials.csv'}; start a new run with another --out")
+                         f"table written is {run_dir / TABLE_CSV}; start a new run with another --out")
     try:
         return optuna.load_study(study_name=STUDY_NAME, storage=JournalStorage(RunJournal(path)), sampler=sampler)
     except (KeyError, ValueError) as error:  # no study in it (KeyError), or a line that is not JSON (ValueError)
         raise InputError(f"cannot resume: {path} is damaged ({type(error).__name__}: {str(error)[:80]}); the last table "
-                         f"written is {run_dir / 'trials.csv'}; restore the file or start a new run with another --out") from None
+                         f"written is {run_dir / TABLE_CSV}; restore the file or start a new run with another --out") from None
 
 
 class SearchStudy:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from torch.nn import functional
 
 from scalesearch.training import batches
 from scalesearch.training.recipe import cuda_on_cpu, recipe_for
-from scalesearch.cost.latency import forward_ms
+from scalesearch.training.timing import forward_ms
 from scalesearch.model.build import build_model
 from scalesearch.data.datasets import Dataset
-from scalesearch.errors import InputError
+from scalesearch.foundation.errors import InputError
 from scalesearch.model.scaling import ModelSpec
 
 

@@ -1,5 +1,5 @@
 """Does the proxy predict a longer training? Kendall's τ between the proxy's ranking of the confirmed networks and
-their ranking after N× the proxy's epochs (``scalesearch check``), kept in the run folder as check.json.
+their ranking after N× the proxy's epochs (``scalesearch check``), kept in the run folder as check.json (runs/check_files.py).
 
 τ-b (ties counted, as scipy computes it) over the networks both trainings completed. Below 0.6 the proxy's
 order is a poor guide to the longer one: the winner may be an artefact of the short training. With few networks
@@ -12,11 +12,9 @@ import json
 import math
 from pathlib import Path
 
-from scalesearch.errors import InputError
-from scalesearch.runs.atomic import write_atomically
+from scalesearch.foundation.errors import InputError
+from scalesearch.foundation.run_files import CHECK_FILE
 
-CHECK_FILE = "check.json"
-CHECK_TABLE = "check.csv"
 THRESHOLD = 0.6  # below it the proxy does not predict the longer training (docs/benchmarks.md §3)
 VERSION = 1
 
@@ -88,21 +86,6 @@ def rank_agreement(proxy: dict[str, float], longer: dict[str, float]) -> tuple[f
     if not math.isfinite(tau):  # one of the rankings is all ties
         return None, None, len(shared)
     return tau, p_value, len(shared)
-
-
-def write_fidelity(run_dir: str | Path, fidelity: Fidelity) -> Path:
-    return write_atomically(Path(run_dir) / CHECK_FILE, fidelity.to_json())
-
-
-def read_fidelity(run_dir: str | Path) -> Fidelity | None:
-    """The run's check, or None when it never ran; a damaged file is one line."""
-    path = Path(run_dir) / CHECK_FILE
-    if not path.exists():
-        return None
-    try:
-        return Fidelity.from_json(path.read_text())
-    except (ValueError, TypeError, KeyError) as error:
-        raise InputError(f"{path} is damaged ({type(error).__name__}); run scalesearch check again to rewrite it") from None
 
 
 def _plain(value):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from scalesearch.runs.status import TrialStatus
+from scalesearch.foundation.status import TrialStatus
 from scalesearch.verdict.statistics import Estimate, estimate, paired_difference
 
 SINGLE_DIMENSION = ("depth-only", "width-only", "resolution-only")

@@ -1,4 +1,5 @@
-"""The one results table: fixed columns, saved as CSV and Parquet; Pareto front and winner.
+"""The one results table: its fixed columns (the one definition of a trial's fields), built, saved as CSV and
+Parquet, and loaded. Every layer may read it; who won is runs/winner.py's.
 
 Everything downstream (report, export, winner choice) reads only this table
 (plus the run's metadata in run.json for provenance).
@@ -8,17 +9,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from scalesearch.errors import InputError
-from scalesearch.runs.atomic import atomic_path
-from scalesearch.runs.status import TrialStatus
+from scalesearch.foundation.atomic import atomic_path
+from scalesearch.foundation.errors import InputError
+from scalesearch.foundation.status import TrialStatus
+from scalesearch.foundation.run_files import TABLE_CSV, TABLE_PARQUET
 
-TABLE_CSV = "trials.csv"
 # A table written before a column was added still loads (that column empty); these it cannot lack.
 REQUIRED_COLUMNS = {"trial", "status", "alpha", "beta", "gamma", "flops", "accuracy"}
-TABLE_PARQUET = "trials.parquet"
 STATUSES = tuple(TrialStatus)  # the table's order of statuses (the report's legend and counts)
 
 # name: (pandas dtype, meaning). The order is the table's column order.
@@ -82,7 +81,7 @@ def _missing(value) -> bool:
 
 
 def save_table(table: pd.DataFrame, run_dir: str | Path) -> None:
-    """CSV and Parquet, each whole or not at all (runs/atomic.py): never a half-written table."""
+    """CSV and Parquet, each whole or not at all (foundation/atomic.py): never a half-written table."""
     run_dir = Path(run_dir)
     for name, write in ((TABLE_CSV, lambda path: table.to_csv(path, index=False)),
                         (TABLE_PARQUET, lambda path: table.to_parquet(path, index=False))):
@@ -121,49 +120,3 @@ def completed(table: pd.DataFrame) -> pd.DataFrame:
     # fillna: a missing status or feasibility is pandas NA, which refuses to become a bool.
     mask = (table["status"] == TrialStatus.COMPLETE).fillna(False) & table["feasible"].fillna(False) & table["accuracy"].notna()
     return table[mask.astype(bool)]
-
-
-def pareto_mask(accuracy: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    """True where no other point has accuracy ≥ and cost ≤ with one strictly better."""
-    accuracy, cost = np.asarray(accuracy, float), np.asarray(cost, float)
-    better_or_equal = (accuracy[None, :] >= accuracy[:, None]) & (cost[None, :] <= cost[:, None])
-    strictly = (accuracy[None, :] > accuracy[:, None]) | (cost[None, :] < cost[:, None])
-    return ~(better_or_equal & strictly).any(axis=1)
-
-
-def pick_winner(table: pd.DataFrame, pick: str = "best", tie_break: str = "latency") -> pd.Series | None:
-    """The winning network as its first completed row, ``accuracy`` replaced by its mean over seeds (``seeds``: n).
-
-    ``best``: the verdict's winner (verdict/verdict.py owns that choice: the best mean, and among networks tied
-    within the seed noise the cheapest by ``tie_break``). ``knee``: the knee of the Pareto front of the networks'
-    mean accuracy against FLOPs (both normalised; the point farthest from the line through the front's ends)."""
-    from scalesearch.verdict.verdict import decide, summary
-
-    if pick not in ("best", "knee"):
-        raise InputError(f"unknown --pick {pick!r}; use best or knee")
-    if completed(table).empty:
-        return None
-    if pick == "best":
-        return _representative(table, decide(table, tie_break).winner.architecture)
-    networks = summary(table)
-    networks = networks[networks["feasible"]].reset_index(drop=True)
-    front = networks[pareto_mask(networks["mean"].to_numpy(), networks["flops"].to_numpy())].sort_values("flops")
-    if len(front) <= 2:
-        chosen = front.sort_values(["mean", "flops"], ascending=[False, True]).iloc[0]
-    else:
-        cost, accuracy = front["flops"].to_numpy(float), front["mean"].to_numpy(float)
-        x = (cost - cost.min()) / (np.ptp(cost) or 1.0)
-        y = (accuracy - accuracy.min()) / (np.ptp(accuracy) or 1.0)
-        # Distance to the chord from the cheapest to the most expensive point of the front.
-        distance = np.abs((x[-1] - x[0]) * (y[0] - y) - (x[0] - x) * (y[-1] - y[0]))
-        chosen = front.iloc[int(np.argmax(distance))]
-    return _representative(table, chosen["architecture"])
-
-
-def _representative(table: pd.DataFrame, architecture: str) -> pd.Series:
-    rows = completed(table)
-    rows = rows[rows["architecture"] == architecture]
-    row = rows.iloc[0].copy()
-    row["accuracy"] = float(rows["accuracy"].mean())
-    row["seeds"] = len(rows)
-    return row
