@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from scalesearch.foundation.errors import InputError
-from scalesearch.training.objectives import analytic_objective
+from scalesearch.testing.analytic import analytic_objective
 from scalesearch.pipeline.ray_runner import Resources, check_resources, run_trials, start_ray, stop_ray
 from scalesearch.study.search_study import SearchSettings, SearchStudy
 from tests.ray_cluster import RayHead, free_port

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -20,47 +21,58 @@ from scalesearch.foundation.run_files import TABLE_CSV, TABLE_PARQUET
 REQUIRED_COLUMNS = {"trial", "status", "alpha", "beta", "gamma", "flops", "accuracy"}
 STATUSES = tuple(TrialStatus)  # the table's order of statuses (the report's legend and counts)
 
-# name: (pandas dtype, meaning). The order is the table's column order.
-COLUMNS: dict[str, tuple[str, str]] = {
-    "trial": ("Int64", "Optuna trial number"),
-    "status": ("string", "complete | infeasible | duplicate | failed | pruned | running"),
-    "reference": ("string", "paper | paper-literal | depth-only | width-only | resolution-only, empty for searched trials"),
-    "feasible": ("boolean", "meets the active constraint (formula or measured) within the tolerance"),
-    "reason": ("string", "why infeasible, failed or pruned; which trial a duplicate repeats"),
-    "duplicate_of": ("Int64", "the trial whose network (and result) a duplicate reuses"),
-    "alpha": ("float64", "depth coefficient α"),
-    "beta": ("float64", "width coefficient β"),
-    "gamma": ("float64", "resolution coefficient γ (in measured mode: the effective resolution ratio)"),
-    "formula_product": ("float64", "α·β²·γ²"),
-    "flops_ratio": ("float64", "measured FLOPs of the φ=1 network / the base network's"),
-    "width": ("float64", "width multiplier of the φ=1 network (β)"),
-    "depth": ("float64", "depth multiplier of the φ=1 network (α)"),
-    "resolution": ("Int64", "input resolution of the φ=1 network, pixels"),
-    "flops": ("Int64", "measured FLOPs (fvcore; one multiply-add = one FLOP), batch 1"),
-    "params": ("Int64", "parameters"),
-    "activations": ("Int64", "activations (fvcore definition: conv and linear outputs)"),
-    "accuracy": ("float64", "proxy validation top-1 after the last epoch"),
-    "loss": ("float64", "proxy validation loss"),
-    "train_loss": ("float64", "proxy training loss of the last epoch"),
-    "epochs": ("Int64", "proxy epochs completed"),
-    "train_seconds": ("float64", "proxy training wall time"),
-    "images_per_second": ("float64", "proxy training throughput"),
-    "latency_ms": ("float64", "inference latency at batch 1 on the trial's device, ms"),
-    "latency_ms_alone": ("float64", "inference latency at batch 1 timed after the search with the networks tied for the win alone on the machine, ms: what --tie-break latency picks by"),
-    "latency_ms_batch": ("float64", "inference latency at the training batch size, ms"),
-    "peak_memory_bytes": ("Int64", "peak device memory of the training (CUDA), empty on CPU"),
-    "device": ("string", "cpu or cuda device name"),
-    "counter": ("string", "how FLOPs were counted: arithmetic (fvcore's conventions), or fvcore for a network with a layer the arithmetic does not know"),
-    "measure_seconds": ("float64", "time spent building and measuring this candidate (and solving its resolution)"),
-    "seed": ("Int64", "proxy training seed (seed k is paired: the same data order and initialisation for every network)"),
-    "stage": ("string", "explore (the search) | confirm (further seeds of the top networks and the references)"),
-    "sampler": ("string", "grid | tpe | gp | nsga2 | random"),
-    "constraint": ("string", "formula | measured"),
-    "budget": ("float64", "FLOPs multiplier per φ step"),
-    "architecture": ("string", "identity of the built network and resolution (duplicates share it)"),
-    "started": ("string", "ISO time the trial started"),
-    "finished": ("string", "ISO time the trial finished"),
+
+class Column(NamedTuple):
+    dtype: str  # the pandas dtype
+    meaning: str
+    result: bool = False  # a figure the training returns (an objective's keys): a duplicate copies it from its original
+
+
+R = True  # marks the columns a training fills
+# The order is the table's column order.
+COLUMNS: dict[str, Column] = {
+    "trial": Column("Int64", "Optuna trial number"),
+    "status": Column("string", "complete | infeasible | duplicate | failed | pruned | running"),
+    "reference": Column("string", "paper | paper-literal | depth-only | width-only | resolution-only, empty for searched trials"),
+    "feasible": Column("boolean", "meets the active constraint (formula or measured) within the tolerance"),
+    "reason": Column("string", "why infeasible, failed or pruned; which trial a duplicate repeats"),
+    "duplicate_of": Column("Int64", "the trial whose network (and result) a duplicate reuses"),
+    "alpha": Column("float64", "depth coefficient α"),
+    "beta": Column("float64", "width coefficient β"),
+    "gamma": Column("float64", "resolution coefficient γ (in measured mode: the effective resolution ratio)"),
+    "formula_product": Column("float64", "α·β²·γ²"),
+    "flops_ratio": Column("float64", "measured FLOPs of the φ=1 network / the base network's"),
+    "width": Column("float64", "width multiplier of the φ=1 network (β)"),
+    "depth": Column("float64", "depth multiplier of the φ=1 network (α)"),
+    "resolution": Column("Int64", "input resolution of the φ=1 network, pixels"),
+    "flops": Column("Int64", "measured FLOPs (fvcore; one multiply-add = one FLOP), batch 1"),
+    "params": Column("Int64", "parameters"),
+    "activations": Column("Int64", "activations (fvcore definition: conv and linear outputs)"),
+    "accuracy": Column("float64", "proxy validation top-1 after the last epoch", R),
+    "loss": Column("float64", "proxy validation loss", R),
+    "train_loss": Column("float64", "proxy training loss of the last epoch", R),
+    "epochs": Column("Int64", "proxy epochs completed", R),
+    "train_seconds": Column("float64", "proxy training wall time", R),
+    "images_per_second": Column("float64", "proxy training throughput", R),
+    "latency_ms": Column("float64", "inference latency at batch 1 on the trial's device, ms", R),
+    "latency_ms_alone": Column("float64", "inference latency at batch 1 timed after the search with the networks tied for the win alone on the machine, ms: what --tie-break latency picks by"),
+    "latency_ms_batch": Column("float64", "inference latency at the training batch size, ms", R),
+    "peak_memory_bytes": Column("Int64", "peak device memory of the training (CUDA), empty on CPU", R),
+    "device": Column("string", "cpu or cuda device name", R),
+    "counter": Column("string", "how FLOPs were counted: arithmetic (fvcore's conventions), or fvcore for a network with a layer the arithmetic does not know"),
+    "measure_seconds": Column("float64", "time spent building and measuring this candidate (and solving its resolution)"),
+    "seed": Column("Int64", "proxy training seed (seed k is paired: the same data order and initialisation for every network)"),
+    "stage": Column("string", "explore (the search) | confirm (further seeds of the top networks and the references)"),
+    "sampler": Column("string", "grid | tpe | gp | nsga2 | random"),
+    "constraint": Column("string", "formula | measured"),
+    "budget": Column("float64", "FLOPs multiplier per φ step"),
+    "architecture": Column("string", "identity of the built network and resolution (duplicates share it)"),
+    "started": Column("string", "ISO time the trial started"),
+    "finished": Column("string", "ISO time the trial finished"),
 }
+# The fields of a trial's result, in the table's order: the one list (the study, the planned stages and the Ray
+# runner take theirs from it).
+RESULT_FIELDS = tuple(name for name, column in COLUMNS.items() if column.result)
 
 
 def make_table(records: list[dict]) -> pd.DataFrame:
@@ -69,7 +81,7 @@ def make_table(records: list[dict]) -> pd.DataFrame:
     if unknown:
         raise ValueError(f"not results columns: {', '.join(sorted(unknown))}")
     frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
-    for name, (dtype, _) in COLUMNS.items():
+    for name, (dtype, *_) in COLUMNS.items():
         frame[name] = frame[name].astype(dtype) if dtype != "Int64" else pd.array(
             [None if _missing(value) else int(value) for value in frame[name]], dtype="Int64"
         )

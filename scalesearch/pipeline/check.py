@@ -24,7 +24,7 @@ def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progre
     from scalesearch.runs.record import RUN_FILE
     from scalesearch.foundation.table import load_table
     from scalesearch.study.planned import PlannedTrainings
-    from scalesearch.training.objectives import OBJECTIVES
+    from scalesearch.pipeline.objectives import OBJECTIVES
 
     folder = Path(run_dir)
     if not folder.is_dir() or not (folder / RUN_FILE).exists() or not (folder / CONFIG_FILE).exists():

@@ -95,7 +95,7 @@ def _read_config(path: Path) -> dict:
 
 def validate(options: RunOptions) -> RunOptions:
     """Every check that can fail before any work starts; one clear message each."""
-    from scalesearch.training.objectives import OBJECTIVES
+    from scalesearch.pipeline.objectives import OBJECTIVES
 
     options.budget = parse_budget(options.budget)
     if options.sampler not in SAMPLERS:

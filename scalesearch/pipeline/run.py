@@ -97,7 +97,7 @@ def _run(options: RunOptions, progress=None, command: str | None = None):
     lost to a typo); a replaced run is deleted only once the new one is under way."""
     from scalesearch.pipeline.folder_claim import claim_folder, refuse_if_in_use
     from scalesearch.cost.measure import measure
-    from scalesearch.training.objectives import OBJECTIVES
+    from scalesearch.pipeline.objectives import OBJECTIVES
     from scalesearch.pipeline.ray_runner import check_resources, run_trials, start_ray, stop_ray
     from scalesearch.model.scaling import proxy_base, scale
     from scalesearch.model.spaces import load_space
@@ -213,7 +213,7 @@ def _train_curve(table, options: RunOptions, base, num_classes: int, dataset, se
     from scalesearch.pipeline.ray_runner import run_trials, slots
     from scalesearch.study.curve import CURVE_FILE, curve_plan
     from scalesearch.study.planned import PlannedTrainings, estimated_seconds
-    from scalesearch.training.objectives import OBJECTIVES
+    from scalesearch.pipeline.objectives import OBJECTIVES
     from scalesearch.verdict.verdict import decide
 
     verdict = decide(table, options.tie_break)

@@ -78,7 +78,7 @@ class ProxyResult:
     train_seconds: float  # wall time of training plus per-epoch validation
     images_per_second: float  # training images per second of training steps (validation excluded)
     peak_memory_bytes: int | None  # CUDA: max allocated; CPU: None (the process peak is not the trial's)
-    latency_ms_batch1: float  # eval-mode forward at the candidate's resolution, median
+    latency_ms: float  # eval-mode forward at the candidate's resolution, median
     latency_ms_batch: float  # the same at the training batch size
     device: str
     recipe: str  # "cuda" or "cpu": how the device was used (recipe.py); "cuda" on a CPU only under its test aid
@@ -169,7 +169,7 @@ def train_proxy(
         train_seconds=train_seconds,
         images_per_second=step * batch_size / step_seconds,
         peak_memory_bytes=torch.cuda.max_memory_allocated(device) if on_cuda else None,
-        latency_ms_batch1=inference_latency_ms(model, 1, *latency_inputs),
+        latency_ms=inference_latency_ms(model, 1, *latency_inputs),
         latency_ms_batch=inference_latency_ms(model, batch_size, *latency_inputs),
         device=str(device),
         recipe=recipe.name,
