@@ -25,7 +25,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine  # noqa: E402
 
-from scalesearch.verdict.verdict import SINGLE_DIMENSION, summary as summary_of  # noqa: E402
+from scalesearch.verdict.verdict import SINGLE_DIMENSION, per_network_table as summary_of  # noqa: E402
 
 
 def run_folder(out: Path, seed: int) -> Path:

@@ -13,10 +13,12 @@ from scalesearch.foundation.errors import InputError
 from scalesearch.runs.coefficients import build_model_from_json
 from scalesearch.runs.export import export_run
 from scalesearch.report.write import grid_points, write_report
-from scalesearch.report.summary import compute_spent, training_seconds
+from scalesearch.report.summary import compute_spent, summary_section, training_seconds
 from scalesearch.foundation.table import load_table
 from scalesearch.runs.winner import pick_winner
 from scalesearch.runs.folder import read_run
+from scalesearch.verdict.statistics import estimate, paired_difference, pooled_sd
+from scalesearch.verdict.verdict import decide, difference_phrase, networks
 from tests.browser import Chromium, unavailable
 from tests.run_fixture import demo_records, make_run, trial, write_tiny_space
 
@@ -76,9 +78,12 @@ def test_the_summary_names_the_winner_references_noise_and_cost(report, run_dir)
         assert f"<td class=\"t\">{reference}</td>" in page
     table = load_table(run_dir)
     seeds = table[(table["architecture"] == winner["architecture"]) & (table["status"] == "complete")]["accuracy"]
-    assert len(seeds) == 3  # the fixture trains the winner's network with three seeds: compare their mean
+    assert len(seeds) == 3  # the fixture trains the winner's network with three seeds
+    assert f"{seeds.mean():.3f} ± {seeds.std():.3f}" in page
+    # The references have seed 0 only: winner − reference is the verdict's paired difference over that one seed.
+    seed_0 = table[(table["architecture"] == winner["architecture"]) & (table["seed"] == 0)]["accuracy"].iloc[0]
     depth_only = 0.347  # the fixture's depth-only accuracy
-    assert f"+{seeds.mean() - depth_only:.3f}" in page and f"{seeds.mean():.3f} ± {seeds.std():.3f}" in page
+    assert f"{seed_0 - depth_only:+.3f} (n=1: no interval)" in page
     assert "trained with 3 seeds" in page and "pooled standard deviation" in page
     assert "3 min 00 s" in page and "cpu-tiny" in page
     table = load_table(run_dir)
@@ -103,11 +108,28 @@ def test_user_text_is_escaped_everywhere(report):
     assert "spaces &amp; &lt;things&gt;" in page  # the space file's folder, in the provenance
 
 
-def test_one_seed_per_network_says_small_differences_may_be_noise(tmp_path, space):
+def test_one_seed_per_network_says_no_difference_has_an_interval(tmp_path, space):
     records = [record for record in demo_records() if record["trial"] < 19]  # drop the extra seeds
     page = write_report(make_run(tmp_path / "run", records, space=space), tmp_path / "out" / "r.html").read_text()
-    assert "differences smaller than ~0.03 may be seed noise" in page
+    assert "no difference between them has an interval, so the verdict calls none beyond the noise" in page
     assert (tmp_path / "out" / "plotly.min.js").exists()
+
+
+def test_the_seed_noise_is_judged_by_the_verdicts_paired_differences_not_by_the_pooled_sd(tmp_path):
+    # Seed 1 is lucky for both networks: their own intervals overlap, their paired difference clears 0.
+    records = [trial(seed, 1.2, 1.1, 1.15, accuracy=accuracy, seed=seed) for seed, accuracy in enumerate((0.50, 0.60, 0.55))]
+    records += [trial(3 + seed, 1.1, 1.05, 1.25, accuracy=accuracy, seed=seed)
+                for seed, accuracy in enumerate((0.46, 0.58, 0.52))]
+    run = read_run(make_run(tmp_path / "run", records))
+    section = summary_section(run, pick_winner(run.table), None)
+    verdict = decide(run.table)
+    rival = next(network for network in networks(run.table) if network.architecture != verdict.winner.architecture)
+    difference = paired_difference(verdict.winner.seeds, rival.seeds)
+    assert difference.excludes_zero() and estimate(rival.seeds.values()).high > verdict.winner.accuracy.low
+    assert f'<span class="up">{difference_phrase(difference)}</span>' in section
+    pooled = pooled_sd(network.accuracy for network in networks(run.table))
+    assert f"pooled standard deviation of accuracy is <b>{pooled:.3f}</b>" in section
+    assert "(2 sd)" not in section
 
 
 def test_an_existing_matching_winner_json_is_reused_and_a_stale_one_is_not(report, run_dir, monkeypatch, tmp_path):

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from scalesearch.verdict.racing import dropped, leader
-from scalesearch.verdict.statistics import estimate, paired_difference
-from scalesearch.verdict.verdict import COMPOUND_WINS, NO_DIFFERENCE, SINGLE_WINS, decide
+from scalesearch.verdict.statistics import estimate, paired_difference, pooled_sd
+from scalesearch.verdict.verdict import COMPOUND_WINS, NO_DIFFERENCE, SINGLE_WINS, Comparison, decide, difference_phrase
 
 
 def test_the_interval_is_students_t_with_n_minus_one_degrees_of_freedom():
@@ -129,3 +129,17 @@ def test_a_searched_network_that_scales_one_dimension_is_no_compound_rival():
     assert verdict.outcome == SINGLE_WINS and verdict.dimension == "resolution-only"
     width = decide(table[table["architecture"] != "r"])
     assert width.winner.architecture == "w" and width.outcome == SINGLE_WINS and width.dimension == "width-only"
+
+
+def test_the_pooled_sd_weights_each_network_by_its_degrees_of_freedom_and_skips_one_seed():
+    three, two, one = estimate([0.50, 0.52, 0.48]), estimate([0.40, 0.46]), estimate([0.9])
+    expected = math.sqrt((2 * three.sd**2 + 1 * two.sd**2) / 3)
+    assert pooled_sd([three, two, one]) == pytest.approx(expected)
+    assert math.isnan(pooled_sd([one]))
+
+
+def test_a_comparison_words_its_paired_difference_as_the_report_shows_it():
+    difference = paired_difference({0: 0.50, 1: 0.60, 2: 0.55}, {0: 0.46, 1: 0.58, 2: 0.52})
+    assert difference_phrase(difference) == f"+0.030 ± {difference.half_width:.3f} (n=3)"
+    assert Comparison("paper", difference).phrase() == f"paper by {difference_phrase(difference)}"
+    assert difference_phrase(paired_difference({0: 0.4}, {0: 0.5})) == "-0.100 (n=1: no interval)"

@@ -59,7 +59,7 @@ def run_summary(outcome) -> str:
     from scalesearch.foundation.status import RunStatus
     from scalesearch.runs.winner import pick_winner
     from scalesearch.verdict.verdict import decide
-    from scalesearch.verdict.verdict import summary as network_summary
+    from scalesearch.verdict.verdict import per_network_table as network_summary
 
     table = outcome.table
     lines = []

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime
 
-import numpy as np
 import pandas as pd
 
 from scalesearch.foundation.formatting import human
@@ -12,12 +11,10 @@ from scalesearch.report.page import table as html_table
 from scalesearch.foundation.status import RunStatus, TrialStatus
 from scalesearch.foundation.table import STATUSES, completed
 from scalesearch.runs.folder import Run
-from scalesearch.verdict.verdict import LATENCY_BAND, decide
-from scalesearch.verdict.verdict import summary as network_summary
+from scalesearch.verdict.statistics import Estimate, paired_difference, pooled_sd
+from scalesearch.verdict.verdict import LATENCY_BAND, Network, Verdict, decide, difference_phrase, networks, per_network_table
 
 REFERENCE_ORDER = ("paper", "paper-literal", "depth-only", "width-only", "resolution-only")
-# One throwaway measurement of a 10-second CPU proxy (docs/design.md §3): sd of 3 seeds ≈ 0.03.
-TYPICAL_SEED_SD = 0.03
 
 
 def status_counts(frame: pd.DataFrame) -> str:
@@ -67,81 +64,77 @@ def preset_text(preset) -> str:
     return describe(preset)
 
 
-def _accuracy_text(values: np.ndarray) -> str:
-    if len(values) > 1:
-        return f"{values.mean():.3f} ± {values.std(ddof=1):.3f} (n={len(values)})"
-    return number(values[0]) if len(values) else "–"
+def _accuracy_text(accuracy: Estimate | None) -> str:
+    if accuracy is None:
+        return "–"
+    if accuracy.n > 1:
+        return f"{accuracy.mean:.3f} ± {accuracy.sd:.3f} (n={accuracy.n})"
+    return number(accuracy.mean)
 
 
-def winner_accuracies(table: pd.DataFrame, winner: pd.Series) -> np.ndarray:
-    """The winner's accuracy over every seed its network was trained with (one value without repeats)."""
-    for group in seed_groups(table):
-        if (group["trial"] == winner["trial"]).any():
-            return group["accuracy"].to_numpy(float)
-    return np.array([float(winner["accuracy"])])
+def _difference_text(verdict: Verdict | None, network: Network | None) -> str:
+    """winner − network over the seeds both have, in the verdict's words; coloured where the verdict would call it
+    beyond the noise (its 95% t-interval excludes 0)."""
+    if verdict is None or network is None:
+        return "–"
+    if network.architecture == verdict.winner.architecture:
+        return "this is the winner"
+    difference = paired_difference(verdict.winner.seeds, network.seeds)
+    if difference is None:
+        return "no shared seeds"
+    if not difference.excludes_zero():
+        return difference_phrase(difference)
+    return f'<span class="{"up" if difference.mean > 0 else "down"}">{difference_phrase(difference)}</span>'
 
 
-def references(table: pd.DataFrame, winner: pd.Series | None) -> str:
+def references(table: pd.DataFrame, verdict: Verdict | None) -> str:
     rows = table[table["reference"].notna().astype(bool)]
     if rows.empty:
         return '<p class="note">No reference trials in this run (paper point, depth-, width- or resolution-only scaling).</p>'
     labels = [label for label in REFERENCE_ORDER if label in set(rows["reference"])]
     labels += sorted(set(rows["reference"]) - set(REFERENCE_ORDER))
+    trained = {network.architecture: network for network in networks(table)}
     body = []
     for label in labels:
         group = rows[(rows["reference"] == label).astype(bool)]
         first = group.iloc[0]
-        accuracy = group["accuracy"].dropna().to_numpy(float)
-        if winner is None or not len(accuracy):
-            difference = "–"
-        elif (group["trial"] == winner["trial"]).any():
-            difference = "this is the winner"
-        else:
-            delta = winner_accuracies(table, winner).mean() - accuracy.mean()  # means: a lucky seed must not count
-            difference = f'<span class="{"up" if delta >= 0 else "down"}">{delta:+.3f}</span>'
+        network = next((trained[key] for key in group["architecture"].dropna() if key in trained), None)
         feasible = "" if bool(group["feasible"].fillna(False).all()) else " (off budget)"
         body.append([
             esc(label), esc(", ".join(str(t) for t in group["trial"])), esc(", ".join(sorted(set(group["status"].fillna("?"))))) + feasible,
             f"{number(first['alpha'])} / {number(first['beta'])} / {number(first['gamma'])}",
-            number(first["flops_ratio"], 2) + "×", _accuracy_text(accuracy), difference,
+            number(first["flops_ratio"], 2) + "×", _accuracy_text(network.accuracy if network else None),
+            _difference_text(verdict, network),
         ])
-    headers = ["reference", "trial", "status", "α / β / γ", "FLOPs ratio", "proxy accuracy", "winner − reference"]
+    headers = ["reference", "trial", "status", "α / β / γ", "FLOPs ratio", "proxy accuracy", "winner − reference (paired seeds)"]
     return "<h3>Against the reference trials</h3>" + html_table(headers, body, text_columns=(0, 1, 2))
 
 
-def seed_groups(table: pd.DataFrame) -> list[pd.DataFrame]:
-    """Complete trials of one network trained with two or more different seeds (duplicates reuse a result: not counted)."""
+def noise(table: pd.DataFrame, verdict: Verdict | None) -> str:
+    """The networks trained with several seeds, their spread, and how the verdict tells a difference from the noise."""
+    several = [network for network in networks(table) if network.accuracy.n > 1]
+    if not several:
+        return ('<p class="note">Every network here was trained with one seed, and one seed says nothing of the noise: '
+                "no difference between them has an interval, so the verdict calls none beyond the noise. Several seeds "
+                "(<code>--seeds</code>) give each network a 95% t-interval.</p>")
     trained = table[((table["status"] == TrialStatus.COMPLETE).fillna(False) & table["accuracy"].notna()).to_numpy(bool)]
-    if trained.empty:
-        return []
-    identity = trained["architecture"].astype("object").where(
-        trained["architecture"].notna(), trained[["width", "depth", "resolution"]].astype(str).agg("|".join, axis=1)
-    )
-    return [group for _, group in trained.groupby(identity, sort=False) if group["seed"].dropna().nunique() >= 2]
-
-
-def noise(table: pd.DataFrame) -> str:
-    groups = seed_groups(table)
-    if not groups:
-        return (f'<p class="note">Every network here was trained with one seed. On a short CPU proxy the seed-to-seed '
-                f"standard deviation of accuracy is about {TYPICAL_SEED_SD:.2f}, so differences smaller than "
-                f"~{TYPICAL_SEED_SD:.2f} may be seed noise.</p>")
-    rows, variances, weights = [], [], []
-    for group in groups:
-        accuracy = group["accuracy"].to_numpy(float)
-        variances.append(accuracy.var(ddof=1))
-        weights.append(len(accuracy) - 1)
-        first = group.iloc[0]
+    rows = []
+    for network in several:
+        trials = trained[(trained["architecture"] == network.architecture).to_numpy(bool)]["trial"]
+        accuracy = network.accuracy
         rows.append([
-            esc(", ".join(str(t) for t in group["trial"])),
-            f"{number(first['alpha'])} / {number(first['beta'])} / {number(first['gamma'])}",
-            str(group["seed"].dropna().nunique()), f"{accuracy.mean():.3f} ± {accuracy.std(ddof=1):.3f}",
+            esc(", ".join(str(t) for t in trials)),
+            f"{number(network.alpha)} / {number(network.beta)} / {number(network.gamma)}",
+            str(accuracy.n), f"{accuracy.mean:.3f} ± {accuracy.sd:.3f}", _difference_text(verdict, network),
         ])
-    pooled = float(np.sqrt(np.average(variances, weights=weights)))
-    return (f"<h3>Seed noise</h3><p class=\"note\">{len(groups)} network(s) were trained with several seeds; the pooled "
-            f"standard deviation of accuracy is <b>{pooled:.3f}</b>. Differences between candidates smaller than about "
-            f"{2 * pooled:.3f} (2 sd) are within seed noise.</p>"
-            + html_table(["trials", "α / β / γ", "seeds", "accuracy mean ± sd"], rows, text_columns=(0,)))
+    pooled = pooled_sd(network.accuracy for network in several)
+    return (f"<h3>Seed noise</h3><p class=\"note\">{len(several)} network(s) were trained with several seeds; the pooled "
+            f"standard deviation of accuracy is <b>{pooled:.3f}</b>. The verdict does not judge by it: a difference is "
+            "beyond the noise where the 95% t-interval of the paired seed differences excludes 0 (seed k moves both "
+            "networks alike, and pairing removes that share). The last column gives winner − network over the seeds "
+            "both have, coloured where it is beyond the noise.</p>"
+            + html_table(["trials", "α / β / γ", "seeds", "accuracy mean ± sd", "winner − network (paired seeds)"], rows,
+                         text_columns=(0,)))
 
 
 def training_seconds(frame: pd.DataFrame) -> float:
@@ -168,15 +161,15 @@ def compute_spent(run: Run) -> str:
 
 def networks_table(table: pd.DataFrame) -> str:
     """One row per network with its accuracy over seeds: what the verdict was decided on."""
-    networks = network_summary(table)
-    if networks.empty:
+    frame = per_network_table(table)
+    if frame.empty:
         return ""
-    networks = networks.sort_values(["n", "mean"], ascending=[False, False])
+    frame = frame.sort_values(["n", "mean"], ascending=[False, False])
     rows = [[esc(row["reference"] or "searched"), number(row["alpha"]), number(row["beta"]), number(row["gamma"]),
              number(row["mean"]), number(row["sd"]), str(int(row["n"])),
              "–" if missing(row["low"]) else f"[{row['low']:.3f}, {row['high']:.3f}]",
              "yes" if row["feasible"] else "no",
-             "–" if missing(row.get("latency_alone")) else f"{row['latency_alone']:.2f}"] for _, row in networks.iterrows()]
+             "–" if missing(row.get("latency_alone")) else f"{row['latency_alone']:.2f}"] for _, row in frame.iterrows()]
     return ('<p class="note">Each network\'s accuracy over its seeds: mean, sd, n and the 95% Student-t interval '
             "(one seed has no interval). Latency: batch 1, timed alone on the machine after the search, for the networks "
             f"<code>--tie-break latency</code> chose among; within {LATENCY_BAND:.0%} counts as one speed, and the best "
@@ -185,7 +178,9 @@ def networks_table(table: pd.DataFrame) -> str:
                          text_columns=(0,)))
 
 
-def summary(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:
+def summary_section(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:
+    """The Summary section's HTML: the verdict and its winner, the references, the seed noise, the compute spent."""
+    verdict = decide(run.table, run.tie_break) if winner is not None else None
     parts = [f'<p class="warn">{esc(warning)}</p>' for warning in run.warnings]
     status = run.record.status
     if status and status != RunStatus.COMPLETE:
@@ -197,7 +192,6 @@ def summary(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:
         parts.append(f'<p class="empty">No trial completed yet: {len(run.table)} trial(s) recorded '
                      f"({status_counts(run.table) or 'none'}). There is no winner to show.{first_error}</p>")
     else:
-        verdict = decide(run.table, run.tie_break)
         if verdict is not None:
             parts.append(f'<p class="headline verdict">Verdict: <b>{esc(verdict.sentence)}</b></p>')
         parts.append(
@@ -212,11 +206,11 @@ def summary(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:
             ("FLOPs (φ=1, proxy)", human(float(winner["flops"])) if not missing(winner["flops"]) else "–"),
             ("params (φ=1, proxy)", human(float(winner["params"])) if not missing(winner["params"]) else "–"),
         ]))
-        accuracy = winner_accuracies(run.table, winner)
-        if len(accuracy) > 1:
-            parts.append(f'<p class="note">The winner\'s network was trained with {len(accuracy)} seeds: accuracy '
-                         f"<b>{accuracy.mean():.3f} ± {accuracy.std(ddof=1):.3f}</b> (mean ± sd); the comparisons below "
-                         "use the mean.</p>")
+        accuracy = verdict.winner.accuracy if verdict is not None else None
+        if accuracy is not None and accuracy.n > 1:
+            parts.append(f'<p class="note">The winner\'s network was trained with {accuracy.n} seeds: accuracy '
+                         f"<b>{accuracy.mean:.3f} ± {accuracy.sd:.3f}</b> (mean ± sd); the comparisons below are "
+                         "differences over the seeds both networks have.</p>")
         if knee is not None and knee["trial"] != winner["trial"]:
             parts.append(f'<p class="note">The Pareto knee (accuracy against FLOPs) is trial {knee["trial"]}: α {knee["alpha"]:.3f}, '
                          f'β {knee["beta"]:.3f}, γ {knee["gamma"]:.3f}, accuracy {knee["accuracy"]:.3f} at {number(knee["flops_ratio"], 2)}× '
@@ -225,7 +219,7 @@ def summary(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:
                      "highest mean accuracy over its seeds among the networks with the most seeds; networks within the "
                      f"seed noise of it are tied, and the tie-break ({esc(run.tie_break)}) picks among them.</p>")
         parts.append(networks_table(run.table))
-    parts.append(references(run.table, winner))
-    parts.append(noise(run.table))
+    parts.append(references(run.table, verdict))
+    parts.append(noise(run.table, verdict))
     parts.append(compute_spent(run))
     return "".join(parts)

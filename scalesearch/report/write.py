@@ -26,7 +26,7 @@ from scalesearch.runs.export import WINNER_JSON, document_matches, winner_docume
 from scalesearch.report.figures import extrapolation_figure, pareto_figure, progress_figure, space_figure
 from scalesearch.report.page import badge, definitions, esc, missing, number, page, table, write_plotly_js
 from scalesearch.report.stages import curve_section, fidelity_section
-from scalesearch.report.summary import describe, duration, summary, wall_seconds
+from scalesearch.report.summary import describe, duration, summary_section, wall_seconds
 from scalesearch.foundation.table import COLUMNS
 from scalesearch.runs.winner import pick_winner
 from scalesearch.runs.folder import Run, read_run
@@ -68,7 +68,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, self_con
         ("fidelity", "Fidelity check", fidelity_section(run.path)),
     ) if body is not None]
     sections = [
-        ("summary", "Summary", summary(run, winner, knee)),
+        ("summary", "Summary", summary_section(run, winner, knee)),
         *after_search,
         ("pareto", "Pareto front", pareto),
         ("space", "Search space", search_space),
@@ -103,13 +103,12 @@ def grid_points(run: Run) -> np.ndarray | None:
     formula mode, (α, β, 1) in measured mode, where γ is solved per pair. Empty when no point is feasible."""
     if run.record.sampler != "grid":
         return None
-    from scalesearch.foundation.errors import InputError
     from scalesearch.study.feasibility import feasible_grid
     from scalesearch.study.samplers import GridSpec
 
-    grid = run.record.grid or {}
-    spec = GridSpec(tuple(grid.get("alpha_range", (1.0, 2.0))), tuple(grid.get("beta_range", (1.0, 1.5))),
-                    tuple(grid.get("gamma_range", (1.0, 1.5))), float(grid.get("step", 0.05)))
+    grid, default = run.record.grid or {}, GridSpec()
+    spec = GridSpec(tuple(grid.get("alpha_range", default.alpha_range)), tuple(grid.get("beta_range", default.beta_range)),
+                    tuple(grid.get("gamma_range", default.gamma_range)), float(grid.get("step", default.step)))
     if run.budget is None:
         return None
     try:

@@ -22,7 +22,7 @@ def pick_winner(table: pd.DataFrame, pick: str = "best", tie_break: str = "laten
     ``best``: the verdict's winner (verdict/verdict.py owns that choice: the best mean, and among networks tied
     within the seed noise the cheapest by ``tie_break``). ``knee``: the knee of the Pareto front of the networks'
     mean accuracy against FLOPs (both normalised; the point farthest from the line through the front's ends)."""
-    from scalesearch.verdict.verdict import decide, summary
+    from scalesearch.verdict.verdict import decide, per_network_table
 
     if pick not in ("best", "knee"):
         raise InputError(f"unknown --pick {pick!r}; use best or knee")
@@ -30,7 +30,7 @@ def pick_winner(table: pd.DataFrame, pick: str = "best", tie_break: str = "laten
         return None
     if pick == "best":
         return _representative(table, decide(table, tie_break).winner.architecture)
-    networks = summary(table)
+    networks = per_network_table(table)
     networks = networks[networks["feasible"]].reset_index(drop=True)
     front = networks[pareto_mask(networks["mean"].to_numpy(), networks["flops"].to_numpy())].sort_values("flops")
     if len(front) <= 2:

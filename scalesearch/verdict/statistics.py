@@ -60,3 +60,13 @@ def paired_difference(first: dict[int, float], second: dict[int, float]) -> Esti
     if not seeds:
         return None
     return estimate([first[seed] - second[seed] for seed in seeds])
+
+
+def pooled_sd(estimates) -> float:
+    """The sd of one network over seeds, pooled over networks: each variance weighted by its n − 1 degrees of
+    freedom (an estimate of one seed has none). NaN when no estimate has two seeds."""
+    spread = [(value.n - 1, value.sd) for value in estimates if value.n > 1]
+    degrees = sum(weight for weight, _ in spread)
+    if not degrees:
+        return math.nan
+    return math.sqrt(math.fsum(weight * sd**2 for weight, sd in spread) / degrees)

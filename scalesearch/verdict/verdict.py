@@ -3,7 +3,8 @@
 From the results table alone. A network is one architecture at one resolution; its samples are the accuracies of
 its completed trainings, one per seed. The winner is the on-budget network with the highest mean among those with
 the most seeds; among the networks tied with it (the paired 95% interval of the difference contains 0) the
-tie-break picks the cheapest to run.
+tie-break keeps the cheapest by its cost (``TIE_BREAKS``; a latency timed alone counts as cheapest within
+``LATENCY_BAND`` of the fastest) and picks the best mean among them.
 """
 from __future__ import annotations
 
@@ -21,11 +22,9 @@ TIE_BREAKS = {"latency": "latency_ms", "activations": "activations", "params": "
 # What latency picks by when every tied network has it: timed alone after the search (cost/latency.py). A trial's own
 # latency_ms, timed beside other trainings, is the fallback (a driver without the trials' GPU cannot time them).
 LATENCY_ALONE = "latency_ms_alone"
-# Latencies within 10% of the fastest are one speed, and the best mean among them wins. A timed-alone median repeats
-# within 1-4%, so a band flips a pick whenever two tied networks differ by about the band itself: three default runs
-# timed width-only at 1.047-1.060x the fastest tied network and split 2:1 at 5% (docs/benchmarks.md §7). The
-# default proxy's tied networks fall in groups ~40% apart (2.5, 3.6, 4.8 ms), so 10% keeps each group whole; a
-# tie-break is for runtimes that differ widely (Dollár et al. 2021), not for a few percent.
+# Latencies within 10% of the fastest are one speed, and the best mean among them wins: a tie-break is for runtimes
+# that differ widely (Dollár et al. 2021), not for the few percent a timing repeats within. Why 10% and not 5%, as
+# measured: docs/benchmarks.md §7.
 LATENCY_BAND = 0.10
 COMPOUND_WINS, SINGLE_WINS, NO_DIFFERENCE = "compound scaling wins", "a single dimension wins", "no difference beyond the noise"
 
@@ -51,6 +50,13 @@ class Network:
         return f"{self.label} ({coefficients})" if self.label else coefficients
 
 
+def difference_phrase(difference: Estimate) -> str:
+    """A paired difference as the verdict words it: ``+0.012 ± 0.030 (n=3)``, or its mean alone for one seed."""
+    if difference.n < 2:
+        return f"{difference.mean:+.3f} (n=1: no interval)"
+    return f"{difference.mean:+.3f} ± {difference.half_width:.3f} (n={difference.n})"
+
+
 @dataclass(frozen=True)
 class Comparison:
     against: str
@@ -59,10 +65,7 @@ class Comparison:
     def phrase(self) -> str:
         if self.difference is None:
             return f"{self.against}: no shared seeds"
-        d = self.difference
-        if d.n < 2:
-            return f"{self.against} by {d.mean:+.3f} (n=1: no interval)"
-        return f"{self.against} by {d.mean:+.3f} ± {d.half_width:.3f} (n={d.n})"
+        return f"{self.against} by {difference_phrase(self.difference)}"
 
     def to_dict(self) -> dict:
         return {"against": self.against, "difference": self.difference.to_dict() if self.difference else None}
@@ -164,7 +167,7 @@ def decide(table: pd.DataFrame, tie_break: str = "latency") -> Verdict | None:
                    rival, tie_figure(tied, tie_break) if len(tied) > 1 else None)
 
 
-def summary(table: pd.DataFrame) -> pd.DataFrame:
+def per_network_table(table: pd.DataFrame) -> pd.DataFrame:
     """One row per network: its coefficients and its accuracy over seeds (mean, sd, n, 95% interval)."""
     rows = []
     for network in networks(table):
