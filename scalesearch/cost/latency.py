@@ -1,10 +1,9 @@
 """The latency the tie-break picks by: the tied networks timed after the search, in turn, with nothing else running.
 
 A trial's own figure (column ``latency_ms``) is timed on its worker while other trials train beside it. On the 2-core
-machine one network's three such figures spread with a coefficient of variation of 0.24 to 1.4 (the stability
-bench's runs, docs/benchmarks.md §7), wider than the gaps between tied networks, so a pick by them was a draw.
-Timed here in interleaved rounds, so that a slow moment of the machine costs every network alike, and the median of
-each taken.
+machine one network's figures over its seeds spread wider than the gaps between tied networks, so a pick by them was
+a draw (the spreads as measured: docs/benchmarks.md §7, "The tie-break is now repeatable"). Timed here in
+interleaved rounds, so that a slow moment of the machine costs every network alike, and the median of each taken.
 """
 from __future__ import annotations
 

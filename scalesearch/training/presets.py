@@ -1,9 +1,11 @@
 """Named bundles of proxy settings: how big a base, how much data, how long to train.
 
 The proxy base network is ``scaling.proxy_base(space, base_width, base_depth, base_resolution)``.
-Candidates at φ = 1 reach about 1.5 × base_resolution (γ up to 1.5), so every preset stores its
-images at ``source_resolution ≥ 1.5 × base_resolution``: a higher γ must see real extra detail.
-cpu-tiny was measured (docs/proxy.md); the GPU presets are scaled up from it and not yet measured.
+A higher γ must see real extra detail, so a preset stores its images at a ``source_resolution`` no smaller than
+its largest φ = 1 candidate's input: on cpu-tiny the resolution-only reference reaches the budget at the source's
+64 px (docs/proxy.md); the GPU presets store 1.5 × base_resolution. cpu-tiny was measured (docs/proxy.md); the GPU
+presets are scaled up from the first cpu-tiny and not yet measured. How much of a GPU a trial takes is the run's
+choice, not the preset's (pipeline/resources.py ``gpus_per_trial``).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ class Preset:
     base_width: float  # multiplier on the space's base network
     base_depth: float
     base_resolution: int  # pixels of the proxy base
-    source_resolution: int  # pixels the images are stored at (≥ 1.5 × base_resolution)
+    source_resolution: int  # pixels the images are stored at (≥ the largest φ = 1 candidate's input)
     proxy_images: int | None  # class-balanced training subset; None: all
     val_images: int | None  # class-balanced cap on the validation set; None: all
     epochs: int
@@ -32,8 +34,8 @@ PRESETS = {
     "cpu-tiny": Preset(
         # Depth 0.75 (15 blocks), not 0.34 (one block a stage, where every α in (1, 2] built one network); width
         # and data stay small instead. At 34 px the last stage sees 2×2, not 1×1, and resolution-only reaches 2× at
-        # 64 px, before the next 32-px jump: 44 distinct networks are on budget at 2×, and each dimension can move
-        # alone (docs/proxy.md, bench/bench_proxy_space.py).
+        # 64 px, before the next 32-px jump: many more distinct networks are on budget at 2×, and each dimension can
+        # move alone (the count: docs/proxy.md, bench/bench_proxy_space.py).
         name="cpu-tiny", base_width=0.25, base_depth=0.75, base_resolution=34, source_resolution=64,
         proxy_images=1200, val_images=500, epochs=4, batch_size=64, learning_rate=0.1, trials=10,
         description="B0 at width 0.25, depth 0.75, 34 px; 1,200 images, 4 epochs: a 2×-FLOPs training takes "
@@ -42,12 +44,12 @@ PRESETS = {
     "gpu-small": Preset(
         name="gpu-small", base_width=0.5, base_depth=0.5, base_resolution=64, source_resolution=96,
         proxy_images=10_000, val_images=2_000, epochs=10, batch_size=256, learning_rate=0.2, trials=24,
-        description="B0 at width 0.5, depth 0.5, 64 px; 10,000 images, 10 epochs on one GPU per trial",
+        description="B0 at width 0.5, depth 0.5, 64 px; 10,000 images, 10 epochs",
     ),
     "gpu-full": Preset(
         name="gpu-full", base_width=1.0, base_depth=1.0, base_resolution=128, source_resolution=192,
         proxy_images=None, val_images=10_000, epochs=20, batch_size=256, learning_rate=0.2, trials=50,
-        description="the full base network at 128 px on all training images, 20 epochs on one GPU per trial",
+        description="the full base network at 128 px on all training images, 20 epochs",
     ),
 }
 

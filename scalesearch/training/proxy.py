@@ -31,7 +31,7 @@ class TrialFailed(RuntimeError):
 class ProxyConfig:
     epochs: int = 4  # short: enough to rank candidates, far from convergence
     batch_size: int = 128  # the last partial batch of an epoch is dropped, so every step costs the same
-    learning_rate: float = 0.1  # peak, after warm-up: cpu-tiny's measured 0.05 at batch 64, scaled linearly
+    learning_rate: float = 0.1  # peak, after warm-up: the first cpu-tiny's 0.05 at batch 64, scaled linearly; a preset sets its own
     momentum: float = 0.9  # Nesterov: the usual choice for short SGD schedules
     weight_decay: float = 5e-5  # on conv/linear weights only; BN and biases are not decayed
     label_smoothing: float = 0.1  # softer targets: steadier ranking of under-trained networks
@@ -108,9 +108,9 @@ def train_proxy(
     torch.manual_seed(config.seed)  # weights, dropout and drop-connect
     generator = torch.Generator(device=device).manual_seed(config.seed)  # shuffling and augmentation
     model = build_model(dataclasses.replace(spec, bn_momentum=config.bn_momentum), dataset.num_classes)
-    # Zero-initialised classifier: all logits start at 0. The built model's uniform ±1/√classes init
-    # makes 10-class logits large (first loss ≈ 3.6 against ln 10 = 2.3); with it, SGD at rates 0.1–0.4
-    # stayed at chance for 4 epochs on the synthetic set; zeroed, 0.02–0.2 all learned (docs/proxy.md).
+    # Zero-initialised classifier: all logits start at 0. The built model's uniform ±1/√classes init, sized for
+    # 1,000 classes, makes 10-class logits large, and SGD did not recover within a proxy; zeroed, it learned at every
+    # rate it was tried at (docs/proxy.md, "Two deliberate departures").
     torch.nn.init.zeros_(model.classifier.weight)
     model = model.to(device=device, memory_format=memory_format)
     optimizer = _optimizer(model, config)
