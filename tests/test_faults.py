@@ -661,7 +661,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_resume_finishes_it_keeping_wh
                                      f"device); free space, then scalesearch run --resume {folder}")
     finished = recorded(folder)
     print(f"disk full after {len(finished)} finished trials; left: {sorted(os.listdir(folder))}")
-    filler.unlink(missing_ok=True)  # space is back; and room for the report's plotly.min.js (4.8 MB) beside it
+    filler.unlink(missing_ok=True)  # space is back; and room for the report's plotly.min.js (docs/benchmarks.md §9) beside it
     subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
     resumed = Run("run", "--resume", folder).finish(180)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -121,7 +121,7 @@ def _add_report(commands) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR")
     parser.add_argument("--out", help="HTML path (default: RUN_DIR/report.html)")
     parser.add_argument("--self-contained", action="store_true",
-                        help="one file: plotly.js inside the page instead of plotly.min.js beside it (about 4.7 MB "
+                        help="one file: plotly.js inside the page instead of plotly.min.js beside it (several MB "
                              "larger); for a report you mail or copy on its own")
     _common(parser)
     parser.set_defaults(handler=_cmd_report)

@@ -177,7 +177,7 @@ def page(title: str, subtitle: str, sections: list[tuple[str, str, str]], figure
 
 
 def write_plotly_js(folder: Path) -> Path:
-    """plotly.js beside the report, once: reports work offline and stay small (the library is ~4.7 MB)."""
+    """plotly.js beside the report, once: reports work offline and stay small (its size: docs/benchmarks.md §9)."""
     from plotly.offline import get_plotlyjs
 
     path = folder / PLOTLY_JS

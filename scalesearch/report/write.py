@@ -37,7 +37,7 @@ PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, *, self_contained: bool = False) -> Path:
     """Write the report of ``run_dir`` (default ``RUN_DIR/report.html``) and plotly.min.js beside it,
-    or with ``self_contained`` one page that holds plotly.js itself (about 4.7 MB more)."""
+    or with ``self_contained`` one page that holds plotly.js itself (its size: docs/benchmarks.md §9)."""
     run = read_run(run_dir)
     out = Path(out) if out is not None else run.path / REPORT_HTML
     winner = pick_winner(run.table, "best", run.tie_break)
