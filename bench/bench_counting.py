@@ -19,6 +19,8 @@ from scalesearch.cost.measure import measure  # noqa: E402  (after the cache is 
 from scalesearch.model.scaling import proxy_base, scale  # noqa: E402
 from scalesearch.model.spaces import load_space  # noqa: E402
 from scalesearch.study import search_study  # noqa: E402
+from scalesearch.study.proposal import Proposal  # noqa: E402
+from scalesearch.study.settings import SearchSettings  # noqa: E402
 
 times: dict[str, list[float]] = {"_evaluate": [], "_describe": []}
 
@@ -41,9 +43,9 @@ def main() -> None:
         timed(name)
     base = proxy_base(load_space("efficientnet_b0"), 0.25, 0.75, 34)
     base_flops = measure(scale(base), 10).flops  # not timed; fvcore, so that the script runs on older trees too
-    settings = search_study.SearchSettings(budget=2.0, trials=10, seed=0)
+    settings = SearchSettings(budget=2.0, trials=10, seed=0)
     study = search_study.SearchStudy(Path(tempfile.mkdtemp(prefix="bench-counting-")), base, base_flops, settings)
-    while isinstance(proposal := study.propose(), search_study.Proposal):
+    while isinstance(proposal := study.propose(), Proposal):
         study.complete(proposal.trial, {"accuracy": 0.4})
     for name, values in times.items():
         print(f"{name:10s} {len(values)} calls, median {statistics.median(values) * 1000:8.1f} ms, "

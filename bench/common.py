@@ -28,7 +28,9 @@ from scalesearch.training.proxy import ProxyConfig, train_proxy
 from scalesearch.study.samplers import reference_points
 from scalesearch.model.scaling import ModelSpec, proxy_base, scale
 from scalesearch.model.spaces import load_space
-from scalesearch.study.search_study import RESULT_KEYS, SearchSettings, SearchStudy
+from scalesearch.foundation.table import RESULT_FIELDS
+from scalesearch.study.search_study import SearchStudy
+from scalesearch.study.settings import SearchSettings
 
 DEFAULT_MEMO = Path(os.environ.get("SCALESEARCH_BENCH_MEMO", Path.home() / ".cache/scalesearch/bench-trainings.jsonl"))
 NUM_CLASSES = 10  # the synthetic set
@@ -144,7 +146,7 @@ def sequential_search(space_name: str, trainer: Trainer, run_dir: Path, *, sampl
     study = SearchStudy(Path(run_dir), base, base_flops, settings)
     while (proposal := study.propose(max_attempts=200)) is not None:
         result = trainer.train(ModelSpec.from_dict(proposal.spec), training_seed, epochs)
-        study.complete(proposal.trial, {key: result.get(key) for key in RESULT_KEYS})
+        study.complete(proposal.trial, {key: result.get(key) for key in RESULT_FIELDS})
     return study.table().sort_values("trial").reset_index(drop=True)
 
 

@@ -15,7 +15,8 @@ import scalesearch
 from scalesearch.model.scaling import proxy_base, scale
 from scalesearch.model.spaces import load_space
 from scalesearch.foundation.status import TrialStatus
-from scalesearch.study.curve import CURVE_FILE, curve_difference, curve_points
+from scalesearch.foundation.run_files import CURVE_FILE
+from scalesearch.study.curve import curve_difference, curve_points
 from scalesearch.study.planned import Planned, PlannedTrainings
 from scalesearch.training.presets import PRESETS
 

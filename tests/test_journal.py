@@ -7,7 +7,9 @@ import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
-from scalesearch.study.search_study import STUDY_FILE, STUDY_NAME, Proposal
+from scalesearch.foundation.run_files import STUDY_FILE
+from scalesearch.study.persistence import STUDY_NAME
+from scalesearch.study.proposal import Proposal
 from tests.helpers import make_study
 
 

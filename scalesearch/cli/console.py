@@ -95,7 +95,9 @@ def curve_lines(run_dir) -> list[str]:
     """The scaling curve's accuracies φ by φ, and winner − rival at the largest φ (none when --curve did not run)."""
     from pathlib import Path
 
-    from scalesearch.study.curve import CURVE_FILE, curve_difference, curve_points
+    from scalesearch.foundation.run_files import CURVE_FILE
+
+    from scalesearch.study.curve import curve_difference, curve_points
     from scalesearch.study.planned import read_planned
 
     curve = read_planned(Path(run_dir) / CURVE_FILE)

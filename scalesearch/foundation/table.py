@@ -83,12 +83,13 @@ def make_table(records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
     for name, (dtype, *_) in COLUMNS.items():
         frame[name] = frame[name].astype(dtype) if dtype != "Int64" else pd.array(
-            [None if _missing(value) else int(value) for value in frame[name]], dtype="Int64"
+            [None if missing(value) else int(value) for value in frame[name]], dtype="Int64"
         )
     return frame.sort_values("trial", kind="stable").reset_index(drop=True)
 
 
-def _missing(value) -> bool:
+def missing(value) -> bool:
+    """None, NaN or pandas' NA: an empty cell."""
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
@@ -118,9 +119,9 @@ def load_table(run_dir: str | Path) -> pd.DataFrame:
                 problem = problem or f"{path.name} is unreadable ({type(error).__name__})"
     if frame is None:
         raise InputError(f"the trials table in {run_dir} is unreadable: {problem}; is the file damaged?")
-    missing = REQUIRED_COLUMNS - set(frame.columns)
-    if missing:
-        raise InputError(f"the trials table in {run_dir} lacks columns: {', '.join(sorted(missing))}")
+    lacking = REQUIRED_COLUMNS - set(frame.columns)
+    if lacking:
+        raise InputError(f"the trials table in {run_dir} lacks columns: {', '.join(sorted(lacking))}")
     try:
         return make_table(frame[[column for column in COLUMNS if column in frame.columns]].to_dict("records"))
     except (TypeError, ValueError) as error:  # e.g. text in a numeric column of a hand-edited CSV

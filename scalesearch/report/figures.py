@@ -11,7 +11,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from scalesearch.foundation.formatting import human
-from scalesearch.report.page import STATUS_COLOURS, esc, missing
+from scalesearch.foundation.table import missing
+from scalesearch.report.page import STATUS_COLOURS, esc
 from scalesearch.foundation.table import STATUSES, completed
 from scalesearch.runs.winner import pareto_mask
 

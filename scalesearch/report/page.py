@@ -9,10 +9,10 @@ import html
 import math
 from pathlib import Path
 
-import pandas as pd
 
 from scalesearch.foundation.atomic import write_atomically
 from scalesearch.foundation.status import TrialStatus
+from scalesearch.foundation.table import missing
 
 PLOTLY_JS = "plotly.min.js"
 
@@ -92,11 +92,6 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
   });
 });
 """
-
-
-def missing(value) -> bool:
-    """None, NaN or pandas' NA (which refuses to be a bool)."""
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def esc(value) -> str:

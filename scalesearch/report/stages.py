@@ -7,7 +7,8 @@ from pathlib import Path
 from scalesearch.foundation.formatting import human
 from scalesearch.report.figures import curve_figure
 from scalesearch.report.page import esc, number, table
-from scalesearch.study.curve import CURVE_FILE, curve_difference, curve_points
+from scalesearch.foundation.run_files import CURVE_FILE
+from scalesearch.study.curve import curve_difference, curve_points
 from scalesearch.study.planned import read_planned
 
 

@@ -6,7 +6,8 @@ import datetime
 import pandas as pd
 
 from scalesearch.foundation.formatting import human
-from scalesearch.report.page import cards, esc, missing, number
+from scalesearch.foundation.table import missing
+from scalesearch.report.page import cards, esc, number
 from scalesearch.report.page import table as html_table
 from scalesearch.foundation.status import RunStatus, TrialStatus
 from scalesearch.foundation.table import STATUSES, completed

@@ -24,7 +24,8 @@ from scalesearch.foundation.atomic import write_atomically
 from scalesearch.runs.coefficients import read_document, write_document
 from scalesearch.runs.export import WINNER_JSON, document_matches, winner_document
 from scalesearch.report.figures import extrapolation_figure, pareto_figure, progress_figure, space_figure
-from scalesearch.report.page import badge, definitions, esc, missing, number, page, table, write_plotly_js
+from scalesearch.foundation.table import missing
+from scalesearch.report.page import badge, definitions, esc, number, page, table, write_plotly_js
 from scalesearch.report.stages import curve_section, fidelity_section
 from scalesearch.report.summary import describe, duration, summary_section, wall_seconds
 from scalesearch.foundation.table import COLUMNS

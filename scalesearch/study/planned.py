@@ -8,16 +8,14 @@ stopped stage, run again, trains only what is missing. A failed training is not 
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import pandas as pd
 
 from scalesearch.foundation.atomic import atomic_path
 from scalesearch.foundation.status import TrialStatus
-
-RESULT_KEYS = ("accuracy", "loss", "train_loss", "epochs", "train_seconds", "images_per_second", "latency_ms",
-               "peak_memory_bytes", "device")
+from scalesearch.foundation.table import RESULT_FIELDS, missing
+from scalesearch.study.proposal import Proposal, unusable_accuracy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,13 +26,6 @@ class Planned:
     spec: dict
     seed: int
     labels: dict  # columns of the stage's table besides the results (network, φ, FLOPs, …)
-
-
-@dataclasses.dataclass(frozen=True)
-class PlannedProposal:
-    trial: int
-    spec: dict
-    seed: int
 
 
 class PlannedTrainings:
@@ -51,7 +42,7 @@ class PlannedTrainings:
         if self.path.exists() and self.path.stat().st_size:
             for row in pd.read_csv(self.path).to_dict("records"):
                 if row.get("status") in (TrialStatus.COMPLETE, TrialStatus.FAILED):
-                    self.rows[str(row["key"])] = {k: v for k, v in row.items() if not _missing(v)}
+                    self.rows[str(row["key"])] = {k: v for k, v in row.items() if not missing(v)}
         self.live: set[int] = set()
         new = {key: result for key, result in (done or {}).items() if key not in self.rows}
         for key, result in new.items():
@@ -63,19 +54,19 @@ class PlannedTrainings:
         """What is still to train (in flight included)."""
         return [planned for planned in self.plan if planned.key not in self.rows]
 
-    def propose(self) -> PlannedProposal | None:
+    def propose(self) -> Proposal | None:
         for number, planned in enumerate(self.plan):
             if planned.key not in self.rows and number not in self.live:
                 self.live.add(number)
-                return PlannedProposal(number, planned.spec, planned.seed)
+                return Proposal(number, planned.spec, planned.seed)
         return None
 
     def complete(self, number: int, result: dict, pruned: bool = False) -> None:
-        accuracy = result.get("accuracy")
-        if accuracy is None or not math.isfinite(float(accuracy)):
-            self.fail(number, f"the training returned accuracy {accuracy} (not a number)")
+        problem = unusable_accuracy(result)
+        if problem is not None:
+            self.fail(number, problem)
             return
-        values = {key: result[key] for key in RESULT_KEYS if result.get(key) is not None}
+        values = {key: result[key] for key in RESULT_FIELDS if result.get(key) is not None}
         self._record(number, TrialStatus.COMPLETE, values)
 
     def fail(self, number: int, message: str) -> None:
@@ -124,7 +115,3 @@ def read_planned(path: Path) -> pd.DataFrame | None:
     if not Path(path).exists() or not Path(path).stat().st_size:
         return None
     return pd.read_csv(path)
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -1,193 +1,80 @@
-"""The search's state, without Ray: Optuna proposes, candidates are checked before any training,
-results are told back, and the results table is rewritten after every event.
+"""The search's state, without Ray: Optuna proposes, candidates are checked before any training, duplicates wait
+for their original's result, the confirm stage's seeds follow the explore stage, and results are told back.
 
-The Optuna study (a journal file in the run folder) is the source of truth: every
-table column is stored as a trial user attribute, so a killed run loses nothing finished.
+What is kept on disk, and how a killed run resumes, is persistence.py's; what a trial's candidate is, candidates.py's.
 """
 from __future__ import annotations
 
 import datetime
 import json
 import logging
-import math
-import pickle
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from scalesearch.study.confirm import CONFIRM, EXPLORE, fillers, max_confirm_trainings, plan
-from scalesearch.foundation.errors import InputError
-from scalesearch.study.journal import RunJournal, repair_journal, sync_journal
-from scalesearch.study.feasibility import Candidate, evaluate, evaluate_along, feasible_grid
-from scalesearch.foundation.atomic import atomic_path
 from scalesearch.foundation.status import TRAINED, TrialStatus
-from scalesearch.foundation.table import COLUMNS, make_table, save_table
-from scalesearch.verdict.verdict import LATENCY_ALONE  # a study attribute (architecture → ms) and the table's column
-from scalesearch.study.samplers import (
-    GridSpec,
-    Reference,
-    coefficients_from_shares,
-    grid_depth_width_points,
-    grid_points,
-    make_sampler,
-    reference_points,
-    shares_from_coefficients,
-    suggest_shares,
-)
-from scalesearch.model.scaling import scale
+from scalesearch.foundation.table import COLUMNS, RESULT_FIELDS
 from scalesearch.model.spaces import SearchSpace
-from scalesearch.foundation.run_files import SAMPLER_FILE, STUDY_FILE, TABLE_CSV
+from scalesearch.study import persistence
+from scalesearch.study.candidates import (
+    architecture_id,
+    coefficients,
+    describe,
+    enqueue_references,
+    grid_exhausted,
+    grid_summary,
+    measure_candidate,
+)
+from scalesearch.study.confirm import CONFIRM, EXPLORE, fillers, max_confirm_trainings, plan
+from scalesearch.study.feasibility import feasible_grid
+from scalesearch.study.proposal import Proposal, Waiting, unusable_accuracy
+from scalesearch.study.samplers import make_sampler, reference_points
+from scalesearch.study.settings import SearchSettings
+from scalesearch.verdict.verdict import LATENCY_ALONE
 
 log = logging.getLogger("scalesearch.study.search_study")
 
-STUDY_NAME = "scalesearch"
-# What a confirm trial copies from the explore trial of its network.
-DESCRIPTION_KEYS = ("reference", "feasible", "reason", "alpha", "beta", "gamma", "formula_product", "flops_ratio", "width",
-                    "depth", "resolution", "flops", "params", "activations", "architecture", "sampler", "constraint",
-                    "budget", "spec", "measure_seconds", "counter")
-RESULT_KEYS = ("accuracy", "loss", "train_loss", "epochs", "train_seconds", "images_per_second",
-               "latency_ms", "latency_ms_batch", "peak_memory_bytes", "device")
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    budget: float
-    tolerance: float = 0.1
-    constraint: str = "measured"  # measured | formula
-    sampler: str = "tpe"
-    trials: int = 12  # proxy trainings (infeasible and duplicate candidates do not count)
-    seed: int = 0
-    references: bool = True
-    grid: GridSpec = field(default_factory=GridSpec)
-    num_classes: int = 10
-    seeds: int = 1  # seeds per confirmed network; 1: no confirm stage
-    confirm: int = 3  # the top distinct networks of the explore stage that the confirm stage trains again
-    allow_shrink: bool = False  # the paper's rule is α, β, γ ≥ 1; True lets measured mode solve γ < 1
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """A candidate to train: what the Ray trial receives."""
-
-    trial: int
-    spec: dict
-    seed: int
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """Nothing to train until trainings in flight finish (the confirm stage ranks their results first)."""
-
-    reason: str
+# What a confirm trial copies from the explore trial of its network: every column of its row but its results (the
+# confirm trial trains its own), its own bookkeeping, and the latency timed alone (the study's, not a trial's
+# attribute); and the network itself, which is no column.
+_BOOKKEEPING = ("trial", "status", "duplicate_of", "seed", "stage", "started", "finished", LATENCY_ALONE)
+DESCRIPTION_KEYS = tuple(key for key, column in COLUMNS.items()
+                         if not column.result and key not in _BOOKKEEPING) + ("spec",)
 
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def _interrupted(trial) -> bool:
-    """A trial in flight when its run was killed: told FAIL on resume while its status still says running
-    (a real failure records status "failed" before it is told). Older journals marked it with an attribute."""
-    import optuna
-
-    return trial.state == optuna.trial.TrialState.FAIL and (
-        trial.user_attrs.get("status") == TrialStatus.RUNNING or bool(trial.user_attrs.get("interrupted")))
-
-
-def architecture_id(candidate: Candidate) -> str:
-    return candidate.spec.identity()
-
-
-def _load_study(run_dir: Path, sampler):
-    """The study of a run being resumed (None: it has none yet); a missing or damaged journal that the run's
-    table shows trials for is said, never silently replaced by a fresh study."""
-    import optuna
-    from optuna.storages import JournalStorage
-
-    path = run_dir / STUDY_FILE
-    repair_journal(path)
-    if not path.exists() or path.stat().st_size == 0:
-        table = run_dir / TABLE_CSV
-        if not table.exists() or len(table.read_text().splitlines()) <= 1:
-            return None  # killed before its first trial: nothing to lose, the run starts its study afresh
-        raise InputError(f"cannot resume: {path} is missing or empty, so the run's trials are unknown; the last "
-                         f"table written is {run_dir / TABLE_CSV}; start a new run with another --out")
-    try:
-        return optuna.load_study(study_name=STUDY_NAME, storage=JournalStorage(RunJournal(path)), sampler=sampler)
-    except (KeyError, ValueError) as error:  # no study in it (KeyError), or a line that is not JSON (ValueError)
-        raise InputError(f"cannot resume: {path} is damaged ({type(error).__name__}: {str(error)[:80]}); the last table "
-                         f"written is {run_dir / TABLE_CSV}; restore the file or start a new run with another --out") from None
-
-
 class SearchStudy:
     def __init__(self, run_dir: Path, base: SearchSpace, base_flops: int, settings: SearchSettings, *, resume: bool = False):
-        import optuna
-        from optuna.storages import JournalStorage
-
         self.run_dir, self.base, self.base_flops, self.settings = Path(run_dir), base, base_flops, settings
         self.multi_objective = settings.sampler == "nsga2"
         self.grid = feasible_grid(settings.grid, budget=settings.budget, tolerance=settings.tolerance,
                                   constraint=settings.constraint, seed=settings.seed) if settings.sampler == "grid" else None
-        sampler = self._load_sampler() if resume else None
+        sampler = persistence.load_sampler(self.run_dir) if resume else None
         sampler = sampler or make_sampler(settings.sampler, settings.seed, grid_size=len(self.grid or ()), trials=settings.trials)
-        self.study = _load_study(self.run_dir, sampler) if resume else None
+        self.study = persistence.resumed_study(self.run_dir, sampler) if resume else None
         fresh = self.study is None
         if fresh:
-            storage = JournalStorage(RunJournal(self.run_dir / STUDY_FILE))
-            self.study = optuna.create_study(study_name=STUDY_NAME, storage=storage, sampler=sampler,
-                                             directions=["maximize", "minimize"] if self.multi_objective else ["maximize"])
-        self.trained: dict[str, int] = {}  # architecture → the trial that trains it
-        self.waiting: dict[int, list] = {}  # original trial → duplicates waiting for its result
+            self.study = persistence.new_study(self.run_dir, sampler,
+                                               ["maximize", "minimize"] if self.multi_objective else ["maximize"])
+        # architecture → the one trial that trains it (in flight) or trained it
+        self.trial_of_architecture: dict[str, int] = {} if fresh else persistence.recover(self.study)
+        self.duplicates_pending: dict[int, list] = {}  # original trial in flight → duplicates waiting for its result
         self.live: dict[int, object] = {}  # trial number → optuna.Trial in flight
         self.proposals = 0
         self.explore_done = False
-        if not fresh:
-            self._recover()
-        elif settings.references:
-            self._enqueue_references()
+        if fresh and settings.references:
+            enqueue_references(self.study, self.base, settings)
         self.save()
 
     # ----- proposals -------------------------------------------------------------------
     def grid_summary(self) -> dict | None:
-        if self.grid is None:
-            return None
-        settings = self.settings
-        total = len(grid_points(settings.grid)) if settings.constraint == "formula" else len(grid_depth_width_points(settings.grid))
-        grid = settings.grid
-        distinct = None
-        if settings.constraint == "formula":  # without measuring: the rounded network and resolution
-            distinct = len({scale(self.base, width=beta, depth=alpha, resolution=gamma).architecture_key() for alpha, beta, gamma in self.grid})
-        return {"points": total, "candidates": len(self.grid), "distinct": distinct, "constraint": settings.constraint,
-                "alpha_range": list(grid.alpha_range), "beta_range": list(grid.beta_range),
-                "gamma_range": list(grid.gamma_range), "step": grid.step}
-
-    def _enqueue_references(self) -> None:
-        for reference in reference_points(self.base.name, self.settings.budget, self.settings.constraint):
-            params = {}
-            if self.settings.sampler != "grid":
-                depth_share, width_share = shares_from_coefficients(reference.alpha, reference.beta, reference.gamma)
-                params = {"depth_share": depth_share, "width_share": width_share}
-            self.study.enqueue_trial(params, user_attrs={
-                "reference": reference.label, "ref_alpha": reference.alpha, "ref_beta": reference.beta,
-                "ref_gamma": reference.gamma, "ref_solve": reference.solve,
-            })
-
-    def _coefficients(self, trial) -> tuple[float, float, float, str, str]:
-        """(α, β, γ, reference label, how to solve it: see samplers.Reference)."""
-        attrs = trial.user_attrs
-        if "ref_alpha" in attrs:
-            if self.settings.sampler != "grid":  # keep the sampler's view of this trial consistent
-                suggest_shares(trial)
-            return attrs["ref_alpha"], attrs["ref_beta"], attrs["ref_gamma"], attrs["reference"], attrs["ref_solve"]
-        if self.grid is not None:
-            alpha, beta, gamma = self.grid[trial.suggest_categorical("grid_point", list(range(len(self.grid))))]
-            return alpha, beta, gamma if gamma is not None else 1.0, "", "resolution"
-        depth_share, width_share = suggest_shares(trial)
-        return (*coefficients_from_shares(depth_share, width_share, self.settings.budget), "", "resolution")
+        return grid_summary(self.base, self.settings, self.grid)
 
     def _trainings(self) -> list:
         return [t for t in self.study.get_trials(deepcopy=False)
-                if t.user_attrs.get("status") in (TrialStatus.RUNNING, *TRAINED) and not _interrupted(t)]
+                if t.user_attrs.get("status") in (TrialStatus.RUNNING, *TRAINED) and not persistence.interrupted(t)]
 
     def trainings_started(self) -> int:
         """Every training started, references and confirm seeds included."""
@@ -227,20 +114,20 @@ class SearchStudy:
 
         settings = self.settings
         for _ in range(max_attempts):
-            if self.searched_trainings_started() >= settings.trials and not self._enqueued_waiting():
+            if self.searched_trainings_started() >= settings.trials and not self._enqueued_not_asked():
                 return None
-            if self.grid is not None and self._grid_exhausted():
+            if self.grid is not None and grid_exhausted(self.study, self.grid):
                 return None
             trial = self.study.ask()
             if trial.user_attrs.get("stage") == CONFIRM:  # enqueued by a confirm stage killed before it asked
                 self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 continue
             self.proposals += 1
-            alpha, beta, gamma, reference, solve = self._coefficients(trial)
+            alpha, beta, gamma, reference, solve = coefficients(trial, settings, self.grid)
             measuring = time.perf_counter()
-            candidate = self._evaluate(alpha, beta, gamma, solve, is_reference=bool(reference))
+            candidate = measure_candidate(self.base, self.base_flops, settings, alpha, beta, gamma, solve)
             measure_seconds = time.perf_counter() - measuring  # counting and solving only, not the journal writes
-            self._describe(trial, candidate, reference)
+            describe(trial, candidate, reference, settings)
             trial.set_user_attr("measure_seconds", measure_seconds)
             architecture = architecture_id(candidate)
             # Optuna's samplers read this (≤ 0 feasible) and learn to avoid infeasible regions,
@@ -253,14 +140,14 @@ class SearchStudy:
                 continue
             if not candidate.feasible:
                 trial.set_user_attr("reason", f"reference trained off budget: {candidate.reason}")
-            original = self.trained.get(architecture)
+            original = self.trial_of_architecture.get(architecture)
             if original is not None:
                 trial.set_user_attr("status", TrialStatus.DUPLICATE)
                 trial.set_user_attr("duplicate_of", original)
                 trial.set_user_attr("reason", f"same network and resolution as trial {original}")
                 self._resolve_duplicate(trial, original)
                 continue
-            self.trained[architecture] = trial.number
+            self.trial_of_architecture[architecture] = trial.number
             trial.set_user_attr("status", TrialStatus.RUNNING)
             trial.set_user_attr("started", _now())
             self.live[trial.number] = trial
@@ -268,7 +155,7 @@ class SearchStudy:
         log.warning("no new candidate after %d proposals: the space may be exhausted", max_attempts)
         return None
 
-    def _enqueued_waiting(self) -> bool:
+    def _enqueued_not_asked(self) -> bool:
         """Trials enqueued but not yet asked: the references, and trials in flight at a kill, queued again on resume."""
         import optuna
 
@@ -313,47 +200,14 @@ class SearchStudy:
         self.save()
         return Proposal(trial.number, json.loads(original.user_attrs["spec"]), seed)
 
-    def _evaluate(self, alpha: float, beta: float, gamma: float, solve: str, is_reference: bool) -> Candidate:
-        settings = self.settings
-        common = dict(budget=settings.budget, tolerance=settings.tolerance, num_classes=settings.num_classes)
-        if settings.constraint == "measured" and solve == "along":
-            return evaluate_along(self.base, self.base_flops, alpha, beta, gamma, **common)
-        return evaluate(self.base, self.base_flops, alpha, beta, gamma, constraint=settings.constraint,
-                        solve_resolution=settings.constraint == "measured" and solve == "resolution",
-                        allow_shrink=settings.allow_shrink,
-                        **common)  # references train even off budget
-
-    def _grid_exhausted(self) -> bool:
-        visited = {t.params.get("grid_point") for t in self.study.get_trials(deepcopy=False)}
-        return len(visited - {None}) >= len(self.grid)
-
-    def _describe(self, trial, candidate: Candidate, reference: str) -> None:
-        settings = self.settings
-        attrs = {
-            "reference": reference, "feasible": bool(candidate.feasible), "alpha": candidate.alpha, "beta": candidate.beta,
-            "gamma": candidate.gamma, "formula_product": candidate.formula_product, "flops_ratio": candidate.flops_ratio,
-            "width": candidate.spec.width, "depth": candidate.spec.depth, "resolution": candidate.spec.resolution,
-            "flops": candidate.cost.flops, "params": candidate.cost.params, "activations": candidate.cost.activations,
-            "counter": candidate.cost.counter, "architecture": architecture_id(candidate), "seed": settings.seed, "stage": EXPLORE, "sampler": settings.sampler,
-            "constraint": settings.constraint, "budget": settings.budget,
-            "spec": json.dumps(candidate.spec.to_dict()),
-        }
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
-
     # ----- results -----------------------------------------------------------------------
     def complete(self, number: int, result: dict, pruned: bool = False) -> None:
-        accuracy = result.get("accuracy")
-        try:
-            finite = math.isfinite(float(accuracy))
-        except (TypeError, ValueError):
-            finite = False
-        if not finite:
-            # Optuna would record a NaN as a failure while the table said complete; the proxy raises instead.
-            self.fail(number, f"the training returned accuracy {accuracy} (not a number)")
+        problem = unusable_accuracy(result)
+        if problem is not None:
+            self.fail(number, problem)
             return
         trial = self.live.pop(number)
-        for key in RESULT_KEYS:
+        for key in RESULT_FIELDS:
             if result.get(key) is not None:
                 trial.set_user_attr(key, result[key])
         trial.set_user_attr("status", TrialStatus.PRUNED if pruned else TrialStatus.COMPLETE)
@@ -361,10 +215,10 @@ class SearchStudy:
             trial.set_user_attr("reason", f"stopped early by the scheduler after epoch {result.get('epochs')}")
         trial.set_user_attr("finished", _now())
         self._tell(trial, result, pruned)
-        for duplicate in self.waiting.pop(number, []):
+        for duplicate in self.duplicates_pending.pop(number, []):
             self._copy_result(duplicate, trial.user_attrs)
             self._tell(duplicate, result, pruned)
-        sync_journal(self.run_dir / STUDY_FILE)  # a finished training must survive even a power cut
+        persistence.sync(self.run_dir)  # a finished training must survive even a power cut
         self.save()
 
     def fail(self, number: int, message: str) -> None:
@@ -375,10 +229,10 @@ class SearchStudy:
         trial.set_user_attr("reason", message[:500])
         trial.set_user_attr("finished", _now())
         self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        for duplicate in self.waiting.pop(number, []):
+        for duplicate in self.duplicates_pending.pop(number, []):
             duplicate.set_user_attr("reason", f"its original, trial {number}, failed")
             self.study.tell(duplicate, state=optuna.trial.TrialState.FAIL)
-        sync_journal(self.run_dir / STUDY_FILE)
+        persistence.sync(self.run_dir)
         self.save()
 
     def _values(self, result: dict, flops: int) -> list[float]:
@@ -393,7 +247,7 @@ class SearchStudy:
             self.study.tell(trial, self._values(result, trial.user_attrs["flops"]))
 
     def _copy_result(self, trial, attrs: dict) -> None:
-        for key in RESULT_KEYS + ("started", "finished"):
+        for key in RESULT_FIELDS + ("started", "finished"):
             if key in attrs:
                 trial.set_user_attr(key, attrs[key])
         trial.set_user_attr("train_seconds", 0.0)  # its original paid for the training; a sum must count it once
@@ -410,61 +264,19 @@ class SearchStudy:
             trial.set_user_attr("reason", f"same network as trial {original}, which failed")
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
-            self.waiting.setdefault(original, []).append(trial)
+            self.duplicates_pending.setdefault(original, []).append(trial)
 
-    # ----- the tie-break's latency ---------------------------------------------------------
+    # ----- what persistence.py keeps ---------------------------------------------------------
     def latency_alone(self) -> dict[str, float]:
         """Architecture → ms at batch 1, timed after the search with the tied networks alone (cost/latency.py)."""
-        return dict(self.study.user_attrs.get(LATENCY_ALONE, {}))
+        return persistence.latency_alone(self.study)
 
     def record_latency_alone(self, latencies: dict[str, float]) -> None:
-        self.study.set_user_attr(LATENCY_ALONE, {str(key): float(value) for key, value in latencies.items()})
-        sync_journal(self.run_dir / STUDY_FILE)
+        persistence.record_latency_alone(self.study, self.run_dir, latencies)
         self.save()
 
-    # ----- persistence ------------------------------------------------------------------
     def table(self):
-        rows = []
-        alone = self.latency_alone()
-        for trial in self.study.get_trials(deepcopy=False):
-            attrs = trial.user_attrs
-            if "status" not in attrs or _interrupted(trial):
-                continue
-            row = {key: attrs[key] for key in COLUMNS if key in attrs}
-            row["trial"] = trial.number
-            if attrs.get("architecture") in alone and attrs.get("status") == TrialStatus.COMPLETE:
-                row[LATENCY_ALONE] = alone[attrs["architecture"]]
-            rows.append(row)
-        return make_table(rows)
+        return persistence.study_table(self.study)
 
     def save(self) -> None:
-        save_table(self.table(), self.run_dir)
-        with atomic_path(self.run_dir / SAMPLER_FILE) as temporary, open(temporary, "wb") as handle:
-            pickle.dump(self.study.sampler, handle)
-
-    def _load_sampler(self):
-        path = self.run_dir / SAMPLER_FILE
-        if not path.exists():
-            return None
-        try:
-            with open(path, "rb") as handle:  # only ever a file this tool wrote in the user's own run folder
-                return pickle.load(handle)
-        except Exception as error:  # unpickling a damaged file raises nearly any type
-            raise InputError(f"{path} is damaged ({type(error).__name__}); delete it and resume again: the sampler "
-                             f"restarts from the finished trials, which {STUDY_FILE} keeps") from None
-
-    def _recover(self) -> None:
-        """After a crash: finished trials stay; trials that were in flight are queued again."""
-        import optuna
-
-        for trial in self.study.get_trials(deepcopy=False):
-            attrs = trial.user_attrs
-            if trial.state == optuna.trial.TrialState.RUNNING:
-                self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)  # now _interrupted(trial)
-                if attrs.get("stage") == CONFIRM:
-                    continue  # the confirm plan, derived from the table, asks for this seed again
-                requeue = {key: attrs[key] for key in ("reference", "ref_alpha", "ref_beta", "ref_gamma", "ref_solve")
-                           if "ref_alpha" in attrs}
-                self.study.enqueue_trial(trial.params, user_attrs=requeue)
-            elif attrs.get("status") in TRAINED:
-                self.trained.setdefault(attrs["architecture"], trial.number)
+        persistence.save(self.study, self.run_dir)

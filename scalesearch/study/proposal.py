@@ -1,0 +1,33 @@
+"""What a study and the runner exchange: the training proposed (``Proposal``) or nothing yet (``Waiting``), and
+whether a result told back can be recorded (``unusable_accuracy``). The search and the planned stages share them."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A candidate to train: what the Ray trial receives."""
+
+    trial: int
+    spec: dict
+    seed: int
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Nothing to train until trainings in flight finish (the confirm stage ranks their results first)."""
+
+    reason: str
+
+
+def unusable_accuracy(result: dict) -> str | None:
+    """Why ``result`` cannot be recorded complete (its accuracy is not a finite number), or None when it can.
+    Optuna would record a NaN as a failure while the table said complete; the proxy raises instead."""
+    accuracy = result.get("accuracy")
+    try:
+        finite = math.isfinite(float(accuracy))
+    except (TypeError, ValueError):
+        finite = False
+    return None if finite else f"the training returned accuracy {accuracy} (not a number)"

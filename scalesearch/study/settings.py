@@ -1,0 +1,22 @@
+"""What one search is asked for: the settings of its study (the budget, the constraint, the sampler, the stages)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scalesearch.study.samplers import GridSpec
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    budget: float
+    tolerance: float = 0.1
+    constraint: str = "measured"  # measured | formula
+    sampler: str = "tpe"
+    trials: int = 12  # proxy trainings (infeasible and duplicate candidates do not count)
+    seed: int = 0
+    references: bool = True
+    grid: GridSpec = field(default_factory=GridSpec)
+    num_classes: int = 10
+    seeds: int = 1  # seeds per confirmed network; 1: no confirm stage
+    confirm: int = 3  # the top distinct networks of the explore stage that the confirm stage trains again
+    allow_shrink: bool = False  # the paper's rule is α, β, γ ≥ 1; True lets measured mode solve γ < 1
