@@ -125,6 +125,7 @@ def test_planned_trainings_skip_what_is_done_and_never_retry_a_failure(tmp_path)
     pytest.param("2", "at least two", id="one-phi"),
     pytest.param("a-b", "malformed", id="malformed"),
 ])
+@pytest.mark.slow  # a scalesearch subprocess
 def test_a_bad_curve_range_is_one_line_and_exit_2_before_any_work(tmp_path, value, words):
     result = subprocess.run([sys.executable, "-m", "scalesearch.cli.main", "run", "--budget", "2x", "--curve-phi", value,
                              "--out", str(tmp_path / "run"), "--objective", "analytic"],

@@ -710,7 +710,7 @@ def test_resume_of_a_run_killed_before_its_first_files_says_to_start_it_again(tm
 
 
 def test_resume_of_a_run_killed_before_its_config_was_written_does_not_run_the_defaults(tmp_path):
-    from scalesearch.pipeline.run import write_run_file
+    from scalesearch.runs.record import write_run_file
 
     folder = tmp_path / "run"
     stopped_mid_run(folder)  # its journal, tables and sampler, as a run writes them before config.yaml

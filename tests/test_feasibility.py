@@ -8,6 +8,7 @@ from scalesearch.study.feasibility import evaluate
 from scalesearch.cost.measure import measure
 from scalesearch.model.scaling import proxy_base, scale
 from scalesearch.model.spaces import load_space
+from tests.text_figures import figures
 
 BASE = proxy_base(load_space("efficientnet_b0"), 0.25, 0.34, 32)  # cpu-tiny's base
 BASE_FLOPS = measure(scale(BASE), 10).flops
@@ -22,7 +23,8 @@ def _evaluate(alpha, beta, gamma=1.0, **options):
 def test_measured_mode_never_solves_gamma_below_one_by_default():
     candidate = _evaluate(1.0, 1.41)  # width alone costs 2.4x at 32 px: only a 26 px input would bring it to 2x
     assert candidate.gamma == 1.0 and not candidate.feasible
-    assert "even at gamma = 1" in candidate.reason and "--allow-shrink" in candidate.reason
+    # The ratio at 32 px, the tolerance, the budget, and the γ it stopped at; then the flag that lifts the rule.
+    assert figures(candidate.reason) == ["2.40", "0.1", "2", "1"] and "--allow-shrink" in candidate.reason
 
 
 def test_allow_shrink_lets_the_resolution_pay_for_width():
@@ -32,10 +34,20 @@ def test_allow_shrink_lets_the_resolution_pay_for_width():
 
 
 @pytest.mark.parametrize("constraint", ["formula", "measured"])
-def test_a_coefficient_below_one_is_infeasible_in_both_modes(constraint):
+def test_a_coefficient_below_one_is_infeasible_in_both_modes_and_the_reason_names_the_coefficients(constraint):
     candidate = _evaluate(2.2, 1.0, 0.95, constraint=constraint, solve_resolution=False)
     assert not candidate.feasible and "shrinks a dimension" in candidate.reason
-    assert _evaluate(2.2, 1.0, 0.95, constraint=constraint, solve_resolution=False, allow_shrink=True).reason != candidate.reason
+    assert figures(candidate.reason) == ["1", "2.200", "1.000", "0.950"]  # below 1: α, β, γ
+
+
+def test_with_allow_shrink_a_coefficient_below_one_is_judged_by_the_budget_alone():
+    formula = _evaluate(2.2, 1.0, 0.95, constraint="formula", solve_resolution=False, allow_shrink=True)
+    # 2.2 × 1² × 0.95² = 1.9855, within 0.1 of 2: on budget, so no reason.
+    assert formula.feasible and formula.reason == "" and formula.formula_product == pytest.approx(1.9855)
+    measured = _evaluate(2.2, 1.0, 0.95, constraint="measured", solve_resolution=False, allow_shrink=True)
+    # The same coefficients build a network the exact counter finds 2.52x the base: the ratio, tolerance and budget.
+    assert not measured.feasible and figures(measured.reason) == ["2.52", "0.1", "2"]
+    assert measured.flops_ratio == pytest.approx(2.52, abs=0.005)
 
 
 @pytest.mark.slow  # fvcore traces of 18 networks

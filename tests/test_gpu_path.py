@@ -32,15 +32,6 @@ TINY = PRESETS["cpu-tiny"]
 
 
 @pytest.fixture
-def one_thread():
-    """One torch thread per training, as the runner gives each trial on a CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture
 def cuda_on_cpu(monkeypatch):
     monkeypatch.setenv(recipe.CUDA_ON_CPU, "1")
 
@@ -209,7 +200,8 @@ def most_at_once(events: list[dict]) -> tuple[int, set]:
 def ray_with_one_gpu():
     """A real local Ray that declares one GPU on this CPU machine, its trials under the test aid (set before Ray
     starts, so its workers inherit it)."""
-    from scalesearch.pipeline.ray_runner import Resources, start_ray, stop_ray
+    from scalesearch.pipeline.ray_session import start_ray, stop_ray
+    from scalesearch.pipeline.resources import Resources
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU: bench/gpu_check.sh measures sharing on it")
@@ -234,7 +226,9 @@ def ray_with_one_gpu():
 ])
 def test_a_gpu_fraction_runs_that_many_trials_at_once_with_recording_objective(
         ray_with_one_gpu, tmp_path, gpus_per_trial, together):
-    from scalesearch.pipeline.ray_runner import Resources, check_resources, run_trials
+    from scalesearch.pipeline.ray_runner import run_trials
+    from scalesearch.pipeline.ray_session import check_resources
+    from scalesearch.pipeline.resources import Resources
 
     # CPUs are no limit (a quarter CPU a trial, 2 CPUs: 8 at once): only the one declared GPU limits the trials.
     resources = Resources(cpus_per_trial=0.25, gpus_per_trial=gpus_per_trial)
@@ -259,7 +253,8 @@ def test_a_gpu_fraction_runs_that_many_trials_at_once_with_recording_objective(
 
 @pytest.mark.slow  # a real local Ray and two short trainings
 def test_a_trial_with_half_a_gpu_trains_with_the_cuda_recipe_on_the_cpu(ray_with_one_gpu, tmp_path):
-    from scalesearch.pipeline.ray_runner import Resources, run_trials
+    from scalesearch.pipeline.ray_runner import run_trials
+    from scalesearch.pipeline.resources import Resources
 
     dataset = load_dataset("synthetic", proxy_images=64, val_images=32, source_resolution=48)
     # device "cuda": what pipeline/run.py passes when a trial holds a GPU share
@@ -289,25 +284,24 @@ def test_a_trial_with_half_a_gpu_trains_with_the_cuda_recipe_on_the_cpu(ray_with
 ])
 def test_preset_auto_follows_the_gpu_with_detection_mocked(monkeypatch, cuda, address, gpus, device, preset):
     from scalesearch.pipeline.options import RunOptions
-    from scalesearch.pipeline.ray_runner import Resources
-    from scalesearch.pipeline.run import _device, _gpus_per_trial
+    from scalesearch.pipeline.resources import Resources, gpus_per_trial, trial_device
     from scalesearch.training.presets import resolve_preset
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     options = RunOptions(preset="auto", address=address)
-    share = _gpus_per_trial(options)
-    chosen_device = _device(options, Resources(1.0, share))
+    share = gpus_per_trial(options)
+    chosen_device = trial_device(Resources(1.0, share))
     assert share == gpus and chosen_device == device
     assert resolve_preset(options.preset, chosen_device).name == preset
 
 
 def test_an_explicit_gpu_share_wins_over_the_detection(monkeypatch):
     from scalesearch.pipeline.options import RunOptions
-    from scalesearch.pipeline.run import _gpus_per_trial
+    from scalesearch.pipeline.resources import gpus_per_trial
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert _gpus_per_trial(RunOptions(gpus_per_trial=1.0)) == 1.0
-    assert _gpus_per_trial(RunOptions(gpus_per_trial=0.0)) == 0.0
+    assert gpus_per_trial(RunOptions(gpus_per_trial=1.0)) == 1.0
+    assert gpus_per_trial(RunOptions(gpus_per_trial=0.0)) == 0.0
 
 
 @pytest.mark.slow  # a `scalesearch run` subprocess with its own Ray

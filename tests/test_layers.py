@@ -136,4 +136,4 @@ def test_the_table_is_read_as_written():
     assert table["model"] == {"foundation"}
     assert table["cli"] == {ANY}
     assert "cli" not in table["pipeline"] and "model" in table["pipeline"]
-    assert ray_modules(text) == {"pipeline/ray_runner.py"}
+    assert "pipeline/ray_runner.py" in ray_modules(text) and all(m.startswith("pipeline/") for m in ray_modules(text))

@@ -22,14 +22,7 @@ TINY = PRESETS["cpu-tiny"]
 EPOCH_KEYS = {"epoch", "accuracy", "loss", "train_loss", "seconds"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread per training, as the runner gives each trial: with torch's default 2 threads
-    on a busy 2-core machine the learning test took 56 s instead of 6 s."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # every test here trains (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

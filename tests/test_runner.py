@@ -15,7 +15,9 @@ import pytest
 
 from scalesearch.foundation.errors import InputError
 from scalesearch.testing.analytic import analytic_objective
-from scalesearch.pipeline.ray_runner import Resources, check_resources, run_trials, start_ray, stop_ray
+from scalesearch.pipeline.ray_runner import run_trials
+from scalesearch.pipeline.ray_session import check_resources, start_ray, stop_ray
+from scalesearch.pipeline.resources import Resources
 from scalesearch.study.search_study import SearchSettings, SearchStudy
 from tests.ray_cluster import RayHead, free_port
 from tests.helpers import BASE_FLOPS, TINY
@@ -191,7 +193,8 @@ def test_a_run_leaves_the_callers_environment_loggers_and_warning_filters_as_the
     import os
     import warnings
 
-    from scalesearch.pipeline.ray_runner import Resources, start_ray, stop_ray
+    from scalesearch.pipeline.ray_session import start_ray, stop_ray
+    from scalesearch.pipeline.resources import Resources
 
     before = (dict(os.environ), logging.getLogger("ray").level, list(warnings.filters))
     session = start_ray(Resources())

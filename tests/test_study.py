@@ -133,15 +133,19 @@ def test_single_dimension_references_scale_only_their_dimension_to_the_closest_m
         assert abs(rows[label]["flops_ratio"] - 2.0) <= best_gap + 1e-9, label
 
 
-def test_off_budget_candidates_are_not_traced_but_recorded_with_fvcores_figures():
+def test_off_budget_candidates_are_not_traced_but_recorded_with_fvcores_figures(monkeypatch):
+    from scalesearch.cost import measure as measure_module
     from scalesearch.study.feasibility import evaluate
 
     def candidate(alpha, **options):
         return evaluate(TINY, BASE_FLOPS, alpha, 1.0, 1.0, budget=2.0, tolerance=0.1, constraint="measured",
                         num_classes=10, solve_resolution=False, **options)
 
+    traces = []  # fvcore's tracer watched, not replaced: the comparison below traces through it
+    trace = measure_module._count_fvcore
+    monkeypatch.setattr(measure_module, "_count_fvcore", lambda *args: traces.append(args) or trace(*args))
     off_budget = candidate(3.0)
-    assert not off_budget.feasible and off_budget.cost.counter == "arithmetic"
+    assert not off_budget.feasible and off_budget.cost.counter == "arithmetic" and traces == []
     traced = measure(off_budget.spec, 10)
     assert (off_budget.cost.flops, off_budget.cost.params, off_budget.cost.activations) == (
         traced.flops, traced.params, traced.activations)
@@ -158,7 +162,7 @@ def _fake_accuracy(trial_row, seed) -> float:
 
 def _drive(study):
     """Run the study to the end one training at a time, as Ray would with one slot."""
-    from scalesearch.study.search_study import Waiting
+    from scalesearch.study.proposal import Waiting
 
     trainings = []
     while (proposal := study.propose()) is not None:

@@ -18,13 +18,14 @@ from scalesearch.verdict.fidelity import CheckedNetwork, Fidelity, rank_agreemen
 def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progress=None,
           command: str | None = None) -> Fidelity:
     from scalesearch.pipeline.folder_claim import claim_folder, refuse_if_in_use
+    from scalesearch.pipeline.objectives import OBJECTIVES
     from scalesearch.pipeline.options import CONFIG_FILE, options_from, validate
-    from scalesearch.pipeline.ray_runner import check_resources, run_trials, slots, start_ray, stop_ray
-    from scalesearch.pipeline.run import _declared_gpus, _device, prepare_data, resources_for
+    from scalesearch.pipeline.prepare import prepare
+    from scalesearch.pipeline.ray_runner import run_trials
+    from scalesearch.pipeline.ray_session import check_resources, slots, start_ray, stop_ray
     from scalesearch.runs.record import RUN_FILE
     from scalesearch.foundation.table import load_table
     from scalesearch.study.planned import PlannedTrainings
-    from scalesearch.pipeline.objectives import OBJECTIVES
 
     folder = Path(run_dir)
     if not folder.is_dir() or not (folder / RUN_FILE).exists() or not (folder / CONFIG_FILE).exists():
@@ -36,23 +37,23 @@ def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progre
     refuse_if_in_use(folder)
     options = validate(options_from({"resume": str(folder)}))
     table = load_table(folder)
-    resources = resources_for(options)
-    preset, dataset, settings = prepare_data(options, _device(options, resources))
-    proxy_epochs = int(settings["epochs"])
-    settings = dict(settings, epochs=proxy_epochs * epochs_factor)
+    prepared = prepare(options)
+    resources = prepared.resources
+    proxy_epochs = int(prepared.settings["epochs"])
+    settings = dict(prepared.settings, epochs=proxy_epochs * epochs_factor)
     seed_list = list(range(options.seed, options.seed + seeds))
-    plan, names, proxy = _plan(table, options, preset, seed_list, int(settings["epochs"]))
+    plan, names, proxy = _plan(table, options.confirm, prepared.base, seed_list, int(settings["epochs"]))
     claim = claim_folder(folder, resume=True, force=False, command=command)
     session = None
     try:
         stage = PlannedTrainings(folder / CHECK_TABLE, plan)
-        session = start_ray(resources, options.verbose, declare_gpus=_declared_gpus(options))
+        session = start_ray(resources, options.verbose, declare_gpus=prepared.declared_gpus)
         check_resources(resources)
         if progress:
             progress.begin_stage("check", stage, _cost(stage, table, epochs_factor, slots(resources)))
         status = "interrupted"
         try:
-            run_trials(stage, dataset, OBJECTIVES[options.objective], settings, resources, folder,
+            run_trials(stage, prepared.dataset, OBJECTIVES[options.objective], settings, resources, folder,
                        on_event=progress.stage_event if progress else None, name="ray-check")
             status = "complete"
         finally:
@@ -67,21 +68,18 @@ def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progre
     return fidelity
 
 
-def _plan(table, options, preset, seeds: list[int], epochs: int):
-    """The trainings of the check, each network's name, and its proxy mean (architecture → Estimate)."""
-    from scalesearch.model.scaling import proxy_base
-    from scalesearch.model.spaces import load_space
+def _plan(table, confirm: int, base, seeds: list[int], epochs: int):
+    """The trainings of the check, each network's name, and its proxy mean (architecture → Estimate): the confirm
+    stage's networks (``confirm``: its count of top networks), rebuilt from ``base``."""
     from scalesearch.study.confirm import entries
     from scalesearch.study.planned import Planned
     from scalesearch.study.rebuild import rebuild
     from scalesearch.verdict.verdict import networks
 
-    chosen, _ = entries(table, options.confirm)
+    chosen, _ = entries(table, confirm)
     if len(chosen) < 2:
         raise InputError(f"the run has {len(chosen)} completed network(s) to rank; the check needs at least 2 "
                          "(resume the run first if it was stopped)")
-    base = proxy_base(load_space(options.space), preset.base_width, preset.base_depth,
-                      options.base_resolution or preset.base_resolution)
     by_architecture = {network.architecture: network for network in networks(table)}
     plan, names, proxy = [], {}, {}
     for architecture in chosen:

@@ -9,9 +9,8 @@ from pathlib import Path
 from scalesearch.foundation.errors import InputError
 from scalesearch.model.scaling import parse_budget
 from scalesearch.foundation.atomic import write_atomically
-from scalesearch.study.samplers import SAMPLERS
+from scalesearch.study.samplers import SAMPLERS, GridSpec
 from scalesearch.foundation.run_files import CONFIG_FILE
-
 
 
 @dataclasses.dataclass
@@ -44,10 +43,10 @@ class RunOptions:
     concurrency: int | None = None
     address: str | None = None
     scheduler: str = "none"
-    grid_step: float = 0.05
-    grid_alpha: tuple = (1.0, 2.0)
-    grid_beta: tuple = (1.0, 1.5)
-    grid_gamma: tuple = (1.0, 1.5)
+    grid_step: float = GridSpec.step
+    grid_alpha: tuple = GridSpec.alpha_range
+    grid_beta: tuple = GridSpec.beta_range
+    grid_gamma: tuple = GridSpec.gamma_range
     objective: str = "proxy"  # proxy | analytic (a cheap stand-in for tests and dry runs)
     objective_settings: dict = dataclasses.field(default_factory=dict)
     resume: bool = False

@@ -1,4 +1,5 @@
-"""The whole search from Python (``scalesearch.search(...)``); the CLI only parses and calls this.
+"""The whole search from Python (``scalesearch.search(...)``) and the order of its steps; the CLI only parses and
+calls this.
 
 Not named search.py: a submodule of that name would replace the package attribute ``scalesearch.search``
 (the function) with itself as soon as anything imported it."""
@@ -6,21 +7,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import errno
-import functools
 import json
-import os
-import platform
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scalesearch.foundation.errors import InputError
-from scalesearch.pipeline.options import CONFIG_FILE, RunOptions, save_config, validate
-from scalesearch.runs.record import RUN_FILE, ProxyBase, RunRecord, read_run_file, write_run_file  # noqa: F401
-from scalesearch.foundation.status import TRAINED, RunStatus, TrialStatus
-from scalesearch.study.samplers import GridSpec
 from scalesearch.foundation.run_files import is_run
+from scalesearch.foundation.status import TRAINED, RunStatus, TrialStatus
+from scalesearch.pipeline.full_disk import raise_if_disk_full, resume_it, start_it_again
+from scalesearch.pipeline.options import CONFIG_FILE, RunOptions, save_config, validate
+from scalesearch.pipeline.prepare import Prepared, prepare
+from scalesearch.pipeline.provenance import now
+from scalesearch.runs.record import RUN_FILE, RunRecord, read_run_file, write_run_file
 
+if TYPE_CHECKING:  # imported where they are used (Optuna)
+    from scalesearch.pipeline.ray_session import RaySession
+    from scalesearch.study.search_study import SearchStudy
 
 @dataclasses.dataclass
 class Outcome:
@@ -39,23 +42,22 @@ class Outcome:
         return self.status == RunStatus.COMPLETE
 
 
+@dataclasses.dataclass
+class _UnderWay:
+    """A run set up: its Ray session, study and run.json record, and what its wall time adds up from."""
+
+    session: RaySession
+    study: SearchStudy
+    record: RunRecord
+    clock: float  # time.time() as its set-up began
+    earlier_seconds: float  # the wall time of the run it resumes
+
+
 def run_folder(options: RunOptions) -> Path:
     """Where the run lives: --out, or reports/<run name>."""
     if options.out:
         return Path(options.out)
     return Path("reports") / (options.name or datetime.datetime.now().strftime("run-%Y%m%d-%H%M%S"))
-
-
-def versions() -> dict:
-    """Read from the installed packages' metadata: Ray itself is imported by pipeline/ray_runner.py only."""
-    from importlib.metadata import version
-
-    import torch
-
-    from scalesearch import __version__
-
-    return {"scalesearch": __version__, "torch": torch.__version__, "optuna": version("optuna"),
-            "ray": version("ray"), "python": platform.python_version()}
 
 
 def search(budget: float | str = 2.0, space: str = "efficientnet_b0", data: str = "synthetic",
@@ -96,157 +98,90 @@ def _run(options: RunOptions, progress=None, command: str | None = None):
     """Every check that can fail runs before the folder is touched or Ray starts (nothing a user ran may be
     lost to a typo); a replaced run is deleted only once the new one is under way."""
     from scalesearch.pipeline.folder_claim import claim_folder, refuse_if_in_use
-    from scalesearch.cost.measure import measure
-    from scalesearch.pipeline.objectives import OBJECTIVES
-    from scalesearch.pipeline.ray_runner import check_resources, run_trials, start_ray, stop_ray
-    from scalesearch.model.scaling import proxy_base, scale
-    from scalesearch.model.spaces import load_space
+    from scalesearch.pipeline.ray_session import stop_ray
     from scalesearch.study.feasibility import feasible_grid
-    from scalesearch.study.search_study import SearchSettings, SearchStudy
 
     # Said first, whatever else the folder holds: a live run's folder is not to be resumed or replaced.
     refuse_if_in_use(run_folder(options))
     if options.resume:  # before its options are used: they come from the config.yaml it may lack
         _refuse_a_resume_of_a_run_never_set_up(run_folder(options))
     options = validate(options)
-    full_space = load_space(options.space)
-    resources = resources_for(options)
-    device = _device(options, resources)
-    preset, dataset, settings = prepare_data(options, device)
-    base = proxy_base(full_space, preset.base_width, preset.base_depth, options.base_resolution or preset.base_resolution)
-    num_classes = dataset.num_classes if dataset is not None else 10
-    base_cost = measure(scale(base), num_classes, counter="arithmetic")  # the candidates' own counter (cost/measure.py)
-    trials = options.trials or preset.trials
-    search_settings = SearchSettings(
-        budget=options.budget, tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
-        trials=trials, seed=options.seed, references=options.references, num_classes=num_classes,
-        grid=GridSpec(tuple(options.grid_alpha), tuple(options.grid_beta), tuple(options.grid_gamma), options.grid_step),
-        seeds=options.seeds, confirm=options.confirm, allow_shrink=options.allow_shrink,
-    )
+    prepared = prepare(options)
     if options.sampler == "grid":
         # An empty grid is refused here, before the folder is touched or Ray starts.
-        feasible_grid(search_settings.grid, budget=options.budget, tolerance=options.tolerance,
+        feasible_grid(prepared.search_settings.grid, budget=options.budget, tolerance=options.tolerance,
                       constraint=options.constraint, seed=options.seed)
     folder = run_folder(options)
     claim = claim_folder(folder, resume=options.resume, force=options.force, command=command)
-    ray_started = False
+    under_way = _set_up(options, prepared, folder, claim, command)
+    claim.commit()  # the new run is under way: the run it replaces may go
+    try:
+        return _search(options, prepared, folder, under_way, progress)
+    except (OSError, InputError) as error:  # from the journal, a table, run.json or the report
+        raise_if_disk_full(error, folder, lambda: resume_it(folder))
+        raise
+    finally:
+        stop_ray(under_way.session)
+        claim.release()
+
+
+def _set_up(options: RunOptions, prepared: Prepared, folder: Path, claim, command: str | None) -> _UnderWay:
+    """Ray, the study, run.json and config.yaml. Should any of it fail, the folder is given back as it was found
+    (a replaced run put back) before the error is raised."""
+    from scalesearch.pipeline.ray_session import check_resources, start_ray, stop_ray
+    from scalesearch.pipeline.run_record import starting_record
+    from scalesearch.study.search_study import SearchStudy
+
+    session = None
     try:
         previous = (read_run_file(folder) if options.resume else None) or RunRecord()
-        started_clock = time.time()
-        ray_started = start_ray(resources, options.verbose, declare_gpus=_declared_gpus(options))
-        check_resources(resources)
-        study = SearchStudy(folder, base, base_cost.flops, search_settings, resume=options.resume)
-        record = RunRecord(
-            name=folder.name, status=RunStatus.RUNNING,
-            command=command or previous.command, space=options.space, budget=options.budget,
-            tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
-            trials=trials, seed=options.seed, seeds=options.seeds, confirm=options.confirm,
-            tie_break=options.tie_break, allow_shrink=options.allow_shrink,
-            num_classes=num_classes, device=device,
-            proxy_base=ProxyBase(width=preset.base_width, depth=preset.base_depth, resolution=base.resolution,
-                                 flops=base_cost.flops, params=base_cost.params, activations=base_cost.activations),
-            data=dataset.describe() if dataset is not None else f"none ({options.objective} objective)",
-            preset=dataclasses.asdict(preset), objective=options.objective,
-            proxy={key: settings[key] for key in ("epochs", "batch_size", "learning_rate") if key in settings},
-            started=previous.started or _now(), resumed=bool(options.resume),
-            versions=versions(), machine=_machine(), grid=study.grid_summary(),
-            max_trainings=study.max_trainings(), references=study.reference_count(),
-            max_confirm=study.max_trainings() - study.reference_count() - trials,
-        )
+        clock = time.time()
+        session = start_ray(prepared.resources, options.verbose, declare_gpus=prepared.declared_gpus)
+        check_resources(prepared.resources)
+        study = SearchStudy(folder, prepared.base, prepared.base_cost.flops, prepared.search_settings,
+                            resume=options.resume)
+        record = starting_record(options, prepared, study, name=folder.name, command=command, previous=previous)
         write_run_file(folder, record)
         save_config(folder, options)
     except BaseException as error:
         replacing = claim.aside is not None
-        stop_ray(ray_started)
+        stop_ray(session)
         claim.abandon()
         claim.release()
-        if _disk_full(error):
-            if options.resume:
-                then = f"scalesearch run --resume {folder}"
-            elif not replacing and is_run(folder):
-                then = "run the same command again with --force"  # its first files are there, its config is not
-            else:
-                then = "run the same command again"
-            raise InputError(f"the disk holding {folder} is full ({_disk_full(error)}); free space, then {then}") from None
+        raise_if_disk_full(error, folder, lambda: start_it_again(folder, resume=options.resume, replacing=replacing))
         raise
-    claim.commit()  # the new run is under way: the run it replaces may go
-    try:
-        if progress:
-            progress.begin(record, study)
-        status, message = RunStatus.INTERRUPTED, ""
-        try:
-            run_trials(study, dataset, OBJECTIVES[options.objective], settings, resources, folder,
-                       on_event=progress.event if progress else None)
-            _time_the_tied(study, base, num_classes, options.tie_break, device, resources)
-            status, message = _judge(study.table(), search_settings)
-            if options.curve and status == RunStatus.COMPLETE:
-                _train_curve(study.table(), options, base, num_classes, dataset, settings, resources, folder, progress)
-        except KeyboardInterrupt:
-            raise
-        except Exception as error:
-            status, message = RunStatus.FAILED, f"{type(error).__name__}: {error}"
-            raise
-        finally:
-            record.status, record.finished = status, _now()
-            record.wall_seconds = (previous.wall_seconds or 0.0) + time.time() - started_clock
-            write_run_file(folder, record)
-            outcome = Outcome(study.table(), folder, status, message=message, tie_break=options.tie_break)
-            _write_outputs(outcome)
-    except (OSError, InputError) as error:  # from the journal, a table, run.json or the report
-        if not _disk_full(error):
-            raise
-        # Every write is whole or absent (temporary file, then rename; the journal's cut record is dropped on
-        # resume), so what finished is kept.
-        raise InputError(f"the disk holding {folder} is full ({_disk_full(error)}); free space, then "
-                         f"scalesearch run --resume {folder}") from None
-    finally:
-        stop_ray(ray_started)
-        claim.release()
-    return outcome
+    return _UnderWay(session, study, record, clock, previous.wall_seconds or 0.0)
 
 
-def _train_curve(table, options: RunOptions, base, num_classes: int, dataset, settings: dict, resources, folder: Path,
-                 progress) -> None:
-    """The paper's Figure 3 on this run's proxy (study/curve.py): what it costs is said before it trains."""
-    from scalesearch.cost.measure import measure
-    from scalesearch.pipeline.options import curve_phis
-    from scalesearch.pipeline.ray_runner import run_trials, slots
-    from scalesearch.study.curve import CURVE_FILE, curve_plan
-    from scalesearch.study.planned import PlannedTrainings, estimated_seconds
+def _search(options: RunOptions, prepared: Prepared, folder: Path, under_way: _UnderWay, progress) -> Outcome:
+    """The trainings, the tie timing, the verdict, the curve; however it ends, run.json says how, and the report
+    (with the winner's JSON) is written."""
+    from scalesearch.pipeline.curve_stage import train_curve
     from scalesearch.pipeline.objectives import OBJECTIVES
-    from scalesearch.verdict.verdict import decide
+    from scalesearch.pipeline.ray_runner import run_trials
+    from scalesearch.pipeline.tie_timing import time_the_tied
 
-    verdict = decide(table, options.tie_break)
-    if verdict is None:
-        return
-    phis = curve_phis(options.curve_phi)
-    seeds = list(range(options.seed, options.seed + options.seeds))
-    plan, done = curve_plan(table, verdict, base, phis=phis, seeds=seeds, num_classes=num_classes,
-                            cost=functools.partial(measure, counter="arithmetic"))
-    stage = PlannedTrainings(folder / CURVE_FILE, plan, done)
-    pending = stage.pending()
-    seconds = estimated_seconds(pending, table)
-    parallel = slots(resources)
-    cost = (f", about {seconds / 60:.1f} min of training: ~{seconds / parallel / 60:.1f} min on {parallel} slot(s)"
-            if seconds is not None else "")
-    rival = f" and {verdict.rival.name}" if verdict.rival is not None else ""
-    description = (f"the winner {verdict.winner.name}{rival} at φ {phis[0]}–{phis[-1]}, seeds {', '.join(map(str, seeds))}: "
-                   f"{len(pending)} trainings to go ({len(plan) - len(pending)} already done){cost}")
+    study, record = under_way.study, under_way.record
     if progress:
-        progress.begin_stage("curve", stage, description)
-    run_trials(stage, dataset, OBJECTIVES[options.objective], settings, resources, folder,
-               on_event=progress.stage_event if progress else None, name="ray-curve")
-
-
-def _disk_full(error: BaseException | None) -> str | None:
-    """The system's words when ``error``, or what it came from, is a full disk or quota; None otherwise."""
-    for _ in range(8):
-        if error is None:
-            return None
-        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-            return error.strerror or os.strerror(error.errno)
-        error = error.__cause__ or error.__context__
-    return None
+        progress.begin(record, study)
+    status, message = RunStatus.INTERRUPTED, ""
+    try:
+        run_trials(study, prepared.dataset, OBJECTIVES[options.objective], prepared.settings, prepared.resources,
+                   folder, on_event=progress.event if progress else None)
+        time_the_tied(study, prepared, options.tie_break)
+        status, message = _judge(study.table(), prepared.search_settings)
+        if options.curve and status == RunStatus.COMPLETE:
+            train_curve(study.table(), options, prepared, folder, progress)
+    except Exception as error:  # a Ctrl-C (KeyboardInterrupt) leaves the run interrupted
+        status, message = RunStatus.FAILED, f"{type(error).__name__}: {error}"
+        raise
+    finally:
+        record.status, record.finished = status, now()
+        record.wall_seconds = under_way.earlier_seconds + time.time() - under_way.clock
+        write_run_file(folder, record)
+        outcome = Outcome(study.table(), folder, status, message=message, tie_break=options.tie_break)
+        _write_outputs(outcome)
+    return outcome
 
 
 def _refuse_a_resume_of_a_run_never_set_up(folder: Path) -> None:
@@ -272,38 +207,6 @@ def _refuse_a_resume_of_a_run_never_set_up(folder: Path) -> None:
         again += " --force"  # its first files are there: replace them
     raise InputError(f"cannot resume: {folder} was stopped before its first trial was set up (it has no "
                      f"{CONFIG_FILE}), so nothing is lost; start it again: {again}")
-
-
-def _time_the_tied(study, base, num_classes: int, tie_break: str, device: str, resources) -> None:
-    """Times the networks tied for the win alone, once the trainings are over, for --tie-break latency: a trial's own
-    figure was timed beside other trainings (cost/latency.py). Kept in the study, so a resume does not time again.
-    A run on an existing cluster (--address), or a driver that lacks the trials' GPU, leaves the trials' own figures
-    to the tie-break: the driver's machine is not the trials'."""
-    import warnings
-
-    import torch
-
-    from scalesearch.cost.latency import time_alone
-    from scalesearch.pipeline.ray_runner import threads_for
-    from scalesearch.study.rebuild import rebuild
-    from scalesearch.verdict.verdict import decide
-
-    if tie_break != "latency" or resources.address or (device == "cuda" and not torch.cuda.is_available()):
-        return  # on a cluster or without the trials' GPU, this machine would time the wrong device
-    table = study.table()
-    verdict = decide(table, tie_break)
-    if verdict is None or len(verdict.tied) < 2 or set(verdict.tied) <= set(study.latency_alone()):
-        return
-    first = table.drop_duplicates("architecture")
-    specs = {row["architecture"]: rebuild(base, row) for _, row in first.iterrows() if row["architecture"] in verdict.tied}
-    threads = threads_for(resources.cpus_per_trial) if device == "cpu" else torch.get_num_threads()
-    try:
-        timings = time_alone(specs, num_classes, torch.device(device), threads)
-    except Exception as error:  # e.g. the device busy or out of memory: a finished run is not failed by it
-        warnings.warn(f"could not time the {len(specs)} tied networks alone ({type(error).__name__}: {error}); the "
-                      "tie-break uses the trials' own latency", stacklevel=2)
-        return
-    study.record_latency_alone(timings)
 
 
 def _judge(table, settings) -> tuple[RunStatus, str]:
@@ -335,62 +238,3 @@ def _write_outputs(outcome: Outcome) -> None:
         except InputError as error:  # the report below still says what there is
             outcome.message = outcome.message or str(error)
     outcome.report = write_report(outcome.run_dir)
-
-
-def resources_for(options: RunOptions):
-    """What each trial asks of Ray, and where Ray is."""
-    from scalesearch.pipeline.ray_runner import Resources
-
-    return Resources(options.cpus_per_trial or 1.0, _gpus_per_trial(options), options.concurrency, options.address,
-                     options.scheduler)
-
-
-def _gpus_per_trial(options: RunOptions) -> float:
-    """Explicit, or a quarter of a GPU where this machine has one: small proxies share it well."""
-    if options.gpus_per_trial is not None:
-        return options.gpus_per_trial
-    import torch
-
-    return 0.25 if not options.address and torch.cuda.is_available() else 0.0
-
-
-def _declared_gpus(options: RunOptions) -> int | None:
-    """One GPU for a local Ray on a machine without one, under the test aid SCALESEARCH_CUDA_ON_CPU=1 only
-    (training/recipe.py): trials that ask for GPU fractions then share it as on a GPU machine, and train on the CPU."""
-    from scalesearch.training.recipe import cuda_on_cpu
-
-    return 1 if cuda_on_cpu() and not options.address and (options.gpus_per_trial or 0) > 0 else None
-
-
-def _device(options: RunOptions, resources) -> str:
-    if resources.gpus_per_trial > 0:
-        return "cuda"
-    return "cpu"
-
-
-def prepare_data(options: RunOptions, device: str):
-    """(the preset, the dataset or None for the analytic objective, the trials' settings), checked."""
-    from scalesearch.training.presets import resolve_preset
-
-    preset = resolve_preset(options.preset, device)
-    settings = {"epochs": options.proxy_epochs or preset.epochs, "batch_size": preset.batch_size,
-                "learning_rate": preset.learning_rate, "device": device}
-    settings.update(options.objective_settings)
-    if options.objective == "analytic":
-        return preset, None, settings
-    from scalesearch.training.proxy import proxy_config
-
-    proxy_config(settings)  # an unknown or bad proxy setting is refused here, in one line, before any work
-    from scalesearch.data.datasets import load_dataset
-
-    dataset = load_dataset(options.data, proxy_images=options.proxy_images or preset.proxy_images,
-                           val_images=preset.val_images, source_resolution=preset.source_resolution, seed=options.seed)
-    return preset, dataset, settings
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def _machine() -> dict:
-    return {"platform": platform.platform(), "cpus": os.cpu_count(), "processor": platform.processor()}

@@ -1,0 +1,231 @@
+"""The Ray session of a run: Ray started, joined (--address, probed first) or stopped, with the process's
+environment, loggers and warning filters quiet while it lasts and restored after; what the cluster can run."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from scalesearch.foundation.errors import InputError
+from scalesearch.pipeline.resources import Resources
+
+
+@dataclass
+class RaySession:
+    """What start_ray changed, for stop_ray to undo: a notebook that calls scalesearch.search() keeps its own
+    environment, logger levels and warning filters afterwards."""
+
+    started: bool  # whether this run started (and so must shut down) Ray
+    environment: dict  # variable → its value before the run (None: it was unset)
+    levels: dict  # logger name → its level before the run
+    filters: list  # warnings.filters before the run
+
+    def __bool__(self) -> bool:
+        return self.started
+
+
+def _quiet_ray(verbose: bool) -> RaySession:
+    # Set before Ray reads them: the legacy reporter honours verbose=0 (the new one still
+    # prints its config table), and no per-trial CSV/JSON/TensorBoard loggers.
+    defaults = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "RAY_DEDUP_LOGS": "0",
+                "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "0",
+                "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1e9"}
+    # Ctrl-C must reach scalesearch (which saves the table and writes the report), not Tune's handler. Forced, not a
+    # default: with Tune's handler, a Ctrl-C ends Tune's loop quietly and the run would report itself complete.
+    forced = {"TUNE_DISABLE_SIGINT_HANDLER": "1"}
+    levels = {}
+    if not verbose:
+        defaults["RAY_LOG_TO_STDERR"] = "0"
+        levels = {name: logging.ERROR for name in ("ray", "ray.tune", "ray.train", "ray.data")}
+        # Tune's copy of its experiment state (RUN_DIR/ray) is not what a resume reads (study.journal is). When it
+        # cannot be saved (a full disk), Tune logs a traceback and goes on; the run's own next write says it in one line.
+        levels["ray.tune.execution.experiment_state"] = logging.CRITICAL
+    session = RaySession(False, {name: os.environ.get(name) for name in (*defaults, *forced)},
+                         {name: logging.getLogger(name).level for name in levels}, list(warnings.filters))
+    for name, value in defaults.items():
+        os.environ.setdefault(name, value)
+    os.environ.update(forced)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    if not verbose:
+        warnings.filterwarnings("ignore", module="ray.*")
+    return session
+
+
+def _restore(session: RaySession) -> None:
+    for name, value in session.environment.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    for name, level in session.levels.items():
+        logging.getLogger(name).setLevel(level)
+    warnings.filters[:] = session.filters
+
+
+# Bounds on Ray's own wait for an --address that answers TCP but not as a working Ray head (a hung GCS,
+# another service on the port, a head that refuses us): one connection attempt instead of 20, and 5 s
+# instead of 30 for the head's first answer. Ray's C++ side reads these once, when Ray is first imported,
+# which in `scalesearch run` is inside `_connection_limits`. Set only while connecting, so no later
+# process inherits them.
+CONNECT_LIMITS = {"RAY_gcs_server_port_wait_time_s": "1", "RAY_py_gcs_connect_timeout_s": "5"}
+PROBE_SECONDS = 3  # a head that does not accept a TCP connection in this time is taken as unreachable
+
+
+def start_ray(resources: Resources, verbose: bool = False, declare_gpus: int | None = None) -> RaySession:
+    """Ray for this run; pass what it returns to stop_ray, which undoes the run's changes to this process.
+
+    ``declare_gpus`` (tests only): a local Ray declares this many GPUs whatever the machine has, so that
+    fractional GPU scheduling can be tested on a CPU machine (tests/test_gpu_path.py)."""
+    session = _quiet_ray(verbose)
+    try:
+        session.started = _start(resources, verbose, declare_gpus)
+    except BaseException:
+        _restore(session)
+        raise
+    return session
+
+
+def _start(resources: Resources, verbose: bool, declare_gpus: int | None = None) -> bool:
+    if resources.address:
+        return _connect_ray(resources.address, verbose)
+    import ray
+
+    if ray.is_initialized():
+        return False
+    # "local", not None: with no address ray.init() joins the cluster named by RAY_ADDRESS or by the last
+    # `ray start` on this machine, and our trials would run on someone else's Ray.
+    ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, log_to_driver=verbose,
+             configure_logging=True, num_gpus=declare_gpus)
+    return True
+
+
+def _connect_ray(address: str, verbose: bool) -> bool:
+    with _connection_limits():
+        import ray
+
+        if ray.is_initialized():
+            return False
+        try:
+            _probe(address)
+            with _stderr_hidden(not verbose):
+                ray.init(address=address, logging_level=logging.ERROR, log_to_driver=verbose)
+        except InputError:
+            raise
+        except Exception as error:
+            raise InputError(f"cannot connect to Ray at {address}: {_why(error)}") from None
+    return True
+
+
+@contextmanager
+def _connection_limits():
+    saved = {name: os.environ.get(name) for name in CONNECT_LIMITS}
+    os.environ.update(CONNECT_LIMITS)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def _stderr_hidden(hidden: bool):
+    """Ray's C++ side writes its connection warnings straight to file descriptor 2, whatever the log level;
+    a refusal is to be our one line."""
+    if not hidden:
+        yield
+        return
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _probe(address: str) -> None:
+    """A dead or unreachable head fails here in seconds; Ray itself retries it for minutes."""
+    if address == "auto":
+        from ray._private.services import canonicalize_bootstrap_address
+
+        # What ray.init(address="auto") will try: RAY_ADDRESS, else the last `ray start` on this machine
+        # (ConnectionError when there is none).
+        target = canonicalize_bootstrap_address("auto")
+    else:
+        target = address
+    try:
+        parts = urlsplit(target if "://" in target else "//" + target)
+        host, port = parts.hostname, parts.port or (10001 if parts.scheme == "ray" else None)
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        return  # not host:port; ray.init says what is wrong with it
+    try:
+        socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
+    except OSError as error:
+        shown = "" if target == address else f" ({target})"
+        raise InputError(f"cannot reach the Ray cluster at {address}{shown}: "
+                         f"nothing answers there ({error.strerror or type(error).__name__})") from None
+
+
+def _why(error: BaseException) -> str:
+    """Ray's one-line reason, with the token hint Ray hides in the cause's traceback text."""
+    chain, cause = [], error
+    while cause is not None and len(chain) < 5:
+        chain.append(f"{type(cause).__name__}: {cause}")
+        cause = cause.__cause__ or cause.__context__
+    if any("InvalidAuthToken" in text or "AuthenticationError" in text for text in chain):
+        return ("the cluster requires a token it did not get; set RAY_AUTH_MODE=token "
+                "(token in ~/.ray/auth_token or RAY_AUTH_TOKEN)")
+    return chain[0].splitlines()[0]
+
+
+def cluster_resources() -> dict:
+    import ray
+
+    return ray.cluster_resources()
+
+
+def slots(resources: Resources) -> int:
+    """How many trials can train at once on the cluster Ray sees."""
+    import math
+
+    available = cluster_resources()
+    fits = [math.floor(available.get("CPU", 1.0) / resources.cpus_per_trial)] if resources.cpus_per_trial > 0 else []
+    if resources.gpus_per_trial > 0:
+        fits.append(math.floor(available.get("GPU", 0.0) / resources.gpus_per_trial + 1e-9))
+    if resources.concurrency:
+        fits.append(resources.concurrency)
+    return max(1, min(fits, default=1))
+
+
+def check_resources(resources: Resources) -> None:
+    """Refuse, before any trial, requests the cluster can never satisfy (Ray would wait forever)."""
+    available = cluster_resources()
+    gpus, cpus = available.get("GPU", 0.0), available.get("CPU", 0.0)
+    if resources.gpus_per_trial > 0 and gpus == 0:
+        raise InputError(f"--gpus-per-trial {resources.gpus_per_trial:g} asked for, but Ray sees no GPU on this machine or cluster")
+    if resources.gpus_per_trial > gpus:
+        raise InputError(f"--gpus-per-trial {resources.gpus_per_trial:g} is more than the {gpus:g} GPUs Ray sees")
+    if resources.cpus_per_trial > cpus:
+        raise InputError(f"--cpus-per-trial {resources.cpus_per_trial:g} is more than the {cpus:g} CPUs Ray sees")
+
+
+def stop_ray(session: RaySession | None) -> None:
+    """Shut down the Ray this run started (not one it joined), and restore what start_ray changed."""
+    if not isinstance(session, RaySession):  # start_ray never returned: nothing to undo
+        return
+    if session.started:
+        import ray
+
+        ray.shutdown()
+    _restore(session)
