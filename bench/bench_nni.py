@@ -30,7 +30,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 
@@ -41,7 +40,6 @@ from scalesearch.model.scaling import ModelSpec, scale  # noqa: E402
 from scalesearch.foundation.status import TrialStatus  # noqa: E402
 from scalesearch.study.feasibility import evaluate  # noqa: E402
 from scalesearch.study.samplers import GridSpec, formula_feasible, grid_points  # noqa: E402
-from scalesearch.study.search_study import architecture_id  # noqa: E402
 from scalesearch.verdict.statistics import estimate, paired_difference  # noqa: E402
 
 BUDGET, TOLERANCE = 2.0, 0.1
@@ -76,7 +74,7 @@ def our_run(folder: Path, space: str, preset_name: str) -> dict:
     row = table[table["architecture"] == winner["architecture"]].iloc[0]
     base, _ = proxy_setup(space, preset_name)
     spec = scale(base, width=float(row["width"]), depth=float(row["depth"]), pixels=int(row["resolution"]))
-    if architecture_id(SimpleNamespace(spec=spec)) != winner["architecture"]:
+    if spec.architecture() != winner["architecture"]:
         raise SystemExit(f"could not rebuild the run's winner {winner['architecture']} from its table row")
     run = json.loads((folder / "run.json").read_text())
     if run.get("seed") != 0 or run.get("preset", {}).get("name") != preset_name:
@@ -112,10 +110,10 @@ def main() -> None:
     # NNI: every grid point trained once with seed 0; distinct networks trained once here, repeats charged.
     grid = nni_grid(args.space, args.preset)
     print(f"NNI grid: {len(grid)} points with |α·β²·γ² − 2| < 0.1 (α in [1, 2], β, γ in [1, 1.5], step 0.05); "
-          f"{len({architecture_id(c) for c in grid})} distinct networks", flush=True)
+          f"{len({c.spec.architecture() for c in grid})} distinct networks", flush=True)
     distinct = {}
     for point in grid:
-        distinct.setdefault(architecture_id(point), point.spec)
+        distinct.setdefault(point.spec.architecture(), point.spec)
     print(f"training {len(distinct)} distinct networks, seed 0, {chosen.epochs} epochs, {args.workers} at a time "
           f"(load average {os.getloadavg()[0]:.1f})", flush=True)
     clock = time.monotonic()
@@ -124,10 +122,10 @@ def main() -> None:
     grid_wall = time.monotonic() - clock
     nni = pd.DataFrame([{"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma, "formula_product": c.formula_product,
                          "pixels": c.spec.resolution, "blocks": sum(s.repeats for s in c.spec.stages),
-                         "flops": c.cost.flops, "flops_ratio": c.flops_ratio, "architecture": architecture_id(c),
-                         "accuracy": results[architecture_id(c)]["accuracy"],
-                         "train_seconds": results[architecture_id(c)]["train_seconds"],
-                         "from_memo": results[architecture_id(c)]["memo"]} for c in grid])
+                         "flops": c.cost.flops, "flops_ratio": c.flops_ratio, "architecture": c.spec.architecture(),
+                         "accuracy": results[c.spec.architecture()]["accuracy"],
+                         "train_seconds": results[c.spec.architecture()]["train_seconds"],
+                         "from_memo": results[c.spec.architecture()]["memo"]} for c in grid])
     # NNI picks the best accuracy; equal accuracies (repeats of one network, or a tie) go to the first in grid order.
     nni_pick = nni.loc[nni["accuracy"].idxmax()]
     nni_spec = distinct[nni_pick["architecture"]]

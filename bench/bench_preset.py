@@ -61,7 +61,7 @@ def main() -> None:
     epochs = options.epochs or preset.epochs
     config = ProxyConfig(epochs=epochs, batch_size=preset.batch_size, learning_rate=preset.learning_rate,
                          device=options.device)
-    candidates = {label: scale(base, width=width, depth=depth, resolution=resolution)
+    candidates = {label: scale(base, width=width, depth=depth, resolution_ratio=resolution)
                   for label, width, depth, resolution in CANDIDATES}
     if options.only:
         if PAPER in options.only:

@@ -9,7 +9,7 @@ schedule (n training and val validation images of the synthetic set, e epochs, b
 For each design the table gives, with the tool's own code and no training:
 
 - the distinct networks on budget (measured FLOPs within ±tolerance of budget × base, γ ≥ 1, as a measured-mode
-  search judges them; distinct = the study's ``architecture_id``) that the samplers can propose:
+  search judges them; distinct = ``ModelSpec.architecture()``, the table's column) that the samplers can propose:
   * shares: the continuous samplers' share grid (depth_share, width_share on SHARE_STEP), mapped by
     ``coefficients_from_shares`` and re-solved in resolution (``evaluate(..., solve_resolution=True)``);
   * grid: the (α, β) pairs of ``grid_depth_width_points(GridSpec())`` with α·β² ≤ budget + tolerance, solved
@@ -79,7 +79,6 @@ grid_depth_width_points = _find("grid_depth_width_points", ("scalesearch.study.s
 coefficients_from_shares = _find("coefficients_from_shares", ("scalesearch.study.samplers",) + _STUDY)
 SHARE_STEP = _find("SHARE_STEP", ("scalesearch.study.samplers",) + _STUDY)
 reference_points = _find("reference_points", ("scalesearch.study.samplers",) + _STUDY)
-architecture_id = _find("architecture_id", ("scalesearch.study.search_study", "scalesearch.study.search_study.search_study") + _STUDY)
 PRESETS = _find("PRESETS", ("scalesearch.training.presets", "scalesearch.training.presets") + _TRAINING)
 
 SPACE = "efficientnet_b0"
@@ -205,13 +204,13 @@ def space_row(design: Design, budget: float, tolerance: float) -> dict:
             alpha, beta, _ = coefficients_from_shares(i * SHARE_STEP, j * SHARE_STEP, budget)
             candidate = _evaluate_cached(base, base_flops, alpha, beta, budget, tolerance, memo)
             if candidate.feasible:
-                shares.setdefault(architecture_id(candidate), candidate)
+                shares.setdefault(candidate.spec.architecture(), candidate)
     grid = {}
     for alpha, beta in grid_depth_width_points(GridSpec()):
         if alpha * beta**2 <= budget + tolerance:
             candidate = _evaluate_cached(base, base_flops, alpha, beta, budget, tolerance, memo)
             if candidate.feasible:
-                grid.setdefault(architecture_id(candidate), candidate)
+                grid.setdefault(candidate.spec.architecture(), candidate)
     union = {**shares, **grid}
     references = {}
     for reference in reference_points(SPACE, budget, "measured"):

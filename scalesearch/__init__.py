@@ -13,10 +13,11 @@ def build_model(
     space_or_spec="efficientnet_b0",
     width: float = 1.0,
     depth: float = 1.0,
-    resolution: float = 1.0,
+    resolution_ratio: float = 1.0,
     num_classes: int = 1000,
 ):
-    """``build_model("efficientnet_b0", width=1.4, depth=1.8)``, or ``build_model(spec)``."""
+    """``build_model("efficientnet_b0", width=1.4, depth=1.8)``, or ``build_model(spec)``; ``resolution_ratio``
+    multiplies the space's input size."""
     from scalesearch.model.build import build_model as build
     from scalesearch.model.scaling import ModelSpec, scale
     from scalesearch.model.spaces import load_space
@@ -24,7 +25,7 @@ def build_model(
     if isinstance(space_or_spec, ModelSpec):
         spec = space_or_spec
     else:
-        spec = scale(load_space(space_or_spec), width=width, depth=depth, resolution=resolution)
+        spec = scale(load_space(space_or_spec), width=width, depth=depth, resolution_ratio=resolution_ratio)
     return build(spec, num_classes)
 
 

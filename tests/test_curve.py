@@ -61,7 +61,7 @@ def test_the_curve_trains_the_base_and_phi_2_and_takes_phi_1_from_the_search_wit
         rows = curve[curve["role"] == role].sort_values("phi")
         one, two = rows[rows["phi"] == 1].iloc[0], rows[rows["phi"] == 2].iloc[0]
         # φ 2 is α², β², γ² of the recorded φ-1 coefficients, and costs more than φ 1.
-        expected = scale(base, depth=one["alpha"] ** 2, width=one["beta"] ** 2, resolution=one["gamma"] ** 2)
+        expected = scale(base, depth=one["alpha"] ** 2, width=one["beta"] ** 2, resolution_ratio=one["gamma"] ** 2)
         assert two["resolution"] == expected.resolution and two["alpha"] == pytest.approx(one["alpha"] ** 2)
         assert two["flops"] > one["flops"] > curve[curve["phi"] == 0]["flops"].iloc[0]
     winner_row = curve[(curve["role"] == "winner") & (curve["phi"] == 1)].iloc[0]

@@ -36,7 +36,7 @@ def test_the_json_holds_coefficients_base_and_models(document_path):
 def test_build_model_from_json_rebuilds_the_listed_network(document_path):
     document = json.loads(document_path.read_text())
     model = build_model_from_json(document_path, phi=2)
-    expected = scale(load_space("mobilenet_v2"), width=1.1**2, depth=1.2**2, resolution=1.15**2)
+    expected = scale(load_space("mobilenet_v2"), width=1.1**2, depth=1.2**2, resolution_ratio=1.15**2)
     assert model.spec == expected
     assert sum(p.numel() for p in model.parameters()) == document["models"][2]["params"]
     assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 10)

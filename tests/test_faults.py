@@ -522,7 +522,7 @@ def test_sigkill_in_the_curve_stage_then_resume_loses_no_curve_point_and_trains_
     space = yaml.safe_load(Path(config).read_text())["space"]
     base = proxy_base(load_space(space), record["width"], record["depth"], record["resolution"])
     final = stage_rows(folder / "curve.csv")
-    pairs = {key: (scale(base, depth=row["alpha"], width=row["beta"], resolution=row["gamma"]).identity(),
+    pairs = {key: (scale(base, depth=row["alpha"], width=row["beta"], resolution_ratio=row["gamma"]).architecture(),
                    int(row["seed"])) for key, row in final.items()}
     table = pd.read_csv(folder / "trials.csv")
     searched = set(zip(table[table["status"] == "complete"]["architecture"], table[table["status"] == "complete"]["seed"]))

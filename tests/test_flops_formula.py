@@ -57,7 +57,7 @@ USER_SPACES = [
     pytest.param(1.0, 1.0, 1.0, id="base"), pytest.param(1.3, 1.6, 1.2, id="scaled"),
 ])
 def test_formula_equals_fvcore_for_what_a_user_space_can_hold(space, width, depth, resolution):
-    spec = scale(space, width=width, depth=depth, resolution=resolution)
+    spec = scale(space, width=width, depth=depth, resolution_ratio=resolution)
     assert uncounted_layers(spec) == ()
     traced, counted = _fvcore_and_arithmetic(spec, 7)
     assert counted == traced

@@ -14,7 +14,7 @@ from scalesearch.model.spaces import load_space
 def test_activations_equal_fvcores_activation_count_analysis(space):
     from fvcore.nn import ActivationCountAnalysis
 
-    spec = scale(load_space(space), width=0.5, depth=0.5, resolution=0.5)
+    spec = scale(load_space(space), width=0.5, depth=0.5, resolution_ratio=0.5)
     model = build_model(spec, 10).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -29,17 +29,17 @@ def test_activations_equal_fvcores_activation_count_analysis(space):
 def test_the_same_network_is_counted_once():
     clear_cache()
     space = load_space("efficientnet_b0")
-    first = measure(scale(space, width=0.5, depth=1.05, resolution=0.25), 10)
+    first = measure(scale(space, width=0.5, depth=1.05, resolution_ratio=0.25), 10)
     # A different depth multiplier that rounds to the same blocks is the same network.
-    second = measure(scale(space, width=0.5, depth=1.25, resolution=0.25), 10)
+    second = measure(scale(space, width=0.5, depth=1.25, resolution_ratio=0.25), 10)
     assert first.seconds > 0 and second.seconds == 0.0
     assert (first.flops, first.params, first.activations) == (second.flops, second.params, second.activations)
-    assert measure(scale(space, width=0.5, depth=1.25, resolution=0.3), 10).seconds > 0  # another resolution is another count
+    assert measure(scale(space, width=0.5, depth=1.25, resolution_ratio=0.3), 10).seconds > 0  # another resolution is another count
 
 
 @pytest.mark.slow  # over ~2 s
 def test_torch_fallback_counts_convolutions_and_matmuls_close_to_fvcore():
-    spec = scale(load_space("efficientnet_b0"), width=0.5, depth=0.5, resolution=0.5)
+    spec = scale(load_space("efficientnet_b0"), width=0.5, depth=0.5, resolution_ratio=0.5)
     fvcore_count = measure(spec, 10, "fvcore")
     torch_count = measure(spec, 10, "torch")
     assert torch_count.counter == "torch"
@@ -79,7 +79,7 @@ def test_a_failing_fvcore_trace_falls_back_to_the_torch_counter_and_says_so(monk
         raise RuntimeError("torch.jit._get_trace_graph is gone")
 
     monkeypatch.setattr(measure_module, "_count_fvcore", broken)
-    spec = scale(load_space("efficientnet_b0"), width=0.5, depth=0.5, resolution=0.4)
+    spec = scale(load_space("efficientnet_b0"), width=0.5, depth=0.5, resolution_ratio=0.4)
     with caplog.at_level("WARNING", logger="scalesearch.cost.measure"):
         result = measure(spec, 7, "fvcore")
     assert result.counter == "torch" and result.flops > 0

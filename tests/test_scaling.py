@@ -101,6 +101,6 @@ def test_scale_keeps_the_specs_of_equal_networks_equal_in_architecture():
 def test_modelspec_round_trips_through_a_dict():
     from scalesearch.model.scaling import ModelSpec
 
-    spec = scale(load_space("resnet50"), width=1.3, depth=1.7, resolution=1.1)
+    spec = scale(load_space("resnet50"), width=1.3, depth=1.7, resolution_ratio=1.1)
     assert ModelSpec.from_dict(spec.to_dict()) == spec
     assert math.isclose(spec.width, 1.3)

@@ -5,7 +5,7 @@ import sys
 import time
 
 from scalesearch.runs.record import RunRecord
-from scalesearch.foundation.status import TRAINED, TrialStatus
+from scalesearch.foundation.status import ATTEMPTED, TrialStatus
 from scalesearch.runs.winner import pick_winner
 
 
@@ -37,7 +37,7 @@ class Progress:
 
     def event(self, kind: str, trial: int) -> None:
         table = self.study.table()
-        trained = table[table["status"].isin(TRAINED)]
+        trained = table[table["status"].isin(ATTEMPTED)]
         running = int((table["status"] == TrialStatus.RUNNING).sum())
         # The best mean so far: the tie-break's pick waits for the run's end, when the tied are timed alone.
         best = pick_winner(table, tie_break="none")

@@ -29,7 +29,7 @@ class TrialStatus(_Words):
 
 
 # Trials that trained (or began to): a failed seed is not tried again, it would fail again.
-TRAINED = (TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.PRUNED)
+ATTEMPTED = (TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.PRUNED)
 
 
 class RunStatus(_Words):

@@ -55,7 +55,7 @@ class ModelSpec:
         """What makes two specs the same network at the same resolution (multipliers aside)."""
         return (self.stem, self.stages, self.head_channels, self.activation, self.resolution)
 
-    def identity(self) -> str:
+    def architecture(self) -> str:
         """A short stable name of ``architecture_key``: the table's ``architecture`` column."""
         import hashlib
 
@@ -150,17 +150,18 @@ def scale(
     *,  # keywords only: callers think in (α, β) = (depth, width), and a positional call read width first
     width: float = 1.0,
     depth: float = 1.0,
-    resolution: float = 1.0,
+    resolution_ratio: float = 1.0,
     pixels: int | None = None,
     resolution_multiple: int = 1,
     dropout: float | None = None,
 ) -> ModelSpec:
-    """The network of ``space`` with the given multipliers, rounded the official way.
+    """The network of ``space`` with the given multipliers, rounded the official way. ``resolution_ratio`` multiplies
+    the space's input size (γ^φ); ``ModelSpec.resolution`` is the rounded result in pixels.
 
-    ``pixels`` overrides ``resolution`` with an exact input size (the released
+    ``pixels`` overrides ``resolution_ratio`` with an exact input size (the released
     B1–B7 list theirs explicitly).
     """
-    if width <= 0 or depth <= 0 or resolution <= 0:
+    if width <= 0 or depth <= 0 or resolution_ratio <= 0:
         raise BudgetError("width, depth and resolution multipliers must be positive")
     stages = tuple(
         replace(stage, channels=round_filters(stage.channels, width), repeats=round_repeats(stage.repeats, depth))
@@ -172,7 +173,7 @@ def scale(
         head = round_filters(space.head_channels, width)
     else:
         head = round_filters(space.head_channels, max(1.0, width))
-    size = pixels if pixels is not None else round_resolution(space.resolution * resolution, resolution_multiple)
+    size = pixels if pixels is not None else round_resolution(space.resolution * resolution_ratio, resolution_multiple)
     return ModelSpec(
         space=space.name,
         width=float(width),
@@ -194,7 +195,7 @@ def extrapolate(
 ) -> list[tuple[str, int, ModelSpec]]:
     """(name, φ, spec) for depth α^φ, width β^φ, resolution base·γ^φ."""
     return [
-        (f"B{phi}", phi, scale(space, width=beta**phi, depth=alpha**phi, resolution=gamma**phi, resolution_multiple=resolution_multiple))
+        (f"B{phi}", phi, scale(space, width=beta**phi, depth=alpha**phi, resolution_ratio=gamma**phi, resolution_multiple=resolution_multiple))
         for phi in phis
     ]
 

@@ -39,8 +39,8 @@ def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progre
     table = load_table(folder)
     prepared = prepare(options)
     resources = prepared.resources
-    proxy_epochs = int(prepared.settings["epochs"])
-    settings = dict(prepared.settings, epochs=proxy_epochs * epochs_factor)
+    proxy_epochs = int(prepared.trial_settings["epochs"])
+    settings = dict(prepared.trial_settings, epochs=proxy_epochs * epochs_factor)
     seed_list = list(range(options.seed, options.seed + seeds))
     plan, names, proxy = _plan(table, options.confirm, prepared.base, seed_list, int(settings["epochs"]))
     claim = claim_folder(folder, resume=True, force=False, command=command)

@@ -37,5 +37,5 @@ def train_curve(table, options: RunOptions, prepared: Prepared, folder: Path, pr
                    f"{len(pending)} trainings to go ({len(plan) - len(pending)} already done){cost}")
     if progress:
         progress.begin_stage("curve", stage, description)
-    run_trials(stage, prepared.dataset, OBJECTIVES[options.objective], prepared.settings, prepared.resources, folder,
+    run_trials(stage, prepared.dataset, OBJECTIVES[options.objective], prepared.trial_settings, prepared.resources, folder,
                on_event=progress.stage_event if progress else None, name="ray-curve")

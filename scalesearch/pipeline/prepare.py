@@ -25,7 +25,7 @@ class Prepared:
     device: str  # the trials' device: cuda or cpu
     preset: Preset
     dataset: Dataset | None  # None for the analytic objective
-    settings: dict  # what every trial's objective is given (epochs, batch size, learning rate, device, …)
+    trial_settings: dict  # what every trial's objective is given (epochs, batch size, learning rate, device, …)
     base: SearchSpace  # the φ=0 network the proxies scale from
     base_cost: Measurement  # the base's, by the candidates' own counter
     num_classes: int

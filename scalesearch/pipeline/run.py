@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from scalesearch.foundation.errors import InputError
 from scalesearch.foundation.run_files import is_run
-from scalesearch.foundation.status import TRAINED, RunStatus, TrialStatus
+from scalesearch.foundation.status import ATTEMPTED, RunStatus, TrialStatus
 from scalesearch.pipeline.full_disk import raise_if_disk_full, resume_it, start_it_again
 from scalesearch.pipeline.options import CONFIG_FILE, RunOptions, save_config, validate
 from scalesearch.pipeline.prepare import Prepared, prepare
@@ -166,7 +166,7 @@ def _search(options: RunOptions, prepared: Prepared, folder: Path, under_way: _U
         progress.begin(record, study)
     status, message = RunStatus.INTERRUPTED, ""
     try:
-        run_trials(study, prepared.dataset, OBJECTIVES[options.objective], prepared.settings, prepared.resources,
+        run_trials(study, prepared.dataset, OBJECTIVES[options.objective], prepared.trial_settings, prepared.resources,
                    folder, on_event=progress.event if progress else None)
         time_the_tied(study, prepared, options.tie_break)
         status, message = _judge(study.table(), prepared.search_settings)
@@ -214,7 +214,7 @@ def _judge(table, settings) -> tuple[RunStatus, str]:
     that trained only references has found nothing (then the smallest tolerance its candidates could meet)."""
     from scalesearch.foundation.table import completed
 
-    trained = table[table["status"].isin(TRAINED)]
+    trained = table[table["status"].isin(ATTEMPTED)]
     if len(trained) and (trained["status"] == TrialStatus.FAILED).all():
         return RunStatus.FAILED, f"every trial failed; the first: {trained.iloc[0]['reason']}"
     searched = table[table["reference"].fillna("") == ""]

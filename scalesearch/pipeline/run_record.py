@@ -30,7 +30,7 @@ def starting_record(options: RunOptions, prepared: Prepared, study, *, name: str
                              activations=cost.activations),
         data=dataset.describe() if dataset is not None else f"none ({options.objective} objective)",
         preset=dataclasses.asdict(prepared.preset),
-        proxy={key: prepared.settings[key] for key in PROXY_SETTINGS if key in prepared.settings},
+        proxy={key: prepared.trial_settings[key] for key in PROXY_SETTINGS if key in prepared.trial_settings},
         started=previous.started or now(), resumed=bool(options.resume),
         versions=versions(), machine=machine(), grid=study.grid_summary(),
         max_trainings=study.max_trainings(), references=study.reference_count(),

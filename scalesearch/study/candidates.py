@@ -20,10 +20,6 @@ from scalesearch.study.samplers import (
 from scalesearch.study.settings import SearchSettings
 
 
-def architecture_id(candidate: Candidate) -> str:
-    return candidate.spec.identity()
-
-
 def enqueue_references(study, base: SearchSpace, settings: SearchSettings) -> None:
     for reference in reference_points(base.name, settings.budget, settings.constraint):
         params = {}
@@ -67,7 +63,7 @@ def describe(trial, candidate: Candidate, reference: str, settings: SearchSettin
         "gamma": candidate.gamma, "formula_product": candidate.formula_product, "flops_ratio": candidate.flops_ratio,
         "width": candidate.spec.width, "depth": candidate.spec.depth, "resolution": candidate.spec.resolution,
         "flops": candidate.cost.flops, "params": candidate.cost.params, "activations": candidate.cost.activations,
-        "counter": candidate.cost.counter, "architecture": architecture_id(candidate), "seed": settings.seed,
+        "counter": candidate.cost.counter, "architecture": candidate.spec.architecture(), "seed": settings.seed,
         "stage": EXPLORE, "sampler": settings.sampler, "constraint": settings.constraint, "budget": settings.budget,
         "spec": json.dumps(candidate.spec.to_dict()),
     }
@@ -81,7 +77,7 @@ def grid_summary(base: SearchSpace, settings: SearchSettings, grid: list[tuple] 
     total = len(grid_points(settings.grid)) if settings.constraint == "formula" else len(grid_depth_width_points(settings.grid))
     distinct = None
     if settings.constraint == "formula":  # without measuring: the rounded network and resolution
-        distinct = len({scale(base, width=beta, depth=alpha, resolution=gamma).architecture_key() for alpha, beta, gamma in grid})
+        distinct = len({scale(base, width=beta, depth=alpha, resolution_ratio=gamma).architecture_key() for alpha, beta, gamma in grid})
     return {"points": total, "candidates": len(grid), "distinct": distinct, "constraint": settings.constraint,
             "alpha_range": list(settings.grid.alpha_range), "beta_range": list(settings.grid.beta_range),
             "gamma_range": list(settings.grid.gamma_range), "step": settings.grid.step}

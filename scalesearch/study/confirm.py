@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from scalesearch.foundation.status import TRAINED, TrialStatus
+from scalesearch.foundation.status import ATTEMPTED, TrialStatus
 from scalesearch.verdict.racing import dropped
 
 EXPLORE, CONFIRM = "explore", "confirm"
@@ -39,7 +39,7 @@ def plan(table: pd.DataFrame, *, base_seed: int, seeds: int, top: int,
     if seeds <= 1:
         return None
     racing, protected = entries(table, top)
-    attempted = table[table["status"].isin(TRAINED)]  # a failed seed too: it would fail again
+    attempted = table[table["status"].isin(ATTEMPTED)]  # a failed seed too: it would fail again
     tried = _tried(attempted, base_seed)
     complete = attempted[(attempted["status"] == TrialStatus.COMPLETE) & attempted["accuracy"].notna()]
     samples: dict[str, dict[int, float]] = {architecture: {} for architecture in racing}
@@ -65,7 +65,7 @@ def fillers(table: pd.DataFrame, *, base_seed: int, seeds: int, in_flight: set[t
     if seeds <= 1:
         return []
     references = sorted(entries(table, top=0)[1])  # sorted: equal FLOPs go in the same order on every run
-    tried = _tried(table[table["status"].isin(TRAINED)], base_seed)
+    tried = _tried(table[table["status"].isin(ATTEMPTED)], base_seed)
     flops = _flops(table)
     wanted = [(architecture, base_seed + round_) for round_ in range(1, seeds) for architecture in references]
     wanted.sort(key=lambda pair: (pair[1], -flops.get(pair[0], 0)))

@@ -90,4 +90,4 @@ def _rows_of(table: pd.DataFrame, architecture: str) -> pd.DataFrame:
 def _network_at(base: SearchSpace, network, phi: int, trained: pd.DataFrame) -> ModelSpec:
     if phi == 1 and not trained.empty:  # exactly the network the search trained
         return rebuild(base, trained.iloc[0])
-    return scale(base, depth=network.alpha ** phi, width=network.beta ** phi, resolution=network.gamma ** phi)
+    return scale(base, depth=network.alpha ** phi, width=network.beta ** phi, resolution_ratio=network.gamma ** phi)

@@ -54,7 +54,7 @@ def evaluate(
         spec = _solve_resolution(base, base_flops, alpha, beta, budget, num_classes, smallest)
         gamma = spec.resolution / base.resolution
     else:
-        spec = scale(base, width=beta, depth=alpha, resolution=gamma)
+        spec = scale(base, width=beta, depth=alpha, resolution_ratio=gamma)
     product = formula_product(alpha, beta, gamma)
     cost = measure(spec, num_classes, "arithmetic")
     if constraint == "formula":
@@ -82,7 +82,7 @@ def evaluate_along(
     target = budget * base_flops
 
     def network(t: float) -> ModelSpec:
-        return scale(base, width=beta**t, depth=alpha**t, resolution=gamma**t)
+        return scale(base, width=beta**t, depth=alpha**t, resolution_ratio=gamma**t)
 
     def flops_at(t: float) -> int:
         return measure(network(t), num_classes, "arithmetic").flops

@@ -12,7 +12,7 @@ from pathlib import Path
 from scalesearch.foundation.atomic import atomic_path
 from scalesearch.foundation.errors import InputError
 from scalesearch.foundation.run_files import SAMPLER_FILE, STUDY_FILE, TABLE_CSV
-from scalesearch.foundation.status import TRAINED, TrialStatus
+from scalesearch.foundation.status import ATTEMPTED, TrialStatus
 from scalesearch.foundation.table import COLUMNS, make_table, save_table
 from scalesearch.study.confirm import CONFIRM
 from scalesearch.study.journal import RunJournal, repair_journal, sync_journal
@@ -124,6 +124,6 @@ def recover(study) -> dict[str, int]:
             requeue = {key: attrs[key] for key in ("reference", "ref_alpha", "ref_beta", "ref_gamma", "ref_solve")
                        if "ref_alpha" in attrs}
             study.enqueue_trial(trial.params, user_attrs=requeue)
-        elif attrs.get("status") in TRAINED:
+        elif attrs.get("status") in ATTEMPTED:
             trial_of_architecture.setdefault(attrs["architecture"], trial.number)
     return trial_of_architecture

@@ -12,7 +12,7 @@ from scalesearch.model.spaces import SearchSpace
 def rebuild(base: SearchSpace, row: pd.Series) -> ModelSpec:
     """The network of ``row`` (its ``architecture`` checked: a different base would build another network)."""
     spec = scale(base, width=float(row["width"]), depth=float(row["depth"]), pixels=int(row["resolution"]))
-    if spec.identity() != row["architecture"]:
+    if spec.architecture() != row["architecture"]:
         raise InputError(f"trial {row['trial']}'s network cannot be rebuilt from its width, depth and resolution on "
                          f"this base ({base.name}); was the run's space or preset changed?")
     return spec

@@ -11,12 +11,11 @@ import logging
 import time
 from pathlib import Path
 
-from scalesearch.foundation.status import TRAINED, TrialStatus
+from scalesearch.foundation.status import ATTEMPTED, TrialStatus
 from scalesearch.foundation.table import COLUMNS, RESULT_FIELDS
 from scalesearch.model.spaces import SearchSpace
 from scalesearch.study import persistence
 from scalesearch.study.candidates import (
-    architecture_id,
     coefficients,
     describe,
     enqueue_references,
@@ -74,7 +73,7 @@ class SearchStudy:
 
     def _trainings(self) -> list:
         return [t for t in self.study.get_trials(deepcopy=False)
-                if t.user_attrs.get("status") in (TrialStatus.RUNNING, *TRAINED) and not persistence.interrupted(t)]
+                if t.user_attrs.get("status") in (TrialStatus.RUNNING, *ATTEMPTED) and not persistence.interrupted(t)]
 
     def trainings_started(self) -> int:
         """Every training started, references and confirm seeds included."""
@@ -129,7 +128,7 @@ class SearchStudy:
             measure_seconds = time.perf_counter() - measuring  # counting and solving only, not the journal writes
             describe(trial, candidate, reference, settings)
             trial.set_user_attr("measure_seconds", measure_seconds)
-            architecture = architecture_id(candidate)
+            architecture = candidate.spec.architecture()
             # Optuna's samplers read this (≤ 0 feasible) and learn to avoid infeasible regions,
             # which they cannot do from FAILed trials.
             trial.set_constraint("budget", candidate.violation)

@@ -44,7 +44,7 @@ def analytic_objective(spec: ModelSpec, dataset, settings: dict, on_epoch) -> di
     if settings.get("seed_noise"):
         import random
 
-        accuracy += float(settings["seed_noise"]) * random.Random(f"{settings.get('seed')}:{epochs}:{spec.identity()}").uniform(-1, 1)
+        accuracy += float(settings["seed_noise"]) * random.Random(f"{settings.get('seed')}:{epochs}:{spec.architecture()}").uniform(-1, 1)
     for epoch in range(1, epochs + 1):
         if fault in ("raise", "oom", "cuda-oom", "killed"):
             FAULTS[fault](ordinal)  # at the first step, where a real training meets these
@@ -104,7 +104,7 @@ def _log_training(path: str, event: str, spec: ModelSpec, settings: dict, ordina
             handle.seek(0)
             ordinal = 1 + sum(1 for line in handle if '"event": "start"' in line)
         record = {"event": event, "training": ordinal, "pid": os.getpid(), "time": time.time(),
-                  "architecture": spec.identity(),  # the table's: a duplicate of a network shares it
+                  "architecture": spec.architecture(),  # the table's: a duplicate of a network shares it
                   "resolution": spec.resolution, "seed": settings.get("seed")}
         handle.write(json.dumps(record) + "\n")
         handle.flush()
