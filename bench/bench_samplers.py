@@ -20,12 +20,12 @@ from pathlib import Path
 
 import common
 
-TRAINED = ("complete", "pruned", "failed")
+ATTEMPTED = ("complete", "pruned", "failed")
 
 
 def trainings(table):
     """Rows that cost a training, in the order they were trained (sequential search: trial order)."""
-    return table[table["status"].isin(TRAINED)].sort_values("trial").reset_index(drop=True)
+    return table[table["status"].isin(ATTEMPTED)].sort_values("trial").reset_index(drop=True)
 
 
 def trainings_to_reach(trained, target: float) -> tuple[int | None, float | None]:

@@ -20,7 +20,7 @@ from scalesearch.study.samplers import (
     shares_from_coefficients,
     suggest_shares,
 )
-from scalesearch.model.scaling import formula_product
+from scalesearch.model.scaling import fast_compound_coefficients, formula_product
 from tests.helpers import make_study
 
 
@@ -63,11 +63,11 @@ def test_samplers_propose_alpha_exactly_one(sampler_name):
 
 def test_references_include_the_paper_point_only_for_b0_at_2x():
     labels = [r.label for r in reference_points("efficientnet_b0", 2.0, "measured")]
-    assert labels == ["paper", "paper-literal", "depth-only", "width-only", "resolution-only"]
+    assert labels == ["paper", "paper-literal", "dWr", "depth-only", "width-only", "resolution-only"]
     assert [r.label for r in reference_points("efficientnet_b0", 2.0, "formula")][0] == "paper"
     assert "paper" not in [r.label for r in reference_points("resnet50", 2.0, "measured")]
     single = {r.label: r for r in reference_points("resnet50", 3.0, "formula")}
-    for label in ("depth-only", "width-only", "resolution-only"):
+    for label in ("dWr", "depth-only", "width-only", "resolution-only"):
         reference = single[label]
         assert formula_product(reference.alpha, reference.beta, reference.gamma) == pytest.approx(3.0)
 
@@ -106,3 +106,14 @@ def test_each_sampler_is_reproducible_by_seed(sampler_name, tmp_path):
 def test_unknown_sampler_is_a_clear_error():
     with pytest.raises(InputError, match="unknown sampler"):
         make_sampler("bayes", 0)
+
+
+def test_fast_compound_scaling_gives_a_tenth_of_log_s_to_depth_and_resolution_and_the_rest_to_width():
+    # pycls's "d1_w8_g8_r1" at s = 2: d = 2^(1/10), w = 2^(8/10/2), r = 2^(1/10/2), so d·w²·r² = 2.
+    alpha, beta, gamma = fast_compound_coefficients(2.0)
+    assert (alpha, beta, gamma) == pytest.approx((1.071773, 1.319508, 1.035265), abs=1e-6)
+    assert formula_product(alpha, beta, gamma) == pytest.approx(2.0)
+    shares = [math.log(alpha), 2 * math.log(beta), 2 * math.log(gamma)]
+    assert [share / math.log(2.0) for share in shares] == pytest.approx([0.1, 0.8, 0.1])
+    dwr = next(r for r in reference_points("resnet50", 2.0, "measured") if r.label == "dWr")
+    assert dwr.solve == "along"  # measured mode keeps its direction and scales it to the budget

@@ -10,9 +10,9 @@ from tests.helpers import BASE_FLOPS, TINY, make_study
 
 def test_references_are_proposed_first_and_labelled(tmp_path):
     study = make_study(tmp_path)
-    proposals = [study.propose() for _ in range(3)]
+    proposals = [study.propose() for _ in range(4)]
     table = study.table().set_index("trial")
-    assert [table.loc[p.trial, "reference"] for p in proposals] == ["depth-only", "width-only", "resolution-only"]
+    assert [table.loc[p.trial, "reference"] for p in proposals] == ["dWr", "depth-only", "width-only", "resolution-only"]
 
 
 @pytest.mark.slow  # over ~2 s
@@ -179,7 +179,7 @@ def test_references_do_not_count_against_trials_with_fake_objective(tmp_path):
     table = study.table()
     assert (table["reference"].fillna("") == "").sum() >= 2
     assert study.searched_trainings_started() == 2
-    assert len(trainings) == 2 + 3  # two searched candidates beside the three single-dimension references
+    assert len(trainings) == 2 + 4  # two searched candidates beside dWr and the three single-dimension references
 
 
 @pytest.mark.slow  # over ~2 s

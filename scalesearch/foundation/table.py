@@ -33,7 +33,7 @@ R = True  # marks the columns a training fills
 COLUMNS: dict[str, Column] = {
     "trial": Column("Int64", "Optuna trial number"),
     "status": Column("string", "complete | infeasible | duplicate | failed | pruned | running"),
-    "reference": Column("string", "paper | paper-literal | depth-only | width-only | resolution-only, empty for searched trials"),
+    "reference": Column("string", "paper | paper-literal | dWr | depth-only | width-only | resolution-only (foundation/references.py), empty for searched trials"),
     "feasible": Column("boolean", "meets the active constraint (formula or measured) within the tolerance"),
     "reason": Column("string", "why infeasible, failed or pruned; which trial a duplicate repeats"),
     "duplicate_of": Column("Int64", "the trial whose network (and result) a duplicate reuses"),

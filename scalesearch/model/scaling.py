@@ -28,6 +28,15 @@ OFFICIAL_EFFICIENTNET = {
     "B7": (2.0, 3.1, 600, 0.5),
 }
 PAPER_COEFFICIENTS = (1.2, 1.1, 1.15)  # α, β, γ for EfficientNet-B0
+# Fast compound scaling (dWr; Dollár, Singh and Girshick 2021, pycls's scaling type "d1_w8_g8_r1"): of a FLOPs factor
+# s, depth takes 1/10 of log s, width 8/10 and resolution 1/10 (docs/design.md §3).
+FAST_COMPOUND_SHARES = (0.1, 0.8, 0.1)
+
+
+def fast_compound_coefficients(budget: float) -> tuple[float, float, float]:
+    """(α, β, γ) of fast compound scaling at ``budget``: α = s^0.1, β = s^0.4, γ = s^0.05, so α·β²·γ² = s."""
+    depth, width, resolution = FAST_COMPOUND_SHARES
+    return budget**depth, budget ** (width / 2), budget ** (resolution / 2)
 
 
 class BudgetError(InputError):

@@ -6,6 +6,7 @@ import datetime
 import pandas as pd
 
 from scalesearch.foundation.formatting import human
+from scalesearch.foundation.references import ORDER
 from scalesearch.foundation.table import missing
 from scalesearch.report.page import cards, esc, number
 from scalesearch.report.page import table as html_table
@@ -15,7 +16,6 @@ from scalesearch.runs.folder import Run
 from scalesearch.verdict.statistics import Estimate, paired_difference, pooled_sd
 from scalesearch.verdict.verdict import LATENCY_BAND, Network, Verdict, decide, difference_phrase, networks, per_network_table
 
-REFERENCE_ORDER = ("paper", "paper-literal", "depth-only", "width-only", "resolution-only")
 
 
 def status_counts(frame: pd.DataFrame) -> str:
@@ -92,8 +92,8 @@ def references(table: pd.DataFrame, verdict: Verdict | None) -> str:
     rows = table[table["reference"].notna().astype(bool)]
     if rows.empty:
         return '<p class="note">No reference trials in this run (paper point, depth-, width- or resolution-only scaling).</p>'
-    labels = [label for label in REFERENCE_ORDER if label in set(rows["reference"])]
-    labels += sorted(set(rows["reference"]) - set(REFERENCE_ORDER))
+    labels = [label for label in ORDER if label in set(rows["reference"])]
+    labels += sorted(set(rows["reference"]) - set(ORDER))
     trained = {network.architecture: network for network in networks(table)}
     body = []
     for label in labels:

@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 
 from scalesearch.foundation.errors import InputError
-from scalesearch.model.scaling import PAPER_COEFFICIENTS, formula_product
+from scalesearch.foundation.references import DEPTH_ONLY, FAST_COMPOUND, PAPER, PAPER_LITERAL, RESOLUTION_ONLY, WIDTH_ONLY
+from scalesearch.model.scaling import PAPER_COEFFICIENTS, fast_compound_coefficients, formula_product
 
 SAMPLERS = ("grid", "tpe", "gp", "nsga2", "random")
 
@@ -99,16 +100,19 @@ class Reference:
 
 
 def reference_points(space_name: str, budget: float, constraint: str) -> list[Reference]:
-    """Single-dimension scalings at the same budget, and the paper's point for EfficientNet-B0 at 2x."""
+    """The paper's point for EfficientNet-B0 at 2x, fast compound scaling (dWr: the strongest rule that needs no
+    search) and the single-dimension scalings, at the same budget. dWr and the single dimensions keep their direction
+    in measured mode: scaled along it until the measured FLOPs meet the budget."""
     references = []
     if space_name == "efficientnet_b0" and abs(budget - 2.0) < 1e-9:
-        references.append(Reference("paper", *PAPER_COEFFICIENTS))
+        references.append(Reference(PAPER, *PAPER_COEFFICIENTS))
         if constraint == "measured":
-            references.append(Reference("paper-literal", *PAPER_COEFFICIENTS, solve="none"))
+            references.append(Reference(PAPER_LITERAL, *PAPER_COEFFICIENTS, solve="none"))
+    references.append(Reference(FAST_COMPOUND, *fast_compound_coefficients(budget), solve="along"))
     references += [
-        Reference("depth-only", budget, 1.0, 1.0, solve="along"),
-        Reference("width-only", 1.0, math.sqrt(budget), 1.0, solve="along"),
-        Reference("resolution-only", 1.0, 1.0, math.sqrt(budget), solve="along"),
+        Reference(DEPTH_ONLY, budget, 1.0, 1.0, solve="along"),
+        Reference(WIDTH_ONLY, 1.0, math.sqrt(budget), 1.0, solve="along"),
+        Reference(RESOLUTION_ONLY, 1.0, 1.0, math.sqrt(budget), solve="along"),
     ]
     return references
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from scalesearch.foundation.references import FAST_COMPOUND, PAPER, SINGLE_DIMENSION
 from scalesearch.foundation.status import TrialStatus
-from scalesearch.verdict.statistics import Estimate, estimate, paired_difference
+from scalesearch.verdict.power import POWER, PairedNoise, minimum_detectable_difference, paired_noise
+from scalesearch.verdict.statistics import CONFIDENCE, Estimate, estimate, paired_difference
 
-SINGLE_DIMENSION = ("depth-only", "width-only", "resolution-only")
-PAPER = "paper"
 TIE_BREAKS = {"latency": "latency_ms", "activations": "activations", "params": "params", "none": None}
 # What latency picks by when every tied network has it: timed alone after the search (cost/latency.py). A trial's own
 # latency_ms, timed beside other trainings, is the fallback (a driver without the trials' GPU cannot time them).
@@ -27,6 +27,8 @@ LATENCY_ALONE = "latency_ms_alone"
 # measured: docs/benchmarks.md §7.
 LATENCY_BAND = 0.10
 COMPOUND_WINS, SINGLE_WINS, NO_DIFFERENCE = "compound scaling wins", "a single dimension wins", "no difference beyond the noise"
+# What one comparison found: the winner better or worse beyond the noise (the interval excludes 0), or neither.
+BETTER, WORSE, WITHIN_NOISE, NO_INTERVAL = "better", "worse", "within the noise", "no interval"
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,24 @@ class Comparison:
     against: str
     difference: Estimate | None  # winner − against, on paired seeds
 
+    @property
+    def finding(self) -> str:
+        """BETTER or WORSE where the winner differs beyond the noise (the interval excludes 0), else WITHIN_NOISE;
+        NO_INTERVAL with fewer than two shared seeds."""
+        d = self.difference
+        if d is None or d.n < 2:
+            return NO_INTERVAL
+        return BETTER if d.low > 0 else WORSE if d.high < 0 else WITHIN_NOISE
+
     def phrase(self) -> str:
         if self.difference is None:
             return f"{self.against}: no shared seeds"
-        return f"{self.against} by {difference_phrase(self.difference)}"
+        words = {BETTER: ", better beyond the noise", WORSE: ", worse beyond the noise"}.get(self.finding, "")
+        return f"{self.against} by {difference_phrase(self.difference)}{words}"
 
     def to_dict(self) -> dict:
-        return {"against": self.against, "difference": self.difference.to_dict() if self.difference else None}
+        return {"against": self.against, "difference": self.difference.to_dict() if self.difference else None,
+                "finding": self.finding}
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,24 @@ class Verdict:
     dimension: str = ""  # with SINGLE_WINS: which single-dimension scaling won
     rival: Network | None = None  # what versus_single compares with: the best single dimension, or the best compound
     tie_figure: str | None = None  # the cost the tie-break compared (Network.cost's key), None when it did not pick
+    versus_fast_compound: Comparison | None = None  # against dWr, the strongest rule that needs no search
+    noise: PairedNoise | None = None  # the seed noise of a paired difference, from every network on shared seeds
+
+    @property
+    def comparisons(self) -> tuple[Comparison, ...]:
+        return tuple(c for c in (self.versus_single, self.versus_paper, self.versus_fast_compound) if c is not None)
+
+    @property
+    def detectable(self) -> dict | None:
+        """The smallest difference the comparison with the rival would have found with 80% power, at its n and the
+        run's paired noise (verdict/power.py); None without an estimate of the noise."""
+        if self.noise is None:
+            return None
+        compared = self.versus_single.difference if self.versus_single and self.versus_single.difference else None
+        n = compared.n if compared is not None else self.winner.accuracy.n
+        value = minimum_detectable_difference(self.noise.sd, n)
+        return {"value": value if math.isfinite(value) else None, "power": POWER, "n": n, "paired_sd": self.noise.sd,
+                "degrees_of_freedom": self.noise.degrees_of_freedom, "confidence": CONFIDENCE}
 
     @property
     def sentence(self) -> str:
@@ -91,9 +122,14 @@ class Verdict:
         accuracy = self.winner.accuracy
         spread = f" ± {accuracy.half_width:.3f}" if accuracy.n > 1 else ""
         parts = [f"{outcome}: winner {self.winner.name}, accuracy {accuracy.mean:.3f}{spread} (n={accuracy.n})"]
-        comparisons = [c.phrase() for c in (self.versus_single, self.versus_paper) if c is not None]
+        comparisons = [c.phrase() for c in self.comparisons]
         if comparisons:
             parts.append("against " + "; ".join(comparisons))
+        detectable = self.detectable
+        if self.outcome == NO_DIFFERENCE and detectable and detectable["value"] is not None:
+            parts.append(f"a difference of {detectable['value']:.3f} or more would have been found with "
+                         f"{POWER:.0%} power at n = {detectable['n']} (paired sd {detectable['paired_sd']:.3f}); "
+                         "smaller ones cannot be told apart")
         if len(self.tied) > 1 and TIE_BREAKS.get(self.tie_break):
             how = " (timed alone after the search)" if self.tie_figure == "latency_alone" else ""
             parts.append(f"picked by {self.tie_break}{how} among {len(self.tied)} networks tied within the noise")
@@ -108,6 +144,8 @@ class Verdict:
                 "accuracy": accuracy.to_dict()},
             "versus_single_dimension": self.versus_single.to_dict() if self.versus_single else None,
             "versus_paper": self.versus_paper.to_dict() if self.versus_paper else None,
+            "versus_fast_compound": self.versus_fast_compound.to_dict() if self.versus_fast_compound else None,
+            "minimum_detectable_difference": self.detectable,
             "tie_break": self.tie_break, "tie_figure": self.tie_figure, "tied": list(self.tied),
             "interval": "95% Student-t interval over paired seeds (seed k: same data subset, order and init for every network)",
         }
@@ -163,8 +201,11 @@ def decide(table: pd.DataFrame, tie_break: str = "latency") -> Verdict | None:
         elif difference is not None and difference.high < 0:
             outcome, dimension = SINGLE_WINS, rival.label
     versus_paper = Comparison(PAPER, paired_difference(winner.seeds, paper.seeds)) if paper else None
+    fast = next((network for network in everything if network.label == FAST_COMPOUND and network is not winner), None)
+    versus_fast = Comparison(FAST_COMPOUND, paired_difference(winner.seeds, fast.seeds)) if fast else None
     return Verdict(outcome, winner, versus_single, versus_paper, tie_break, tuple(n.architecture for n in tied), dimension,
-                   rival, tie_figure(tied, tie_break) if len(tied) > 1 else None)
+                   rival, tie_figure(tied, tie_break) if len(tied) > 1 else None, versus_fast,
+                   paired_noise({network.architecture: network.seeds for network in everything}))
 
 
 def per_network_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,10 @@
+"""The reference trials' names, as the table's ``reference`` column holds them: the study enqueues them, the verdict
+compares with them, the report lists them in this order."""
+from __future__ import annotations
+
+PAPER = "paper"  # the paper's (α, β, γ) = (1.2, 1.1, 1.15), γ solved to the budget in measured mode
+PAPER_LITERAL = "paper-literal"  # the paper's point as given, whatever it measures
+FAST_COMPOUND = "dWr"  # fast compound scaling (Dollár et al. 2021): mostly width, a little depth and resolution
+DEPTH_ONLY, WIDTH_ONLY, RESOLUTION_ONLY = "depth-only", "width-only", "resolution-only"
+SINGLE_DIMENSION = (DEPTH_ONLY, WIDTH_ONLY, RESOLUTION_ONLY)
+ORDER = (PAPER, PAPER_LITERAL, FAST_COMPOUND, *SINGLE_DIMENSION)

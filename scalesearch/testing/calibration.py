@@ -1,0 +1,80 @@
+"""A test aid: replays a run's whole decision path on a world with a known answer, and says whether the verdict got it.
+
+The replay drives the real code a run uses (the Optuna study's proposals and duplicates, the references, the
+explore stage, the confirm stage with racing, the verdict), one training after another and without Ray; only the
+training is replaced, by ``World.accuracy`` (scalesearch/testing/worlds.py). Racing reads only complete rounds, so a
+sequential replay decides as a parallel run would (study/confirm.py).
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from scalesearch.model.scaling import ModelSpec
+from scalesearch.model.spaces import SearchSpace
+from scalesearch.testing.worlds import DIMENSIONS, World, spending_shares
+from scalesearch.verdict.verdict import COMPOUND_WINS, NO_DIFFERENCE, SINGLE_WINS, Verdict, decide
+
+RIGHT, WRONG, UNDECIDED = "right", "wrong", "undecided"
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What one replay decided, and how it stands against the world's truth."""
+
+    world: World
+    verdict: Verdict
+    grade: str  # RIGHT | WRONG | UNDECIDED: the verdict's outcome against the world's answer
+    trainings: int
+    winner_leans: str | None  # the dimension of the winner's largest share of the budget (None: the base)
+    versus_paper_claim: int  # +1 / -1 where the interval against the paper's point excludes 0 (+: winner better), else 0
+
+
+def replay(world: World, base: SearchSpace, base_flops: int, settings, tie_break: str = "latency",
+           folder: Path | None = None) -> Replay:
+    """One run of the decision path under ``settings`` (a SearchSettings) on ``world``."""
+    from scalesearch.study.proposal import Waiting
+    from scalesearch.study.search_study import SearchStudy
+
+    with tempfile.TemporaryDirectory(prefix="scalesearch-replay-") as scratch:
+        study = SearchStudy(Path(folder or scratch), base, base_flops, settings)
+        trainings = 0
+        while (proposal := study.propose()) is not None:
+            if isinstance(proposal, Waiting):  # nothing is in flight in a sequential replay
+                raise RuntimeError(f"the study waits with nothing in flight: {proposal.reason}")
+            study.complete(proposal.trial, _train(world, ModelSpec.from_dict(proposal.spec), proposal.seed, base))
+            trainings += 1
+        table = study.table()
+    verdict = decide(table, tie_break)
+    if verdict is None:
+        raise RuntimeError("no network completed on budget in a replay")
+    winner = verdict.winner
+    shares = spending_shares(winner.alpha, winner.beta, winner.gamma)
+    paper = verdict.versus_paper.difference if verdict.versus_paper is not None else None
+    claim = 0 if paper is None or paper.n < 2 or not paper.excludes_zero() else (1 if paper.mean > 0 else -1)
+    return Replay(world, verdict, grade(world, verdict), trainings,
+                  None if shares is None else DIMENSIONS[max(range(3), key=shares.__getitem__)], claim)
+
+
+def _train(world: World, spec: ModelSpec, seed: int, base: SearchSpace) -> dict:
+    ratio = spec.resolution / base.resolution
+    accuracy = world.accuracy(spec.architecture(), seed, spec.depth, spec.width, ratio)
+    # The tie-break's figure: activations grow as depth x width x resolution² (Dollár et al. 2021), and so, on a
+    # CPU, does the time of a forward pass.
+    latency = spec.depth * spec.width * ratio**2
+    return {"accuracy": accuracy, "loss": 1.0 - accuracy, "train_loss": 1.0, "epochs": 1, "train_seconds": 0.0,
+            "latency_ms": latency, "device": "none"}
+
+
+def grade(world: World, verdict: Verdict) -> str:
+    """RIGHT where the outcome is the world's answer, WRONG where it claims something the world contradicts beyond
+    the noise, UNDECIDED for "no difference" in a world that has one."""
+    outcome, dimension = verdict.outcome, verdict.dimension
+    if world.kind == "null" or world.delta == 0:
+        return RIGHT if outcome == NO_DIFFERENCE else WRONG
+    if outcome == NO_DIFFERENCE:
+        return UNDECIDED
+    if world.kind == "compound":
+        return RIGHT if outcome == COMPOUND_WINS else WRONG
+    return RIGHT if outcome == SINGLE_WINS and dimension == f"{world.kind}-only" else WRONG

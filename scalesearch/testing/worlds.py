@@ -1,0 +1,77 @@
+"""A test aid: worlds with a known answer, for measuring the verdict's error rates without training.
+
+A world says each network's true accuracy from how it spends the budget, and draws a training's accuracy as that
+truth plus seed noise shaped like the proxy's: a part shared by every network for a seed (a seed picks the data
+subset, the order and the initialisation: on the default proxy seed 1's subset was easier by 0.04 on average,
+docs/benchmarks.md §3) and a part of the network's own. Pairing seeds removes the shared part; the own part is what
+the verdict's paired intervals must see through. Its sd is the unit of an effect: ``delta`` is in sds of the paired
+difference of two networks, sqrt(2) x ``own_sd``.
+
+The mechanism, stated before any measurement (docs/design.md §6): a network spends log(FLOPs) on depth (log d),
+width (2 log w) and resolution (2 log r); its *shares* are those three over their sum.
+- ``null``: every network is as good as any other. The right verdict is "no difference beyond the noise".
+- ``compound``: a network gains ``delta`` when no dimension takes more than half of the budget, and loses it
+  linearly as one dimension takes it all (a single-dimension scaling gains nothing). The right verdict is
+  "compound scaling wins".
+- ``depth`` / ``width`` / ``resolution``: a network gains ``delta`` x its share of that dimension. The best network
+  scales that dimension alone; a verdict must never name another dimension beyond the noise.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+WORLDS = ("null", "compound", "depth", "width", "resolution")
+DIMENSIONS = ("depth", "width", "resolution")
+
+
+@dataclass(frozen=True)
+class World:
+    kind: str  # one of WORLDS
+    delta: float = 0.0  # the planted effect, in sds of a paired difference
+    own_sd: float = 0.02  # a network's own seed noise (docs/benchmarks.md §7: paired sds 0.01-0.04 at n = 3)
+    shared_sd: float = 0.02  # the seed's share, the same for every network
+    base_accuracy: float = 0.5
+    replay: int = 0  # which draw of the noise: replays differ only by it (and by the search's own seed)
+
+    def __post_init__(self):
+        if self.kind not in WORLDS:
+            raise ValueError(f"unknown world {self.kind!r}; use {', '.join(WORLDS)}")
+
+    @property
+    def effect(self) -> float:
+        """The planted effect in accuracy: delta paired-difference sds."""
+        return self.delta * math.sqrt(2) * self.own_sd
+
+    def truth(self, depth: float, width: float, resolution_ratio: float) -> float:
+        """The true (noise-free) accuracy of a network scaled by these multipliers from the proxy base."""
+        shares = spending_shares(depth, width, resolution_ratio)
+        if self.kind == "null" or shares is None:
+            return self.base_accuracy
+        if self.kind == "compound":
+            return self.base_accuracy + self.effect * min(1.0, (1.0 - max(shares)) / 0.5)
+        return self.base_accuracy + self.effect * shares[DIMENSIONS.index(self.kind)]
+
+    def accuracy(self, architecture: str, seed: int, depth: float, width: float, resolution_ratio: float) -> float:
+        """One training's accuracy: the truth plus the seed's shared noise and the network's own, repeatable."""
+        shared = _normal(f"{self.replay}:shared:{seed}") * self.shared_sd
+        own = _normal(f"{self.replay}:own:{architecture}:{seed}") * self.own_sd
+        return self.truth(depth, width, resolution_ratio) + shared + own
+
+
+def spending_shares(depth: float, width: float, resolution_ratio: float) -> tuple[float, float, float] | None:
+    """(depth, width, resolution) shares of log(FLOPs) spent; None for the unscaled base."""
+    spent = (max(0.0, math.log(depth)), max(0.0, 2 * math.log(width)), max(0.0, 2 * math.log(resolution_ratio)))
+    total = sum(spent)
+    if total < 1e-9:
+        return None
+    return tuple(part / total for part in spent)
+
+
+def _normal(key: str) -> float:
+    """A standard normal draw fixed by ``key``: the same network and seed get the same noise in every call."""
+    seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
+    return float(np.random.default_rng(seed).standard_normal())
