@@ -28,7 +28,8 @@ from common import machine  # noqa: E402
 from scalesearch.cost.measure import measure  # noqa: E402
 from scalesearch.model.scaling import proxy_base, scale  # noqa: E402
 from scalesearch.model.spaces import load_space  # noqa: E402
-from scalesearch.pipeline.options import RunOptions  # noqa: E402
+from scalesearch.pipeline.options import RunOptions, seed_plan  # noqa: E402
+from scalesearch.pipeline.options import check_seeds  # noqa: E402
 from scalesearch.study.settings import SearchSettings  # noqa: E402
 from scalesearch.testing.calibration import RIGHT, WRONG, replay  # noqa: E402
 from scalesearch.testing.worlds import World  # noqa: E402
@@ -47,13 +48,17 @@ def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def default_settings(seed: int, seeds: int | None, confirm: int | None) -> SearchSettings:
+def default_settings(seed: int, seeds: str | None, max_seeds: int | None, confirm: int | None) -> SearchSettings:
     """The default run's search settings (pipeline/options.RunOptions and the cpu-tiny preset) with its own seed."""
     options, preset = RunOptions(), PRESETS["cpu-tiny"]
+    options.seeds = seeds or options.seeds
+    options.max_seeds = max_seeds
+    check_seeds(options)
+    fixed, most = seed_plan(options)
     return SearchSettings(budget=2.0, tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
                           trials=options.trials or preset.trials, seed=seed, references=options.references,
-                          num_classes=NUM_CLASSES, seeds=seeds or options.seeds, confirm=confirm or options.confirm,
-                          allow_shrink=options.allow_shrink)
+                          num_classes=NUM_CLASSES, seeds=fixed, max_seeds=most, confirm=confirm or options.confirm,
+                          allow_shrink=options.allow_shrink, tie_break=options.tie_break)
 
 
 def one_replay(job: tuple) -> tuple:
@@ -61,11 +66,11 @@ def one_replay(job: tuple) -> tuple:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    kind, delta, index, own_sd, shared_sd, seeds, confirm = job
+    kind, delta, index, own_sd, shared_sd, seeds, max_seeds, confirm = job
     base, base_flops = proxy_setup()
     world = World(kind, delta, own_sd=own_sd, shared_sd=shared_sd, replay=index)
     clock = time.perf_counter()
-    result = replay(world, base, base_flops, default_settings(index, seeds, confirm))
+    result = replay(world, base, base_flops, default_settings(index, seeds, max_seeds, confirm))
     return kind, delta, index, result, time.perf_counter() - clock
 
 
@@ -88,7 +93,8 @@ def main() -> None:
     parser.add_argument("--deltas", nargs="+", type=float, default=[2.0], help="planted effects, in paired sds")
     parser.add_argument("--own-sd", type=float, default=0.02)
     parser.add_argument("--shared-sd", type=float, default=0.02)
-    parser.add_argument("--seeds", type=int, default=None, help="the run's --seeds (default: the run's default)")
+    parser.add_argument("--seeds", default=None, help="the run's --seeds, a number or auto (default: the run's default)")
+    parser.add_argument("--max-seeds", type=int, default=None, help="the run's --max-seeds (with --seeds auto)")
     parser.add_argument("--confirm", type=int, default=None)
     parser.add_argument("--csv", type=Path, default=None, help="one row per replay, written as they finish")
     parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="replays at once (processes)")
@@ -104,7 +110,8 @@ def main() -> None:
         writer = csv.writer(handle)
         writer.writerow(["world", "delta", "replay", "outcome", "dimension", "grade", "winner_leans", "versus_paper_claim",
                          "trainings", "seconds"])
-    jobs = [(kind, delta, index, arguments.own_sd, arguments.shared_sd, arguments.seeds, arguments.confirm)
+    jobs = [(kind, delta, index, arguments.own_sd, arguments.shared_sd, arguments.seeds, arguments.max_seeds,
+             arguments.confirm)
             for kind, delta in worlds for index in range(arguments.replays)]
     results: dict[tuple, list] = {world: [] for world in worlds}
     started = time.perf_counter()

@@ -149,6 +149,13 @@ def test_ctrl_c_stops_gracefully_with_a_readable_table_and_report_with_slow_anal
         pytest.param(["--budget", "2x", "--data", "imagenet"], "dataset", id="unknown-data"),
         pytest.param(["--budget", "2x", "--config", "missing.yaml"], "config file not found", id="config-missing"),
         pytest.param(["--budget", "2x", "--tolerance", "0"], "tolerance", id="tolerance-zero"),
+        pytest.param(["--budget", "2x", "--seeds", "auto", "--max-seeds", "0"], "--max-seeds must be at least 1",
+                     id="max-seeds-zero"),
+        pytest.param(["--budget", "2x", "--seeds", "auto", "--max-seeds", "1"], "--max-seeds must be at least 3",
+                     id="auto-with-one-seed"),
+        pytest.param(["--budget", "2x", "--seeds", "3", "--max-seeds", "2"], "--max-seeds 2 is below --seeds 3",
+                     id="max-seeds-below-seeds"),
+        pytest.param(["--budget", "2x", "--seeds", "many"], "whole number or auto", id="seeds-not-a-number"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):

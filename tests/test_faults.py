@@ -344,15 +344,18 @@ def count_trainings(entries: list[dict], recorded_keys: set) -> tuple[list, list
 # followed by a new run of the same config, which trains the same networks with the same seeds (the random
 # sampler is seeded): counted over the whole log, as this test once did, those were "trained twice after being
 # recorded" (10 of 10 in one CI run; reproduced with trials=3, 5 of 3 runs' trainings).
-@pytest.mark.parametrize("seeds, kills", [(1, KILLS), (3, CONFIRM_KILLS)], ids=["explore", "confirm-stage"])
+@pytest.mark.parametrize("seeds, kills", [(1, KILLS), (3, CONFIRM_KILLS), ("auto", CONFIRM_KILLS)],
+                         ids=["explore", "confirm-stage", "seeds-auto"])
 def test_sigkill_at_seeded_moments_then_resume_loses_no_finished_seed_and_trains_none_twice(tmp_path, seeds, kills):
-    if seeds == 1:  # explore only: each network trains once, with seed 0
+    confirming = seeds != 1
+    if not confirming:  # explore only: each network trains once, with seed 0
         config, log = write_config(tmp_path, trials=10, objective_settings={"seconds_per_epoch": 0.25})
-    else:  # 4 explore trainings, then the top 3 networks get seeds 1 and 2 (racing permitting)
-        config, log = write_config(tmp_path, trials=4, seeds=seeds, confirm=3,
+    else:  # 4 explore trainings, then the top 3 networks get seeds 1 and 2 (racing permitting); auto: up to seed 4
+        extra = {"max_seeds": 5, "references": True} if seeds == "auto" else {}  # references: what auto compares
+        config, log = write_config(tmp_path, trials=4, seeds=seeds, confirm=3, **extra,
                                    objective_settings={"seconds_per_epoch": 0.5, "seed_noise": 0.02})
     env = {"SCALESEARCH_CACHE": str(tmp_path / "measurements.jsonl")}  # cold: candidates are really measured
-    moments = kill_plan(kills=kills, confirm=seeds > 1)
+    moments = kill_plan(kills=kills, confirm=confirming)
     kills_landed, chains, runs = [], [], []
     while moments or (chains and not chains[-1]["done"]):
         if not chains or chains[-1]["done"]:  # a new run, started as a user would
@@ -396,13 +399,18 @@ def test_sigkill_at_seeded_moments_then_resume_loses_no_finished_seed_and_trains
     for chain, after in zip(chains, [*[later["log_from"] for later in chains[1:]], len(entries)]):
         table = pd.read_csv(chain["folder"] / "trials.csv").set_index("trial")
         assert not (table["status"] == "running").any()
-        assert (table[table["stage"] == "explore"]["status"] == "complete").sum() >= (10 if seeds == 1 else 4)
+        assert (table[table["stage"] == "explore"]["status"] == "complete").sum() >= (4 if confirming else 10)
         assert (chain["folder"] / "report.html").exists()
-        if seeds > 1:  # every seed the confirm stage needs is there: its plan, from the final table, asks for none
+        if confirming:  # every seed the confirm stage needs is there: its plan, from the final table, asks for none
             from scalesearch.foundation.table import load_table
+            from scalesearch.study.auto_seeds import extension
             from scalesearch.study.confirm import plan
 
-            assert plan(load_table(chain["folder"]), base_seed=0, seeds=seeds, top=3, in_flight=set()) is None
+            final = load_table(chain["folder"])
+            fixed = 3 if seeds == "auto" else seeds
+            assert plan(final, base_seed=0, seeds=fixed, top=3, in_flight=set()) is None
+            if seeds == "auto":  # and every further seed --seeds auto asks for
+                assert extension(final, base_seed=0, seeds=fixed, max_seeds=5, tie_break="latency", in_flight=set()) is None
             assert (table["stage"] == "confirm").sum() >= 3  # the first round at least: racing drops after it
         for number, (status, accuracy, _, _) in chain["finished"].items():
             kept = number in table.index and table.loc[number, "status"] == status and (
@@ -423,7 +431,7 @@ def test_sigkill_at_seeded_moments_then_resume_loses_no_finished_seed_and_trains
     print("\n".join(lines))
     assert len(kills_landed) == kills
     assert lost == [] and twice == [], "\n".join(lines)
-    if seeds > 1:
+    if confirming:
         assert confirm_finished > 0, "no kill came after a confirm seed was recorded:\n" + "\n".join(lines)
     assert all(not _carrying(run.ray_dir) for run in runs)  # nothing of any run is left running
 

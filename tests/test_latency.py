@@ -81,7 +81,7 @@ def test_the_tie_break_picks_the_best_mean_among_the_tied_networks_within_ten_pe
     table = make_table([dict(record, trial=number) for number, record in enumerate(records)])
     assert LATENCY_BAND == 0.10  # the band the answer above is worked out with
     verdict = decide(table, "latency")
-    assert set(verdict.tied) == {"A", "B", "C"} and verdict.tie_figure == "latency_alone"
+    assert set(verdict.tied) == {"A", "B", "C"} and verdict.tie_figure == "latency_ms_alone"
     assert verdict.winner.architecture == "B"
     assert decide(table, "none").winner.architecture == "C"  # no tie-break: the best mean
 
@@ -101,9 +101,9 @@ def test_a_run_with_a_tie_times_the_tied_networks_alone_once_and_picks_the_faste
     assert (per_network["min"] == per_network["max"]).all()  # one timing per network, on every row of it
     # Which of the tied wins, by these figures: the hand-made table above, whose answer is worked out by hand.
     assert verdict.winner.architecture in verdict.tied
-    assert verdict.tie_figure == "latency_alone" and "timed alone after the search" in verdict.sentence
+    assert verdict.tie_figure == "latency_ms_alone" and "timed alone after the search" in verdict.sentence
     exported = json.loads((outcome.run_dir / "winner.json").read_text())["verdict"]
-    assert exported["tie_figure"] == "latency_alone" and exported["winner"]["architecture"] == verdict.winner.architecture
+    assert exported["tie_figure"] == "latency_ms_alone" and exported["winner"]["architecture"] == verdict.winner.architecture
     assert pd.read_csv(outcome.run_dir / "trials.csv")["latency_ms_alone"].notna().sum() == len(timed)
 
     # A resume finds the timings in the study: the same figures, not timed again.
@@ -129,4 +129,4 @@ def test_a_timing_that_fails_warns_and_leaves_the_run_complete_with_the_trials_o
     with pytest.warns(UserWarning, match="could not time the .* tied networks alone .*injected"):
         outcome = scalesearch.search(budget="2x", out=str(tmp_path / "run"), **options)
     assert outcome.succeeded and outcome.table["latency_ms_alone"].isna().all()
-    assert decide(outcome.table, "latency").tie_figure == "latency"
+    assert decide(outcome.table, "latency").tie_figure == "latency_ms"

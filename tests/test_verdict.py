@@ -84,13 +84,13 @@ def test_latency_timed_alone_after_the_search_outranks_the_trials_own_when_every
                     ("r", "resolution-only", 1.0, 1.0, 1.41, 3.0, [0.58, 0.72, 0.62])])
     table["latency_ms_alone"] = table["architecture"].map({"c1": 0.5, "c2": 0.9, "r": 0.7})
     verdict = decide(table, tie_break="latency")
-    assert verdict.winner.architecture == "c1" and verdict.tie_figure == "latency_alone"
+    assert verdict.winner.architecture == "c1" and verdict.tie_figure == "latency_ms_alone"
     assert "picked by latency (timed alone after the search) among 3 networks" in verdict.sentence
-    assert verdict.to_dict()["tie_figure"] == "latency_alone"
+    assert verdict.to_dict()["tie_figure"] == "latency_ms_alone"
     # One tied network without the figure (its timing never happened): all are compared by the trials' own.
     table.loc[table["architecture"] == "r", "latency_ms_alone"] = None
     verdict = decide(table, tie_break="latency")
-    assert verdict.winner.architecture == "c2" and verdict.tie_figure == "latency"
+    assert verdict.winner.architecture == "c2" and verdict.tie_figure == "latency_ms"
     assert "timed alone" not in verdict.sentence
 
 
@@ -209,3 +209,13 @@ def test_a_win_over_the_fast_compound_rule_is_said_in_words():
     assert verdict.versus_fast_compound.finding == BETTER
     phrase = difference_phrase(verdict.versus_fast_compound.difference)
     assert f"dWr by {phrase}, better beyond the noise" in verdict.sentence
+
+
+def test_the_rival_is_a_confirmed_network_not_one_lucky_explore_seed():
+    # A compound network with one seed scores higher than the confirmed one, but the comparison needs paired seeds.
+    table = _table([("w", "width-only", 1.0, 1.41, 1.0, 1.0, [0.60, 0.70, 0.65]),
+                    ("c3", "", 1.1, 1.05, 1.1, 2.0, [0.58, 0.69, 0.64]),
+                    ("c1", "", 1.2, 1.1, 1.05, 2.0, [0.75])])
+    verdict = decide(table, "none")
+    assert verdict.winner.architecture == "w" and verdict.rival.architecture == "c3"
+    assert verdict.versus_single.difference.n == 3

@@ -81,7 +81,7 @@ def run_summary(outcome) -> str:
         if not references.empty:
             versus = ", ".join(f"{row['reference']} {row['mean']:.3f} (n={row['n']})" for _, row in references.iterrows())
             lines.append(f"references: {versus}")
-        verdict = decide(table, outcome.tie_break)
+        verdict = decide(table, outcome.tie_break, outcome.looks)
         lines.append(f"verdict: {verdict.sentence}")
     lines += curve_lines(outcome.run_dir)
     if outcome.report:

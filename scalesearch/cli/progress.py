@@ -27,7 +27,7 @@ class Progress:
         self._say(f"{record.space} at {record.budget:g}x ({record.constraint} constraint), sampler {record.sampler}, "
                   f"at most {self.total} trainings on {record.device}: {record.references} references and "
                   f"{record.trials} searched candidates, then up to {record.max_confirm} more seeds to confirm "
-                  f"(--seeds {record.seeds}, --confirm {record.confirm})")
+                  f"(--seeds {_seeds(record)}, --confirm {record.confirm})")
         self._say(f"preset {preset['name']}: proxy base at width {base.width:g}, depth {base.depth:g}, "
                   f"{base.resolution} px; {proxy['epochs']} epochs, batch {proxy['batch_size']}; data: {record.data}")
         grid = record.grid
@@ -112,3 +112,7 @@ def _clock(seconds: float) -> str:
         return "?"
     minutes, seconds = divmod(int(seconds), 60)
     return f"{minutes}:{seconds:02d}"
+
+
+def _seeds(record: RunRecord) -> str:
+    return f"auto up to {record.max_seeds}" if record.max_seeds else str(record.seeds)

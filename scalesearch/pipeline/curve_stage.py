@@ -19,11 +19,13 @@ def train_curve(table, options: RunOptions, prepared: Prepared, folder: Path, pr
     from scalesearch.study.planned import PlannedTrainings, estimated_seconds
     from scalesearch.verdict.verdict import decide
 
-    verdict = decide(table, options.tie_break)
+    verdict = decide(table, options.tie_break, prepared.search_settings.looks)
     if verdict is None:
         return
     phis = curve_phis(options.curve_phi)
-    seeds = list(range(options.seed, options.seed + options.seeds))
+    # The winner's own seeds: the fixed ones, or as many as --seeds auto gave it.
+    seeds = sorted(verdict.winner.seeds) if prepared.search_settings.max_seeds else list(
+        range(options.seed, options.seed + prepared.search_settings.seeds))
     plan, done = curve_plan(table, verdict, prepared.base, phis=phis, seeds=seeds, num_classes=prepared.num_classes,
                             cost=functools.partial(measure, counter="arithmetic"))
     stage = PlannedTrainings(folder / CURVE_FILE, plan, done)

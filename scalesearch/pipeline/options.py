@@ -27,7 +27,8 @@ class RunOptions:
     constraint: str = "measured"
     tolerance: float = 0.1
     seed: int = 0
-    seeds: int = 3  # seeds per network in the confirm stage (paired); 1: no confirm stage
+    seeds: int | str = 3  # seeds per network in the confirm stage (paired); 1: no confirm stage; "auto": until resolved
+    max_seeds: int | None = None  # with seeds "auto": at most this many per network (None: 8)
     confirm: int = 3  # the explore stage's best networks that the confirm stage trains again, beside the references
     tie_break: str = "latency"  # among networks tied within the seed noise: latency | activations | params | none
     allow_shrink: bool = False  # the paper requires α, β, γ ≥ 1
@@ -119,8 +120,7 @@ def validate(options: RunOptions) -> RunOptions:
         raise InputError("--concurrency must be at least 1")
     from scalesearch.verdict.verdict import TIE_BREAKS
 
-    if options.seeds < 1:
-        raise InputError(f"--seeds must be at least 1, got {options.seeds}")
+    check_seeds(options)
     if options.confirm < 1:
         raise InputError(f"--confirm must be at least 1, got {options.confirm}")
     if curve_phis(options.curve_phi) and options.curve_phi != RunOptions.curve_phi:
@@ -146,6 +146,45 @@ def validate(options: RunOptions) -> RunOptions:
     if options.resume and options.force:
         raise InputError("--resume and --force contradict each other: resume keeps the run, force replaces it")
     return options
+
+
+def check_seeds(options: RunOptions) -> None:
+    """--seeds N or auto, and --max-seeds with auto only (verdict/sequential.py); ``options.seeds`` normalised."""
+    from scalesearch.verdict.sequential import AUTO, AUTO_FIRST_SEEDS
+
+    seeds = options.seeds
+    if isinstance(seeds, str):
+        if seeds.strip().lower() == AUTO:
+            seeds = AUTO
+        else:
+            try:
+                seeds = int(seeds)
+            except ValueError:
+                raise InputError(f"--seeds must be a whole number or auto, got {options.seeds!r}") from None
+    if seeds != AUTO and seeds < 1:
+        raise InputError(f"--seeds must be at least 1, got {seeds}")
+    options.seeds = seeds
+    maximum = options.max_seeds
+    if maximum is None:
+        return
+    if maximum < 1:
+        raise InputError(f"--max-seeds must be at least 1, got {maximum}")
+    if seeds == AUTO and maximum < AUTO_FIRST_SEEDS:
+        raise InputError(f"--seeds auto starts from {AUTO_FIRST_SEEDS} paired seeds, so --max-seeds must be at least "
+                         f"{AUTO_FIRST_SEEDS}, got {maximum}")
+    if seeds != AUTO and maximum < seeds:
+        raise InputError(f"--max-seeds {maximum} is below --seeds {seeds}")
+    if seeds != AUTO:
+        raise InputError(f"--max-seeds applies to --seeds auto; with --seeds {seeds} every network gets {seeds}")
+
+
+def seed_plan(options: RunOptions) -> tuple[int, int | None]:
+    """(the confirm stage's fixed seeds, the most seeds --seeds auto may give; None for fixed seeds) of valid options."""
+    from scalesearch.verdict.sequential import AUTO, AUTO_FIRST_SEEDS, DEFAULT_MAX_SEEDS
+
+    if options.seeds == AUTO:
+        return AUTO_FIRST_SEEDS, options.max_seeds or DEFAULT_MAX_SEEDS
+    return int(options.seeds), None
 
 
 def save_config(folder: Path, options: RunOptions) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from scalesearch.model.scaling import proxy_base, scale
 from scalesearch.model.spaces import SearchSpace, load_space
-from scalesearch.pipeline.options import RunOptions
+from scalesearch.pipeline.options import RunOptions, seed_plan
 from scalesearch.pipeline.resources import Resources, declared_gpus, resources_for, trial_device
 from scalesearch.study.samplers import GridSpec
 from scalesearch.study.settings import SearchSettings
@@ -47,13 +47,15 @@ def prepare(options: RunOptions) -> Prepared:
     preset, dataset, settings = _data(options, device)
     base = proxy_base(full_space, preset.base_width, preset.base_depth, options.base_resolution or preset.base_resolution)
     num_classes = dataset.num_classes if dataset is not None else 10
+    seeds, max_seeds = seed_plan(options)
     base_cost = measure(scale(base), num_classes, counter="arithmetic")  # the candidates' own counter (cost/measure.py)
     search_settings = SearchSettings(
         budget=options.budget, tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
         trials=options.trials or preset.trials, seed=options.seed, references=options.references,
         num_classes=num_classes,
         grid=GridSpec(tuple(options.grid_alpha), tuple(options.grid_beta), tuple(options.grid_gamma), options.grid_step),
-        seeds=options.seeds, confirm=options.confirm, allow_shrink=options.allow_shrink,
+        seeds=seeds, max_seeds=max_seeds, confirm=options.confirm, allow_shrink=options.allow_shrink,
+        tie_break=options.tie_break,
     )
     return Prepared(resources, declared_gpus(options), device, preset, dataset, settings, base, base_cost, num_classes,
                     search_settings)

@@ -36,6 +36,7 @@ class Outcome:
     winner_json: Path | None = None
     message: str = ""  # why it failed, in one line
     tie_break: str = "latency"  # how the winner was picked among networks tied within the noise
+    looks: int = 1  # how many times the verdict could stop on a finding (--seeds auto)
 
     @property
     def succeeded(self) -> bool:
@@ -179,7 +180,8 @@ def _search(options: RunOptions, prepared: Prepared, folder: Path, under_way: _U
         record.status, record.finished = status, now()
         record.wall_seconds = under_way.earlier_seconds + time.time() - under_way.clock
         write_run_file(folder, record)
-        outcome = Outcome(study.table(), folder, status, message=message, tie_break=options.tie_break)
+        outcome = Outcome(study.table(), folder, status, message=message, tie_break=options.tie_break,
+                          looks=prepared.search_settings.looks)
         _write_outputs(outcome)
     return outcome
 

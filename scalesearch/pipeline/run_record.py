@@ -11,7 +11,7 @@ from scalesearch.pipeline.provenance import machine, now, versions
 from scalesearch.runs.record import ProxyBase, RunRecord
 
 # The options run.json repeats as they were given.
-OPTIONS_RECORDED = ("space", "budget", "tolerance", "constraint", "sampler", "seed", "seeds", "confirm", "tie_break",
+OPTIONS_RECORDED = ("space", "budget", "tolerance", "constraint", "sampler", "seed", "confirm", "tie_break",
                     "allow_shrink", "objective")
 PROXY_SETTINGS = ("epochs", "batch_size", "learning_rate")  # the trials' settings run.json shows
 
@@ -25,6 +25,7 @@ def starting_record(options: RunOptions, prepared: Prepared, study, *, name: str
         **{key: getattr(options, key) for key in OPTIONS_RECORDED},
         name=name, status=RunStatus.RUNNING, command=command or previous.command, trials=prepared.trials,
         num_classes=prepared.num_classes, device=prepared.device,
+        seeds=prepared.search_settings.seeds, max_seeds=prepared.search_settings.max_seeds,
         proxy_base=ProxyBase(width=prepared.preset.base_width, depth=prepared.preset.base_depth,
                              resolution=base.resolution, flops=cost.flops, params=cost.params,
                              activations=cost.activations),

@@ -22,7 +22,7 @@ def time_the_tied(study, prepared: Prepared, tie_break: str) -> None:
     if tie_break != "latency" or resources.address or (device == "cuda" and not torch.cuda.is_available()):
         return  # on a cluster or without the trials' GPU, this machine would time the wrong device
     table = study.table()
-    verdict = decide(table, tie_break)
+    verdict = decide(table, tie_break, prepared.search_settings.looks)
     if verdict is None or len(verdict.tied) < 2 or set(verdict.tied) <= set(study.latency_alone()):
         return
     first = table.drop_duplicates("architecture")

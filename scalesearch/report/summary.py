@@ -14,7 +14,7 @@ from scalesearch.foundation.status import RunStatus, TrialStatus
 from scalesearch.foundation.table import STATUSES, completed
 from scalesearch.runs.folder import Run
 from scalesearch.verdict.statistics import Estimate, paired_difference, pooled_sd
-from scalesearch.verdict.verdict import LATENCY_BAND, Network, Verdict, decide, difference_phrase, networks, per_network_table
+from scalesearch.verdict.verdict import LATENCY_ALONE, LATENCY_BAND, Network, Verdict, decide, difference_phrase, networks, per_network_table
 
 
 
@@ -170,7 +170,7 @@ def networks_table(table: pd.DataFrame) -> str:
              number(row["mean"]), number(row["sd"]), str(int(row["n"])),
              "–" if missing(row["low"]) else f"[{row['low']:.3f}, {row['high']:.3f}]",
              "yes" if row["feasible"] else "no",
-             "–" if missing(row.get("latency_alone")) else f"{row['latency_alone']:.2f}"] for _, row in frame.iterrows()]
+             "–" if missing(row.get(LATENCY_ALONE)) else f"{row[LATENCY_ALONE]:.2f}"] for _, row in frame.iterrows()]
     return ('<p class="note">Each network\'s accuracy over its seeds: mean, sd, n and the 95% Student-t interval '
             "(one seed has no interval). Latency: batch 1, timed alone on the machine after the search, for the networks "
             f"<code>--tie-break latency</code> chose among; within {LATENCY_BAND:.0%} counts as one speed, and the best "
@@ -181,7 +181,7 @@ def networks_table(table: pd.DataFrame) -> str:
 
 def summary_section(run: Run, winner: pd.Series | None, knee: pd.Series | None) -> str:
     """The Summary section's HTML: the verdict and its winner, the references, the seed noise, the compute spent."""
-    verdict = decide(run.table, run.tie_break) if winner is not None else None
+    verdict = decide(run.table, run.tie_break, run.looks) if winner is not None else None
     parts = [f'<p class="warn">{esc(warning)}</p>' for warning in run.warnings]
     status = run.record.status
     if status and status != RunStatus.COMPLETE:

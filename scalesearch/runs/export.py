@@ -76,7 +76,7 @@ def winner_document(run, winner, pick: str = "best") -> dict:
     document["flops_check"] = flops_check(document)
     from scalesearch.verdict.verdict import decide
 
-    verdict = decide(run.table, run.tie_break)
+    verdict = decide(run.table, run.tie_break, run.looks)
     # Beside the format, where a reader looks first: an unfinished run's winner is provisional, and the verdict
     # says how sure the choice is.
     return {"format": FORMAT, "version": VERSION, "status": str(run.record.status or "unknown"),

@@ -36,6 +36,14 @@ class Run:
         return str(self.record.tie_break or "latency")
 
     @property
+    def looks(self) -> int:
+        """How many times the run's verdict could stop on a finding: one, or with --seeds auto one per round of
+        further seeds (verdict/sequential.py); its comparisons are judged at 95% over all of them."""
+        from scalesearch.verdict.sequential import looks
+
+        return looks(int(self.record.seeds or 1), self.record.max_seeds)
+
+    @property
     def budget(self) -> float | None:
         """run.json's budget, else the table's (every trial records the budget it was run under)."""
         if isinstance(self.record.budget, (int, float)):

@@ -54,7 +54,8 @@ class RunRecord:
     sampler: str | None = None
     trials: int | None = None
     seed: int | None = None
-    seeds: int | None = None
+    seeds: int | None = None  # the confirm stage's fixed seeds
+    max_seeds: int | None = None  # with --seeds auto: the most seeds a network may get; None: seeds were fixed
     confirm: int | None = None
     tie_break: str | None = None
     allow_shrink: bool | None = None

@@ -23,6 +23,7 @@ from scalesearch.study.candidates import (
     grid_summary,
     measure_candidate,
 )
+from scalesearch.study.auto_seeds import extension, max_extension_trainings
 from scalesearch.study.confirm import CONFIRM, EXPLORE, fillers, max_confirm_trainings, plan
 from scalesearch.study.feasibility import feasible_grid
 from scalesearch.study.proposal import Proposal, Waiting, unusable_accuracy
@@ -91,7 +92,8 @@ class SearchStudy:
     def max_trainings(self) -> int:
         """The most trainings this run can do: references + searched trials + the confirm stage's seeds."""
         settings, references = self.settings, self.reference_count()
-        return references + settings.trials + max_confirm_trainings(references, seeds=settings.seeds, top=settings.confirm)
+        return (references + settings.trials + max_confirm_trainings(references, seeds=settings.seeds, top=settings.confirm)
+                + max_extension_trainings(settings.seeds, settings.max_seeds))
 
     def propose(self, max_attempts: int = 60) -> Proposal | Waiting | None:
         """The next training: the explore stage's, then the confirm stage's; ``Waiting`` while the confirm stage
@@ -170,9 +172,13 @@ class SearchStudy:
             needed, why = [], "the explore stage's last trainings rank the networks to confirm"
         else:
             needed = plan(table, base_seed=settings.seed, seeds=settings.seeds, top=settings.confirm, in_flight=in_flight)
+            why = "a round of seeds is in flight; racing decides after it"
+            if needed is None and settings.max_seeds is not None:
+                needed = extension(table, base_seed=settings.seed, seeds=settings.seeds, max_seeds=settings.max_seeds,
+                                   tie_break=settings.tie_break, in_flight=in_flight)
+                why = "a round of seeds is in flight; the verdict looks after it"
             if needed is None:
                 return None
-            why = "a round of seeds is in flight; racing decides after it"
         # While the plan waits on results, a slot trains a reference's later seed, which is needed whatever they say.
         needed = needed or fillers(table, base_seed=settings.seed, seeds=settings.seeds, in_flight=in_flight)
         if not needed:

@@ -20,3 +20,12 @@ class SearchSettings:
     seeds: int = 1  # seeds per confirmed network; 1: no confirm stage
     confirm: int = 3  # the top distinct networks of the explore stage that the confirm stage trains again
     allow_shrink: bool = False  # the paper's rule is α, β, γ ≥ 1; True lets measured mode solve γ < 1
+    max_seeds: int | None = None  # --seeds auto: further paired seeds up to this many (study/auto_seeds.py); None: fixed
+    tie_break: str = "latency"  # the verdict's, which --seeds auto asks which networks to compare
+
+    @property
+    def looks(self) -> int:
+        """How many times the verdict may stop on a finding (verdict/sequential.py)."""
+        from scalesearch.verdict.sequential import looks
+
+        return looks(self.seeds, self.max_seeds)

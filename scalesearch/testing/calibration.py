@@ -31,14 +31,16 @@ class Replay:
     versus_paper_claim: int  # +1 / -1 where the interval against the paper's point excludes 0 (+: winner better), else 0
 
 
-def replay(world: World, base: SearchSpace, base_flops: int, settings, tie_break: str = "latency",
-           folder: Path | None = None) -> Replay:
-    """One run of the decision path under ``settings`` (a SearchSettings) on ``world``."""
+def replay(world: World, base: SearchSpace, base_flops: int, settings, folder: Path | None = None) -> Replay:
+    """One run of the decision path under ``settings`` (a SearchSettings, whose tie-break and looks the verdict
+    takes) on ``world``."""
     from scalesearch.study.proposal import Waiting
     from scalesearch.study.search_study import SearchStudy
 
     with tempfile.TemporaryDirectory(prefix="scalesearch-replay-") as scratch:
-        study = SearchStudy(Path(folder or scratch), base, base_flops, settings)
+        where = Path(folder or scratch)
+        where.mkdir(parents=True, exist_ok=True)
+        study = SearchStudy(where, base, base_flops, settings)
         trainings = 0
         while (proposal := study.propose()) is not None:
             if isinstance(proposal, Waiting):  # nothing is in flight in a sequential replay
@@ -46,7 +48,7 @@ def replay(world: World, base: SearchSpace, base_flops: int, settings, tie_break
             study.complete(proposal.trial, _train(world, ModelSpec.from_dict(proposal.spec), proposal.seed, base))
             trainings += 1
         table = study.table()
-    verdict = decide(table, tie_break)
+    verdict = decide(table, settings.tie_break, settings.looks)
     if verdict is None:
         raise RuntimeError("no network completed on budget in a replay")
     winner = verdict.winner

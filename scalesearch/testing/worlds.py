@@ -7,7 +7,7 @@ docs/benchmarks.md §3) and a part of the network's own. Pairing seeds removes t
 the verdict's paired intervals must see through. Its sd is the unit of an effect: ``delta`` is in sds of the paired
 difference of two networks, sqrt(2) x ``own_sd``.
 
-The mechanism, stated before any measurement (docs/design.md §6): a network spends log(FLOPs) on depth (log d),
+The mechanism, stated before any measurement (docs/design.md §4): a network spends log(FLOPs) on depth (log d),
 width (2 log w) and resolution (2 log r); its *shares* are those three over their sum.
 - ``null``: every network is as good as any other. The right verdict is "no difference beyond the noise".
 - ``compound``: a network gains ``delta`` when no dimension takes more than half of the budget, and loses it

@@ -41,7 +41,8 @@ def t_quantile(degrees_of_freedom: int, confidence: float = CONFIDENCE) -> float
     return float(t.ppf(0.5 + confidence / 2, degrees_of_freedom))
 
 
-def estimate(values) -> Estimate:
+def estimate(values, confidence: float = CONFIDENCE) -> Estimate:
+    """Mean, sd and the ``confidence`` Student-t interval of ``values``."""
     values = [float(value) for value in values]
     n = len(values)
     if n == 0:
@@ -50,16 +51,16 @@ def estimate(values) -> Estimate:
     if n < 2:
         return Estimate(mean, math.nan, n, -math.inf, math.inf)
     sd = math.sqrt(math.fsum((value - mean) ** 2 for value in values) / (n - 1))
-    half = t_quantile(n - 1) * sd / math.sqrt(n)
+    half = t_quantile(n - 1, confidence) * sd / math.sqrt(n)
     return Estimate(mean, sd, n, mean - half, mean + half)
 
 
-def paired_difference(first: dict[int, float], second: dict[int, float]) -> Estimate | None:
+def paired_difference(first: dict[int, float], second: dict[int, float], confidence: float = CONFIDENCE) -> Estimate | None:
     """first − second over the seeds both have; None when they share none."""
     seeds = sorted(set(first) & set(second))
     if not seeds:
         return None
-    return estimate([first[seed] - second[seed] for seed in seeds])
+    return estimate([first[seed] - second[seed] for seed in seeds], confidence)
 
 
 def pooled_sd(estimates) -> float:

@@ -16,6 +16,7 @@ import pandas as pd
 from scalesearch.foundation.references import FAST_COMPOUND, PAPER, SINGLE_DIMENSION
 from scalesearch.foundation.status import TrialStatus
 from scalesearch.verdict.power import POWER, PairedNoise, minimum_detectable_difference, paired_noise
+from scalesearch.verdict.sequential import corrected_confidence
 from scalesearch.verdict.statistics import CONFIDENCE, Estimate, estimate, paired_difference
 
 TIE_BREAKS = {"latency": "latency_ms", "activations": "activations", "params": "params", "none": None}
@@ -39,7 +40,7 @@ class Network:
     beta: float
     gamma: float
     feasible: bool
-    cost: dict  # latency_ms, activations, params: what the tie-break may pick by
+    cost: dict  # by the table's column names (latency_ms, latency_ms_alone, activations, params, flops): medians
     seeds: dict  # seed → accuracy
 
     @property
@@ -63,6 +64,7 @@ def difference_phrase(difference: Estimate) -> str:
 class Comparison:
     against: str
     difference: Estimate | None  # winner − against, on paired seeds
+    network: Network | None = None  # what the winner is compared with
 
     @property
     def finding(self) -> str:
@@ -94,9 +96,15 @@ class Verdict:
     tied: tuple[str, ...]  # architectures tied with the best mean (the winner among them)
     dimension: str = ""  # with SINGLE_WINS: which single-dimension scaling won
     rival: Network | None = None  # what versus_single compares with: the best single dimension, or the best compound
-    tie_figure: str | None = None  # the cost the tie-break compared (Network.cost's key), None when it did not pick
+    tie_figure: str | None = None  # the column the tie-break compared (a Network.cost key), None when it did not pick
     versus_fast_compound: Comparison | None = None  # against dWr, the strongest rule that needs no search
     noise: PairedNoise | None = None  # the seed noise of a paired difference, from every network on shared seeds
+    looks: int = 1  # how many times the run's seeds could stop on a finding (--seeds auto: verdict/sequential.py)
+
+    @property
+    def confidence(self) -> float:
+        """The level every comparison is judged at: 95% over all the run's looks together."""
+        return corrected_confidence(self.looks)
 
     @property
     def comparisons(self) -> tuple[Comparison, ...]:
@@ -110,9 +118,9 @@ class Verdict:
             return None
         compared = self.versus_single.difference if self.versus_single and self.versus_single.difference else None
         n = compared.n if compared is not None else self.winner.accuracy.n
-        value = minimum_detectable_difference(self.noise.sd, n)
+        value = minimum_detectable_difference(self.noise.sd, n, confidence=self.confidence)
         return {"value": value if math.isfinite(value) else None, "power": POWER, "n": n, "paired_sd": self.noise.sd,
-                "degrees_of_freedom": self.noise.degrees_of_freedom, "confidence": CONFIDENCE}
+                "degrees_of_freedom": self.noise.degrees_of_freedom, "confidence": self.confidence}
 
     @property
     def sentence(self) -> str:
@@ -131,9 +139,16 @@ class Verdict:
                          f"{POWER:.0%} power at n = {detectable['n']} (paired sd {detectable['paired_sd']:.3f}); "
                          "smaller ones cannot be told apart")
         if len(self.tied) > 1 and TIE_BREAKS.get(self.tie_break):
-            how = " (timed alone after the search)" if self.tie_figure == "latency_alone" else ""
+            how = " (timed alone after the search)" if self.tie_figure == LATENCY_ALONE else ""
             parts.append(f"picked by {self.tie_break}{how} among {len(self.tied)} networks tied within the noise")
-        return "; ".join(parts) + " (95% t-intervals of paired seed differences)"
+        return "; ".join(parts) + f" ({self.interval_words})"
+
+    @property
+    def interval_words(self) -> str:
+        if self.looks == 1:
+            return f"{CONFIDENCE:.0%} t-intervals of paired seed differences"
+        return (f"{self.confidence:.1%} t-intervals of paired seed differences: {CONFIDENCE:.0%} over the run's "
+                f"{self.looks} looks, Bonferroni")
 
     def to_dict(self) -> dict:
         accuracy = self.winner.accuracy
@@ -147,7 +162,9 @@ class Verdict:
             "versus_fast_compound": self.versus_fast_compound.to_dict() if self.versus_fast_compound else None,
             "minimum_detectable_difference": self.detectable,
             "tie_break": self.tie_break, "tie_figure": self.tie_figure, "tied": list(self.tied),
-            "interval": "95% Student-t interval over paired seeds (seed k: same data subset, order and init for every network)",
+            "interval": f"{self.confidence:.4g} Student-t interval over paired seeds (seed k: same data subset, order and "
+                        "init for every network)",
+            "confidence": self.confidence, "looks": self.looks,
         }
 
 
@@ -158,16 +175,18 @@ def networks(table: pd.DataFrame) -> list[Network]:
     for architecture, group in rows.groupby("architecture", sort=False):
         first = group.iloc[0]
         label = "" if pd.isna(first["reference"]) else str(first["reference"])
-        columns = {**TIE_BREAKS, "flops": "flops", "latency_alone": LATENCY_ALONE}
-        cost = {key: _number(group[column].median()) if column in group else None for key, column in columns.items() if column}
+        columns = [column for column in TIE_BREAKS.values() if column] + ["flops", LATENCY_ALONE]
+        cost = {column: _number(group[column].median()) if column in group else None for column in columns}
         seeds = {int(seed): float(accuracy) for seed, accuracy in zip(group["seed"].fillna(0), group["accuracy"])}
         out.append(Network(str(architecture), label, float(first["alpha"]), float(first["beta"]), float(first["gamma"]),
                            bool(group["feasible"].fillna(False).all()), cost, seeds))
     return out
 
 
-def decide(table: pd.DataFrame, tie_break: str = "latency") -> Verdict | None:
-    """The verdict, or None when no network completed on budget."""
+def decide(table: pd.DataFrame, tie_break: str = "latency", looks: int = 1) -> Verdict | None:
+    """The verdict, or None when no network completed on budget. ``looks``: how many times the run could have stopped
+    on a finding (``--seeds auto``); every comparison is then judged at 95% over all of them (verdict/sequential.py)."""
+    confidence = corrected_confidence(looks)
     everything = networks(table)
     on_budget = [network for network in everything if network.feasible]
     if not on_budget:
@@ -188,24 +207,26 @@ def decide(table: pd.DataFrame, tie_break: str = "latency") -> Verdict | None:
         # accuracy is no rival at equal FLOPs.
         rivals = [network for network in on_budget if _dimension(network) is None]
         if rivals:
-            rival = max(rivals, key=lambda network: network.accuracy.mean)
-            versus_single = Comparison(f"the best compound {rival.name}", paired_difference(winner.seeds, rival.seeds))
+            rival = max(rivals, key=_confirmed_then_best)
+            versus_single = Comparison(f"the best compound {rival.name}",
+                                       paired_difference(winner.seeds, rival.seeds, confidence), rival)
             if versus_single.difference is not None and versus_single.difference.low > 0:
                 outcome, dimension = SINGLE_WINS, _dimension(winner)
     elif single:
-        rival = max(single, key=lambda network: network.accuracy.mean)
-        versus_single = Comparison(rival.label, paired_difference(winner.seeds, rival.seeds))
+        rival = max(single, key=_confirmed_then_best)
+        versus_single = Comparison(rival.label, paired_difference(winner.seeds, rival.seeds, confidence), rival)
         difference = versus_single.difference
         if difference is not None and difference.low > 0:
             outcome = COMPOUND_WINS
         elif difference is not None and difference.high < 0:
             outcome, dimension = SINGLE_WINS, rival.label
-    versus_paper = Comparison(PAPER, paired_difference(winner.seeds, paper.seeds)) if paper else None
+    versus_paper = Comparison(PAPER, paired_difference(winner.seeds, paper.seeds, confidence), paper) if paper else None
     fast = next((network for network in everything if network.label == FAST_COMPOUND and network is not winner), None)
-    versus_fast = Comparison(FAST_COMPOUND, paired_difference(winner.seeds, fast.seeds)) if fast else None
+    versus_fast = (Comparison(FAST_COMPOUND, paired_difference(winner.seeds, fast.seeds, confidence), fast)
+                   if fast else None)
     return Verdict(outcome, winner, versus_single, versus_paper, tie_break, tuple(n.architecture for n in tied), dimension,
                    rival, tie_figure(tied, tie_break) if len(tied) > 1 else None, versus_fast,
-                   paired_noise({network.architecture: network.seeds for network in everything}))
+                   paired_noise({network.architecture: network.seeds for network in everything}), looks)
 
 
 def per_network_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -219,6 +240,12 @@ def per_network_table(table: pd.DataFrame) -> pd.DataFrame:
                      "low": accuracy.low if accuracy.n > 1 else math.nan,
                      "high": accuracy.high if accuracy.n > 1 else math.nan, **network.cost})
     return pd.DataFrame(rows)
+
+
+def _confirmed_then_best(network: Network) -> tuple[int, float]:
+    """A rival is the network of its group with the most seeds, the best mean among those: the comparison the verdict
+    exists for needs the seeds of both sides, and one lucky explore seed is no confirmed rival."""
+    return network.accuracy.n, network.accuracy.mean
 
 
 def _dimension(network: Network) -> str | None:
@@ -237,12 +264,12 @@ def _tied(network: Network, best: Network) -> bool:
 
 
 def tie_figure(tied: list[Network], tie_break: str) -> str | None:
-    """The cost the tie-break compares: for latency, the figure timed alone when every tied network has one."""
+    """The column the tie-break compares: for latency, the figure timed alone when every tied network has one."""
     if TIE_BREAKS.get(tie_break) is None:
         return None
-    if tie_break == "latency" and tied and all(network.cost.get("latency_alone") is not None for network in tied):
-        return "latency_alone"
-    return tie_break
+    if tie_break == "latency" and tied and all(network.cost.get(LATENCY_ALONE) is not None for network in tied):
+        return LATENCY_ALONE
+    return TIE_BREAKS[tie_break]
 
 
 def _pick(tied: list[Network], tie_break: str) -> Network | None:
@@ -255,7 +282,7 @@ def _pick(tied: list[Network], tie_break: str) -> Network | None:
     cheapest = min(network.cost[key] for network in known)
     # The band is for the timed-alone figure only: the trials' own spread far wider, and a run recorded before
     # it was timed alone keeps the pick its winner.json names.
-    band = cheapest * (1 + LATENCY_BAND) if key == "latency_alone" else cheapest
+    band = cheapest * (1 + LATENCY_BAND) if key == LATENCY_ALONE else cheapest
     equal = [network for network in known if network.cost[key] <= band]
     return max(equal, key=lambda network: (network.accuracy.mean, -(network.cost.get("flops") or 0)))
 

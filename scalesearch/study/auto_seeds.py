@@ -1,0 +1,57 @@
+"""``--seeds auto``: after the confirm stage's fixed rounds, further rounds of paired seeds for the networks the verdict
+compares, until its comparison is resolved at a look or every network has ``--max-seeds`` (verdict/sequential.py
+says when the verdict looks, when a comparison is resolved and how sure each look must be).
+
+Each round's networks are the verdict's own, decided on the rounds before it only: the winner, its rival (the best
+single dimension, or the best compound), the paper's point and dWr. They get the next seed together, so every
+comparison stays paired. Like the confirm stage, everything is derived from the table's finished rows: a resumed
+run plans exactly what is missing, and which training of a round finished first changes nothing.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from scalesearch.foundation.status import ATTEMPTED
+from scalesearch.verdict.sequential import corrected_confidence, look_points, resolved
+from scalesearch.verdict.verdict import Verdict, decide
+
+# The most networks a round trains: the winner, its rival, the paper's point, dWr.
+PER_ROUND = 4
+
+
+def extension(table: pd.DataFrame, *, base_seed: int, seeds: int, max_seeds: int, tie_break: str,
+              in_flight: set[tuple[str, int]]) -> list[tuple[str, int]] | None:
+    """The (architecture, seed) trainings needed now; [] while a round waits on trainings in flight; None once the
+    verdict's comparison is resolved or the seeds are spent."""
+    points = look_points(seeds, max_seeds)
+    attempted = table[table["status"].isin(ATTEMPTED)]
+    tried = set(zip(attempted["architecture"], attempted["seed"].fillna(base_seed).astype(int)))
+    for round_ in range(seeds, max_seeds):  # round_ seeds are done before it: base_seed … base_seed + round_ − 1
+        seed = base_seed + round_
+        verdict = decide(table[table["seed"].fillna(base_seed) < seed], tie_break, len(points))
+        if verdict is None:
+            return None
+        if round_ in points and resolved(_compared(verdict), max_seeds, corrected_confidence(len(points)),
+                                         first_look=round_ == points[0]):
+            return None
+        wanted = [(architecture, seed) for architecture in members(verdict)]
+        needed = [pair for pair in wanted if pair not in tried]
+        if needed:
+            return [pair for pair in needed if pair not in in_flight]
+    return None
+
+
+def members(verdict: Verdict) -> list[str]:
+    """The networks a round trains: those the verdict compares, the winner first."""
+    networks = [verdict.winner, verdict.rival]
+    networks += [comparison.network for comparison in (verdict.versus_paper, verdict.versus_fast_compound)
+                 if comparison is not None]
+    return list(dict.fromkeys(network.architecture for network in networks if network is not None))
+
+
+def max_extension_trainings(seeds: int, max_seeds: int | None) -> int:
+    return 0 if max_seeds is None else max(0, max_seeds - seeds) * PER_ROUND
+
+
+def _compared(verdict: Verdict):
+    return verdict.versus_single.difference if verdict.versus_single is not None else None
