@@ -80,7 +80,7 @@ def _add_run(commands) -> None:
     how.add_argument("--seed", type=int, help="seed of the sampler and the first seed of every network (default: 0)")
     how.add_argument("--seeds", help="seeds per network in the confirm stage, paired across networks; 1: no confirm "
                                      "stage; auto: 3, then further seeds for the networks the verdict compares until "
-                                     "its comparison is resolved (default: 3)")
+                                     "its comparison is resolved (default: auto)")
     how.add_argument("--max-seeds", type=int, help="with --seeds auto, the most seeds a network gets (default: 8)")
     how.add_argument("--confirm", type=int, help="how many of the explore stage's best networks the confirm stage "
                                                  "trains again, beside every reference (default: 3)")
