@@ -36,7 +36,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import NUM_CLASSES, Trainer, machine, preset, proxy_setup  # noqa: E402
 
-from scalesearch.model.scaling import ModelSpec, scale  # noqa: E402
+from scalesearch.model.scaling import scale  # noqa: E402
 from scalesearch.foundation.status import TrialStatus  # noqa: E402
 from scalesearch.study.feasibility import evaluate  # noqa: E402
 from scalesearch.study.samplers import GridSpec, formula_feasible, grid_points  # noqa: E402

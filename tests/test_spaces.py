@@ -1,5 +1,5 @@
 """Search spaces: built-ins, a user's own file, and the errors a user meets."""
-import textwrap
+
 
 import pytest
 import torch

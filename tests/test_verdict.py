@@ -219,3 +219,9 @@ def test_the_rival_is_a_confirmed_network_not_one_lucky_explore_seed():
     verdict = decide(table, "none")
     assert verdict.winner.architecture == "w" and verdict.rival.architecture == "c3"
     assert verdict.versus_single.difference.n == 3
+
+
+def test_power_stays_a_number_far_in_the_tails():
+    # A difference of thousands of sds (a stand-in objective's repeatable noise): scipy's noncentral t gives NaN there.
+    assert power(0.25, 1e-5, 3) == 1.0 and power(0.0, 1e-5, 3) < 0.06
+    assert 0 < minimum_detectable_difference(1e-5, 3) < 1e-3

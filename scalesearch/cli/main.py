@@ -1,13 +1,13 @@
-"""Command line: parse options, call the package, turn errors into one line and an exit code."""
+"""Command line: parse options, hand them to their command (cli/commands.py), turn errors into one line and an exit code."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from scalesearch.cli import commands as handlers
+from scalesearch.cli.commands import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 from scalesearch.foundation.errors import InputError
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -25,7 +25,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _add_spaces(commands) -> None:
     parser = commands.add_parser("spaces", help="list the built-in search spaces", description="List the built-in search spaces.")
     _common(parser)
-    parser.set_defaults(handler=_cmd_spaces)
+    parser.set_defaults(handler=handlers.cmd_spaces)
 
 
 def _add_extrapolate(commands) -> None:
@@ -46,7 +46,7 @@ def _add_extrapolate(commands) -> None:
     parser.add_argument("--resolution-multiple", type=int, default=1, help="round resolutions to this many pixels (default: 1)")
     parser.add_argument("--json", metavar="PATH", help="also write the coefficients JSON here")
     _common(parser)
-    parser.set_defaults(handler=_cmd_extrapolate)
+    parser.set_defaults(handler=handlers.cmd_extrapolate)
 
 
 RUN_EXAMPLES = """examples:
@@ -114,7 +114,7 @@ def _add_run(commands) -> None:
     output.add_argument("--config", help="YAML file with any of these options (command line wins)")
     parser.add_argument("--debug", action="store_true", default=False, help="show tracebacks instead of one-line errors")
     parser.add_argument("-v", "--verbose", action="store_true", default=False, help="show Ray's and fvcore's own output")
-    parser.set_defaults(handler=_cmd_run)
+    parser.set_defaults(handler=handlers.cmd_run)
 
 
 def _add_report(commands) -> None:
@@ -126,7 +126,7 @@ def _add_report(commands) -> None:
                         help="one file: plotly.js inside the page instead of plotly.min.js beside it (several MB "
                              "larger); for a report you mail or copy on its own")
     _common(parser)
-    parser.set_defaults(handler=_cmd_report)
+    parser.set_defaults(handler=handlers.cmd_report)
 
 
 def _add_export(commands) -> None:
@@ -139,7 +139,7 @@ def _add_export(commands) -> None:
     parser.add_argument("--csv", metavar="PATH", help="also write the trials table as CSV")
     parser.add_argument("--parquet", metavar="PATH", help="also write the trials table as Parquet")
     _common(parser)
-    parser.set_defaults(handler=_cmd_export)
+    parser.set_defaults(handler=handlers.cmd_export)
 
 
 def _add_check(commands) -> None:
@@ -153,7 +153,7 @@ def _add_check(commands) -> None:
     parser.add_argument("--epochs-factor", type=int, default=4, help="how many times the proxy's epochs (default: 4)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per network of the longer training (default: 1)")
     _common(parser)
-    parser.set_defaults(handler=_cmd_check)
+    parser.set_defaults(handler=handlers.cmd_check)
 
 
 def _add_show(commands) -> None:
@@ -162,103 +162,7 @@ def _add_show(commands) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR")
     parser.add_argument("--all", action="store_true", help="every column, not just the main ones")
     _common(parser)
-    parser.set_defaults(handler=_cmd_show)
-
-
-def _cmd_run(args) -> int:
-    from scalesearch.cli.console import run_summary
-    from scalesearch.cli.progress import Progress
-    from scalesearch.pipeline.options import options_from
-    from scalesearch.pipeline.run import run
-
-    options = options_from(vars(args))
-    progress = Progress()
-    try:
-        outcome = run(options, progress=progress, command=" ".join(["scalesearch", *sys.argv[1:]]))
-    finally:
-        progress.end()
-    print(run_summary(outcome))
-    return EXIT_OK if outcome.succeeded else EXIT_FAILED
-
-
-def _cmd_check(args) -> int:
-    from scalesearch.cli.console import fidelity_lines
-    from scalesearch.cli.progress import Progress
-    from scalesearch.pipeline.check import check
-
-    progress = Progress()
-    try:
-        fidelity = check(args.run_dir, epochs_factor=args.epochs_factor, seeds=args.seeds, progress=progress,
-                         command=" ".join(["scalesearch", *sys.argv[1:]]))
-    finally:
-        progress.end()
-    print("\n".join(fidelity_lines(fidelity)))
-    print(f"report: {args.run_dir}/report.html")
-    return EXIT_OK if fidelity.status == "complete" else EXIT_FAILED
-
-
-def _cmd_report(args) -> int:
-    from scalesearch.report.write import write_report
-
-    print(f"wrote {write_report(args.run_dir, args.out, self_contained=args.self_contained)}")
-    return EXIT_OK
-
-
-def _cmd_export(args) -> int:
-    from scalesearch.runs.export import export_run
-
-    written = export_run(args.run_dir, args.json, args.pick, args.csv, args.parquet)
-    for path in written.values():
-        print(f"wrote {path}")
-    return EXIT_OK
-
-
-def _cmd_show(args) -> int:
-    from scalesearch.cli.console import trials_table
-    from scalesearch.foundation.table import load_table
-
-    print(trials_table(load_table(args.run_dir), every_column=args.all))
-    return EXIT_OK
-
-
-def _cmd_spaces(args) -> int:
-    from scalesearch.cli.console import format_table
-    from scalesearch.model.spaces import builtin_spaces
-
-    rows = [
-        [space.name, space.resolution, sum(stage.repeats for stage in space.stages), space.description]
-        for space in builtin_spaces().values()
-    ]
-    print(format_table(["name", "resolution", "blocks", "description"], rows))
-    print("\nYour own: --space path/to/file.py:NAME (a scalesearch.model.spaces.SearchSpace)")
-    return EXIT_OK
-
-
-def _cmd_extrapolate(args) -> int:
-    from scalesearch.cli.console import extrapolation_table
-    from scalesearch.runs.coefficients import coefficients_document, write_document
-    from scalesearch.model.scaling import FLOPS_CONVENTION, check_coefficients, parse_budget, parse_phis
-
-    check_coefficients(args.alpha, args.beta, args.gamma)
-    phis = parse_phis(args.phi)
-    budget = parse_budget(args.budget) if args.budget else None
-    if args.num_classes < 1:
-        raise InputError(f"--num-classes must be at least 1, got {args.num_classes}")
-    document = coefficients_document(
-        args.space, args.alpha, args.beta, args.gamma, budget=budget, phis=phis,
-        num_classes=args.num_classes, resolution_multiple=args.resolution_multiple,
-    )
-    print(f"{document['space']}: alpha={args.alpha:g} beta={args.beta:g} gamma={args.gamma:g}  "
-          f"alpha*beta^2*gamma^2 = {document['formula_product']:.3f}")
-    print(extrapolation_table(document["models"]))
-    if "official" in document:
-        print("\nOfficial EfficientNet B0-B7 (hand-adjusted, not exactly the formula):")
-        print(extrapolation_table(document["official"]))
-    print(f"\nFLOPs: {FLOPS_CONVENTION}")
-    if args.json:
-        path = write_document(document, args.json)
-        print(f"wrote {path}")
-    return EXIT_OK
+    parser.set_defaults(handler=handlers.cmd_show)
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from scalesearch.foundation.errors import InputError
-from scalesearch.foundation.run_files import CHECK_TABLE
+from scalesearch.foundation.run_files import CHECK_TABLE, CONFIG_FILE, RUN_FILE, is_run
 from scalesearch.runs.check_files import write_fidelity
 from scalesearch.verdict.fidelity import CheckedNetwork, Fidelity, rank_agreement
 
@@ -19,16 +19,15 @@ def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progre
           command: str | None = None) -> Fidelity:
     from scalesearch.pipeline.folder_claim import claim_folder, refuse_if_in_use
     from scalesearch.pipeline.objectives import OBJECTIVES
-    from scalesearch.pipeline.options import CONFIG_FILE, options_from, validate
+    from scalesearch.pipeline.options import options_from, validate
     from scalesearch.pipeline.prepare import prepare
     from scalesearch.pipeline.ray_runner import run_trials
     from scalesearch.pipeline.ray_session import check_resources, slots, start_ray, stop_ray
-    from scalesearch.runs.record import RUN_FILE
     from scalesearch.foundation.table import load_table
     from scalesearch.study.planned import PlannedTrainings
 
     folder = Path(run_dir)
-    if not folder.is_dir() or not (folder / RUN_FILE).exists() or not (folder / CONFIG_FILE).exists():
+    if not folder.is_dir() or not is_run(folder) or not (folder / CONFIG_FILE).exists():
         raise InputError(f"{folder} is not a scalesearch run folder (it has no {RUN_FILE} and {CONFIG_FILE})")
     if epochs_factor < 1:
         raise InputError(f"--epochs-factor must be at least 1, got {epochs_factor}")

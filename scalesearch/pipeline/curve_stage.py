@@ -15,7 +15,8 @@ def train_curve(table, options: RunOptions, prepared: Prepared, folder: Path, pr
     from scalesearch.pipeline.options import curve_phis
     from scalesearch.pipeline.ray_runner import run_trials
     from scalesearch.pipeline.ray_session import slots
-    from scalesearch.study.curve import CURVE_FILE, curve_plan
+    from scalesearch.foundation.run_files import CURVE_FILE
+    from scalesearch.study.curve import curve_plan
     from scalesearch.study.planned import PlannedTrainings, estimated_seconds
     from scalesearch.verdict.verdict import decide
 

@@ -141,6 +141,15 @@ def refuse_if_in_use(folder: Path) -> None:
         pass
 
 
+def lock_command(folder: Path) -> str | None:
+    """The command of the run whose lock file is in ``folder`` (None when there is none, or it says none)."""
+    try:
+        info = json.loads((Path(folder) / LOCK_FILE).read_text())
+        return info.get("command") if isinstance(info, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
 def _in_use(folder: Path, text: str) -> InputError:
     try:
         info = json.loads(text)

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scalesearch.foundation.errors import InputError
-from scalesearch.foundation.run_files import is_run
+from scalesearch.foundation.run_files import CONFIG_FILE, LOCK_FILE, is_run
 from scalesearch.foundation.status import ATTEMPTED, RunStatus, TrialStatus
 from scalesearch.pipeline.full_disk import raise_if_disk_full, resume_it, start_it_again
-from scalesearch.pipeline.options import CONFIG_FILE, RunOptions, save_config, validate
+from scalesearch.pipeline.options import RunOptions, save_config, validate
 from scalesearch.pipeline.prepare import Prepared, prepare
 from scalesearch.pipeline.provenance import now
-from scalesearch.runs.record import RUN_FILE, RunRecord, read_run_file, write_run_file
+from scalesearch.runs.record import RunRecord, read_run_file, write_run_file
 
 if TYPE_CHECKING:  # imported where they are used (Optuna)
     from scalesearch.pipeline.ray_session import RaySession
@@ -189,17 +188,16 @@ def _search(options: RunOptions, prepared: Prepared, folder: Path, under_way: _U
 def _refuse_a_resume_of_a_run_never_set_up(folder: Path) -> None:
     """A run stopped (killed, or its disk full) after it took its folder but before it wrote config.yaml trained
     nothing, and its options are unknown: resumed, it would run the defaults. Say how to start it again."""
-    from scalesearch.pipeline.folder_claim import ASIDE_PREFIX, LOCK_FILE
+    from scalesearch.pipeline.folder_claim import ASIDE_PREFIX, lock_command
 
     if not (folder / LOCK_FILE).exists() or (folder / CONFIG_FILE).exists():
         return  # not a run stopped in its setup: claim_folder says what it is
-    command = None
-    for name in (RUN_FILE, LOCK_FILE):  # run.json, else the lock file of the run that took the folder
-        try:
-            command = command or json.loads((folder / name).read_text()).get("command")
-        except (OSError, ValueError, AttributeError):
-            pass
-    again = command or f"the same options and --out {folder}"
+    try:
+        record = read_run_file(folder)
+    except InputError:  # a damaged run.json: the lock file may still say the command
+        record = None
+    # run.json's command, else the lock file's, of the run that took the folder
+    again = (record.command if record else None) or lock_command(folder) or f"the same options and --out {folder}"
     asides = sorted(folder.glob(f"{ASIDE_PREFIX}*"))
     if asides:  # a --force stopped before its new run was under way: the run it replaces is still there
         raise InputError(f"cannot resume: {folder} was stopped while --force replaced its run, before the new one was "

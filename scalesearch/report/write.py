@@ -22,7 +22,8 @@ from scalesearch.foundation.formatting import human
 from scalesearch.foundation.errors import InputError
 from scalesearch.foundation.atomic import write_atomically
 from scalesearch.runs.coefficients import read_document, write_document
-from scalesearch.runs.export import WINNER_JSON, document_matches, winner_document
+from scalesearch.foundation.run_files import WINNER_JSON
+from scalesearch.runs.export import document_matches, winner_document
 from scalesearch.report.figures import extrapolation_figure, pareto_figure, progress_figure, space_figure
 from scalesearch.foundation.table import missing
 from scalesearch.report.page import badge, definitions, esc, number, page, table, write_plotly_js

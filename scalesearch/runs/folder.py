@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from scalesearch.foundation.errors import InputError
-from scalesearch.runs.record import RUN_FILE, RunRecord
+from scalesearch.foundation.run_files import RUN_FILE
+from scalesearch.runs.record import RunRecord
 from scalesearch.foundation.table import load_table
 
-RUN_JSON = RUN_FILE
 
 
 @dataclass
@@ -58,14 +58,14 @@ def read_run(run_dir: str | Path) -> Run:
     table = load_table(path)
     warnings: list[str] = []
     record = RunRecord()
-    record_path = path / RUN_JSON
+    record_path = path / RUN_FILE
     if not record_path.exists():
-        warnings.append(f"{RUN_JSON} is missing: the run's settings and provenance are unknown")
+        warnings.append(f"{RUN_FILE} is missing: the run's settings and provenance are unknown")
     else:
         try:
             loaded = json.loads(record_path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            warnings.append(f"{RUN_JSON} is unreadable ({type(error).__name__}); the run's settings are unknown")
+            warnings.append(f"{RUN_FILE} is unreadable ({type(error).__name__}); the run's settings are unknown")
         else:
             try:
                 record = RunRecord.from_json(loaded)
@@ -78,6 +78,6 @@ def require_space(run: Run) -> str:
     """The full search space the run scaled (a built-in name or ``path.py:NAME``)."""
     space = run.record.space
     if not isinstance(space, str) or not space:
-        detail = run.warnings[0] if run.warnings else f"{RUN_JSON} names no space"
+        detail = run.warnings[0] if run.warnings else f"{RUN_FILE} names no space"
         raise InputError(f"cannot tell which search space {run.path} used: {detail}")
     return space

@@ -15,7 +15,6 @@ from scalesearch.model.spaces import SearchSpace
 from scalesearch.study.planned import Planned
 from scalesearch.study.rebuild import rebuild
 from scalesearch.foundation.status import TrialStatus
-from scalesearch.foundation.run_files import CURVE_FILE
 
 BASE, WINNER, RIVAL = "base", "winner", "rival"
 

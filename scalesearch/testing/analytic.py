@@ -40,7 +40,9 @@ def analytic_objective(spec: ModelSpec, dataset, settings: dict, on_epoch) -> di
     score = (math.log(blocks) + 0.8 * math.log(width) + 1.5 * math.log(spec.resolution)) / 3.0
     balance = -((math.log(blocks) - 1.3 * math.log(spec.resolution) + 1.5) ** 2) / 20.0
     accuracy = 1.0 / (1.0 + math.exp(-(score + balance - 3.3)))
-    epochs = int(settings.get("epochs", 2))
+    from scalesearch.training.proxy import ProxyConfig
+
+    epochs = int(settings.get("epochs", ProxyConfig.epochs))  # the proxy's length unless told: one owner
     if settings.get("seed_noise"):
         import random
 

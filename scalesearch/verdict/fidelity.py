@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from pathlib import Path
 
 from scalesearch.foundation.errors import InputError
 from scalesearch.foundation.run_files import CHECK_FILE

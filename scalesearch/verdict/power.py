@@ -61,7 +61,10 @@ def power(difference: float, sd: float, n: int, confidence: float = CONFIDENCE) 
 
     critical = t_quantile(n - 1, confidence)
     shift = difference * math.sqrt(n) / sd
-    return float(nct.sf(critical, n - 1, shift) + nct.cdf(-critical, n - 1, shift))
+    value = float(nct.sf(critical, n - 1, shift) + nct.cdf(-critical, n - 1, shift))
+    if not math.isfinite(value):  # scipy's noncentral t gives NaN far in its tails: the test is then all but certain
+        return 1.0 if abs(shift) > critical else 0.0
+    return min(1.0, value)
 
 
 def minimum_detectable_difference(sd: float, n: int, target: float = POWER, confidence: float = CONFIDENCE) -> float:
