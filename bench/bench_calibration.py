@@ -109,7 +109,8 @@ def main() -> None:
         handle = arguments.csv.open("w", newline="")
         writer = csv.writer(handle)
         writer.writerow(["world", "delta", "replay", "outcome", "dimension", "grade", "winner_leans", "versus_paper_claim",
-                         "trainings", "seconds"])
+                         "versus_paper_truth", "versus_fast_compound_claim", "versus_fast_compound_truth", "trainings",
+                         "seconds"])
     jobs = [(kind, delta, index, arguments.own_sd, arguments.shared_sd, arguments.seeds, arguments.max_seeds,
              arguments.confirm)
             for kind, delta in worlds for index in range(arguments.replays)]
@@ -120,7 +121,9 @@ def main() -> None:
             results[(kind, delta)].append(result)
             if writer:
                 writer.writerow([kind, delta, index, result.verdict.outcome, result.verdict.dimension, result.grade,
-                                 result.winner_leans, result.versus_paper_claim, result.trainings, f"{seconds:.2f}"])
+                                 result.winner_leans, result.versus_paper_claim, f"{result.versus_paper_truth:.4f}",
+                                 result.versus_fast_compound_claim, f"{result.versus_fast_compound_truth:.4f}",
+                                 result.trainings, f"{seconds:.2f}"])
                 handle.flush()
     summary = {}
     for (kind, delta), replays in results.items():
@@ -128,6 +131,8 @@ def main() -> None:
         grades = Counter(result.grade for result in replays)
         leans = Counter(result.winner_leans for result in replays)
         paper = Counter(result.versus_paper_claim for result in replays)
+        secondary = sum(bool(result.versus_paper_claim) + bool(result.versus_fast_compound_claim) for result in replays)
+        false_secondary = sum(result.false_secondary_claims for result in replays)
         trainings = sum(result.trainings for result in replays)
         summary[(kind, delta)] = grades
         print(f"\n{kind} world, delta {delta:g} sd ({n} replays, {trainings / n:.1f} trainings each):")
@@ -135,6 +140,7 @@ def main() -> None:
               f"{rate(n - grades[RIGHT] - grades[WRONG], n)}")
         print("  winner's largest share: " + ", ".join(f"{k or 'base'} {v}" for k, v in leans.most_common()))
         print(f"  against the paper's point beyond the noise: better {paper[1]}, worse {paper[-1]} of {n}")
+        print(f"  claims against the paper's point or dWr: {secondary}, of which the truth contradicts {false_secondary}")
     if handle:
         handle.close()
     print(f"\n{time.perf_counter() - started:.0f} s in all")

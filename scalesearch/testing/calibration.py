@@ -29,6 +29,16 @@ class Replay:
     trainings: int
     winner_leans: str | None  # the dimension of the winner's largest share of the budget (None: the base)
     versus_paper_claim: int  # +1 / -1 where the interval against the paper's point excludes 0 (+: winner better), else 0
+    versus_paper_truth: float  # the winner's true accuracy minus the paper point's (0 without a paper point)
+    versus_fast_compound_claim: int  # the same against dWr
+    versus_fast_compound_truth: float
+
+    @property
+    def false_secondary_claims(self) -> int:
+        """Claims against the paper's point or dWr whose sign the truth does not bear out."""
+        return sum(1 for claim, truth in ((self.versus_paper_claim, self.versus_paper_truth),
+                                          (self.versus_fast_compound_claim, self.versus_fast_compound_truth))
+                   if claim and claim * truth <= 0)
 
 
 def replay(world: World, base: SearchSpace, base_flops: int, settings, folder: Path | None = None) -> Replay:
@@ -53,10 +63,23 @@ def replay(world: World, base: SearchSpace, base_flops: int, settings, folder: P
         raise RuntimeError("no network completed on budget in a replay")
     winner = verdict.winner
     shares = spending_shares(winner.alpha, winner.beta, winner.gamma)
-    paper = verdict.versus_paper.difference if verdict.versus_paper is not None else None
-    claim = 0 if paper is None or paper.n < 2 or not paper.excludes_zero() else (1 if paper.mean > 0 else -1)
+    paper, paper_truth = _claim(world, verdict, verdict.versus_paper)
+    fast, fast_truth = _claim(world, verdict, verdict.versus_fast_compound)
     return Replay(world, verdict, grade(world, verdict), trainings,
-                  None if shares is None else DIMENSIONS[max(range(3), key=shares.__getitem__)], claim)
+                  None if shares is None else DIMENSIONS[max(range(3), key=shares.__getitem__)], paper, paper_truth,
+                  fast, fast_truth)
+
+
+def _claim(world: World, verdict: Verdict, comparison) -> tuple[int, float]:
+    """(+1 / -1 where the comparison's interval excludes 0, else 0; the true difference of the two networks)."""
+    if comparison is None or comparison.network is None:
+        return 0, 0.0
+    winner, other = verdict.winner, comparison.network
+    truth = world.truth(winner.alpha, winner.beta, winner.gamma) - world.truth(other.alpha, other.beta, other.gamma)
+    difference = comparison.difference
+    if difference is None or difference.n < 2 or not difference.excludes_zero():
+        return 0, truth
+    return (1 if difference.mean > 0 else -1), truth
 
 
 def _train(world: World, spec: ModelSpec, seed: int, base: SearchSpace) -> dict:
