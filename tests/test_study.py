@@ -114,10 +114,10 @@ def test_single_dimension_references_scale_only_their_dimension_to_the_closest_m
     from scalesearch.cost.formula import count
 
     study = make_study(tmp_path, constraint="measured", trials=3)
-    proposals = [study.propose() for _ in range(3)]
+    proposals = [study.propose() for _ in range(4)]
     table = study.table().set_index("trial")
     rows = {table.loc[p.trial, "reference"]: table.loc[p.trial] for p in proposals}
-    assert set(rows) == {"depth-only", "width-only", "resolution-only"}
+    assert set(rows) == {"dWr", "depth-only", "width-only", "resolution-only"}
     assert rows["depth-only"]["width"] == 1.0 and rows["depth-only"]["resolution"] == TINY.resolution
     assert rows["width-only"]["depth"] == 1.0 and rows["width-only"]["resolution"] == TINY.resolution
     assert rows["resolution-only"]["width"] == rows["resolution-only"]["depth"] == 1.0
