@@ -28,8 +28,8 @@ class RunOptions:
     tolerance: float = 0.1
     seed: int = 0
     # Seeds per network in the confirm stage (paired); 1: no confirm stage; "auto" (the default): 3, then further
-    # rounds for the networks the verdict compares until its comparison is resolved (docs/benchmarks.md §10: on worlds
-    # with a known answer it finds a planted 2-sd difference far more often than 3 fixed seeds, at the same 0 false wins).
+    # rounds for the networks the verdict compares until its comparison is resolved (why it is the default, measured:
+    # docs/benchmarks.md §10).
     seeds: int | str = "auto"
     max_seeds: int | None = None  # with seeds "auto": at most this many per network (None: 8)
     confirm: int = 3  # the explore stage's best networks that the confirm stage trains again, beside the references
