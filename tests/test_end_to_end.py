@@ -147,6 +147,8 @@ def test_ctrl_c_stops_gracefully_with_a_readable_table_and_report_with_slow_anal
         pytest.param(["--budget", "2x", "--space", "efficientnet_b9"], "unknown search space", id="unknown-space"),
         pytest.param(["--budget", "2x", "--trials", "0"], "--trials must be at least 1", id="no-trials"),
         pytest.param(["--budget", "2x", "--data", "imagenet"], "dataset", id="unknown-data"),
+        pytest.param(["--budget", "2x", "--data", "synthetic:nope"], "unknown synthetic variant 'nope'",
+                     id="unknown-synthetic-variant"),
         pytest.param(["--budget", "2x", "--config", "missing.yaml"], "config file not found", id="config-missing"),
         pytest.param(["--budget", "2x", "--tolerance", "0"], "tolerance", id="tolerance-zero"),
         pytest.param(["--budget", "2x", "--seeds", "auto", "--max-seeds", "0"], "--max-seeds must be at least 1",

@@ -70,7 +70,9 @@ def _add_run(commands) -> None:
     what = parser.add_argument_group("what to search")
     what.add_argument("--budget", help="FLOPs multiplier per phi step, e.g. 2x (alpha*beta^2*gamma^2 = budget)")
     what.add_argument("--space", help="built-in name (see `scalesearch spaces`) or path/to/file.py:NAME (default: efficientnet_b0)")
-    what.add_argument("--data", help="synthetic (default), a folder of class subfolders, cifar10:PATH or cifar100:PATH")
+    what.add_argument("--data", help="synthetic (default); synthetic:detail|capacity|context|mixed, tasks "
+                           "with a planted answer (docs/data.md); a folder of class subfolders; cifar10:PATH or "
+                           "cifar100:PATH")
     what.add_argument("--constraint", help="measured (default: fvcore FLOPs ratio of the phi=1 network) or formula")
     what.add_argument("--tolerance", type=float, help="allowed distance from the budget, in x (default: 0.1)")
     how = parser.add_argument_group("how to search")

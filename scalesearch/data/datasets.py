@@ -1,6 +1,7 @@
 """Datasets as uint8 tensors at one source resolution, ready to be moved to a device once.
 
-``load_dataset(name)``: ``synthetic`` (generated, see ``synthetic.py``), a folder of class
+``load_dataset(name)``: ``synthetic`` (generated, see ``synthetic.py``), ``synthetic:VARIANT`` (a planted
+task, see ``planted.py``), a folder of class
 subfolders (see ``image_folder.py``), ``cifar10:PATH`` or ``cifar100:PATH`` (see ``cifar.py``).
 Images stay at the source resolution; the proxy training resizes each batch to the candidate's.
 """
@@ -56,6 +57,8 @@ def load_dataset(
     kind, _, path = text.partition(":")
     if text == "synthetic":
         dataset = _synthetic(proxy_images, val_images, source_resolution, seed)
+    elif kind == "synthetic":
+        dataset = _planted(path, proxy_images, val_images, source_resolution, seed)
     elif kind in ("cifar10", "cifar100") and path:
         dataset = _cifar(kind, path, source_resolution, text)
     elif Path(text).expanduser().is_dir():
@@ -65,7 +68,7 @@ def load_dataset(
     elif "/" in text or text.startswith(("~", ".")):  # meant as a path: say so, not "unknown dataset"
         raise InputError(f"no folder {text}; --data takes a folder of class subfolders (FOLDER/CLASS_NAME/IMAGE.jpg)")
     else:
-        raise InputError(f"unknown dataset {text!r}: use synthetic, a folder of class subfolders, "
+        raise InputError(f"unknown dataset {text!r}: use synthetic, synthetic:VARIANT, a folder of class subfolders, "
                          "cifar10:PATH or cifar100:PATH")
     return _capped(dataset, proxy_images, val_images, seed)
 
@@ -86,6 +89,17 @@ def _synthetic(proxy_images, val_images, resolution, seed) -> Dataset:
     train = synthetic.generate(proxy_images or SYNTHETIC_TRAIN_IMAGES, resolution, seed=2 * seed)
     val = synthetic.generate(val_images or SYNTHETIC_VAL_IMAGES, resolution, seed=2 * seed + 1)
     return Dataset("synthetic", *train, *val, len(synthetic.CLASS_NAMES), list(synthetic.CLASS_NAMES), resolution)
+
+
+def _planted(variant, proxy_images, val_images, resolution, seed) -> Dataset:
+    from scalesearch.data import planted
+
+    if variant not in planted.VARIANTS:
+        raise InputError(f"unknown synthetic variant {variant!r}; choose one of {', '.join(planted.VARIANTS)}")
+    names = list(planted.VARIANTS[variant].class_names)
+    train = planted.generate(variant, proxy_images or SYNTHETIC_TRAIN_IMAGES, resolution, seed=2 * seed)
+    val = planted.generate(variant, val_images or SYNTHETIC_VAL_IMAGES, resolution, seed=2 * seed + 1)
+    return Dataset(f"synthetic:{variant}", *train, *val, len(names), names, resolution)
 
 
 def _cifar(kind, path, resolution, name) -> Dataset:
