@@ -100,6 +100,8 @@ class Verdict:
     versus_fast_compound: Comparison | None = None  # against dWr, the strongest rule that needs no search
     noise: PairedNoise | None = None  # the seed noise of a paired difference, from every network on shared seeds
     looks: int = 1  # how many times the run's seeds could stop on a finding (--seeds auto: verdict/sequential.py)
+    # With a compound winner: against every single-dimension reference (the rival is the one least surely beaten).
+    versus_each_single: tuple[Comparison, ...] = ()
 
     @property
     def confidence(self) -> float:
@@ -158,6 +160,7 @@ class Verdict:
                 "alpha": self.winner.alpha, "beta": self.winner.beta, "gamma": self.winner.gamma,
                 "accuracy": accuracy.to_dict()},
             "versus_single_dimension": self.versus_single.to_dict() if self.versus_single else None,
+            "versus_each_single_dimension": [comparison.to_dict() for comparison in self.versus_each_single],
             "versus_paper": self.versus_paper.to_dict() if self.versus_paper else None,
             "versus_fast_compound": self.versus_fast_compound.to_dict() if self.versus_fast_compound else None,
             "minimum_detectable_difference": self.detectable,
@@ -201,7 +204,7 @@ def decide(table: pd.DataFrame, tie_break: str = "latency", looks: int = 1) -> V
     winner = _pick(tied, tie_break) or best
     single = [network for network in everything if network.label in SINGLE_DIMENSION and network is not winner]
     paper = next((network for network in everything if network.label == PAPER and network is not winner), None)
-    versus_single, outcome, dimension, rival = None, NO_DIFFERENCE, "", None
+    versus_single, outcome, dimension, rival, versus_each = None, NO_DIFFERENCE, "", None, ()
     if _dimension(winner):
         # Compound: two dimensions or more scaled. On budget only: paper-literal costs about twice the budget, so its
         # accuracy is no rival at equal FLOPs.
@@ -213,12 +216,19 @@ def decide(table: pd.DataFrame, tie_break: str = "latency", looks: int = 1) -> V
             if versus_single.difference is not None and versus_single.difference.low > 0:
                 outcome, dimension = SINGLE_WINS, _dimension(winner)
     elif single:
-        rival = max(single, key=_confirmed_then_best)
-        versus_single = Comparison(rival.label, paired_difference(winner.seeds, rival.seeds, confidence), rival)
+        # Compound wins only where the winner beats every single dimension beyond the noise (an intersection-union
+        # test: each at the run's level, no correction needed), so the rival is the single dimension it is least
+        # sure to beat. Beating the best-confirmed one only named compound in a world where depth alone was best
+        # and depth-only, not the rival, was what the compound winner leaned to (docs/design.md §4).
+        against = {network.architecture: paired_difference(winner.seeds, network.seeds, confidence)
+                   for network in single}
+        rival = min(single, key=lambda network: _lower_bound(against[network.architecture]))
+        versus_each = tuple(Comparison(network.label, against[network.architecture], network) for network in single)
+        versus_single = Comparison(rival.label, against[rival.architecture], rival)
         difference = versus_single.difference
-        if difference is not None and difference.low > 0:
+        if difference is not None and difference.n > 1 and difference.low > 0:
             outcome = COMPOUND_WINS
-        elif difference is not None and difference.high < 0:
+        elif difference is not None and difference.n > 1 and difference.high < 0:
             outcome, dimension = SINGLE_WINS, rival.label
     versus_paper = Comparison(PAPER, paired_difference(winner.seeds, paper.seeds, confidence), paper) if paper else None
     fast = next((network for network in everything if network.label == FAST_COMPOUND and network is not winner), None)
@@ -226,7 +236,7 @@ def decide(table: pd.DataFrame, tie_break: str = "latency", looks: int = 1) -> V
                    if fast else None)
     return Verdict(outcome, winner, versus_single, versus_paper, tie_break, tuple(n.architecture for n in tied), dimension,
                    rival, tie_figure(tied, tie_break) if len(tied) > 1 else None, versus_fast,
-                   paired_noise({network.architecture: network.seeds for network in everything}), looks)
+                   paired_noise({network.architecture: network.seeds for network in everything}), looks, versus_each)
 
 
 def per_network_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -240,6 +250,13 @@ def per_network_table(table: pd.DataFrame) -> pd.DataFrame:
                      "low": accuracy.low if accuracy.n > 1 else math.nan,
                      "high": accuracy.high if accuracy.n > 1 else math.nan, **network.cost})
     return pd.DataFrame(rows)
+
+
+def _lower_bound(difference: Estimate | None) -> float:
+    """How sure a paired difference is to be above 0: its interval's low end; −inf where it has no interval (n < 2)."""
+    if difference is None or difference.n < 2 or not math.isfinite(difference.low):
+        return -math.inf
+    return difference.low
 
 
 def _confirmed_then_best(network: Network) -> tuple[int, float]:
