@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -141,9 +142,9 @@ def test_without_the_switch_the_cpu_recipe_runs(base, one_thread, monkeypatch):
 
 def recording_objective(spec, dataset, settings, on_epoch):
     """A stand-in for training that records, in the trial, when it ran, in which process, what Ray gave it and
-    where a CUDA request would train. It holds until ``together`` trials run at once (or ``hold_seconds`` pass),
-    so the overlap shows whatever the workers' start-up times; then ``linger`` seconds more, so a trial Ray let
-    run beside them would overlap too."""
+    where a CUDA request would train. It holds until ``together`` trials run at once, or every one of the ``trials``
+    has started (the last wave may be smaller), or ``hold_seconds`` pass, so the overlap shows whatever the workers'
+    start-up times; then ``linger`` seconds more, so a trial Ray let run beside them would overlap too."""
     import ray
 
     from scalesearch.training.objectives import proxy_objective
@@ -157,7 +158,8 @@ def recording_objective(spec, dataset, settings, on_epoch):
         result = proxy_objective(spec, dataset, settings["train"], on_epoch)
     else:
         deadline = time.time() + settings["hold_seconds"]
-        while _running(log) < settings["together"] and time.time() < deadline:
+        while (_running(log) < settings["together"] and _started(log) < settings.get("trials", math.inf)
+               and time.time() < deadline):
             time.sleep(0.02)
         time.sleep(settings["linger"])
         on_epoch({"epoch": 1, "accuracy": 0.5, "loss": 0.5, "train_loss": 1.0})
@@ -176,11 +178,19 @@ def _events(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
-def _running(log: Path) -> int:
+def _logged(log: Path) -> list[str]:
     with log.open() as handle:
         fcntl.flock(handle, fcntl.LOCK_SH)
-        events = [json.loads(line)["event"] for line in handle]
+        return [json.loads(line)["event"] for line in handle]
+
+
+def _running(log: Path) -> int:
+    events = _logged(log)
     return events.count("start") - events.count("end")
+
+
+def _started(log: Path) -> int:
+    return _logged(log).count("start")
 
 
 def most_at_once(events: list[dict]) -> tuple[int, set]:
@@ -233,16 +243,18 @@ def test_a_gpu_fraction_runs_that_many_trials_at_once_with_recording_objective(
     # CPUs are no limit (a quarter CPU a trial, 2 CPUs: 8 at once): only the one declared GPU limits the trials.
     resources = Resources(cpus_per_trial=0.25, gpus_per_trial=gpus_per_trial)
     check_resources(resources)
-    study = make_study(tmp_path, sampler="random", trials=2 * together, references=False)
+    # One trial more than fit at once: were Ray to run it beside the others, the overlap would show it.
+    trials = together + 1
+    study = make_study(tmp_path, sampler="random", trials=trials, references=False)
     log = tmp_path / "trials.jsonl"
     run_trials(study, None, recording_objective,
-               {"epochs": 1, "log": str(log), "together": together, "hold_seconds": 60, "linger": 1.5},
-               resources, tmp_path)
+               {"epochs": 1, "log": str(log), "together": together, "trials": trials, "hold_seconds": 60,
+                "linger": 1.5}, resources, tmp_path)
 
     events = _events(log)
     starts = [event for event in events if event["event"] == "start"]
     table = study.table()
-    assert len(starts) == 2 * together and (table["status"] == "complete").sum() == 2 * together
+    assert len(starts) == trials and (table["status"] == "complete").sum() == trials
     most, pids = most_at_once(events)
     assert most == together and len(pids) == together  # that many processes at once, never more
     for start in starts:
