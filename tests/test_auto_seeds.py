@@ -80,20 +80,3 @@ def test_auto_seeds_add_paired_rounds_for_what_the_verdict_compares_with_a_stand
     assert extended >= 1, "no replay needed a further seed: the test does not test the extension"
     assert math.isfinite(result.verdict.confidence)
 
-
-def test_a_round_trains_every_single_dimension_a_compound_winner_cannot_yet_be_told_from():
-    import pandas as pd
-
-    from scalesearch.verdict.verdict import decide
-
-    rows = [("c1", "", 1.8, 1.02, 1.0, [0.62, 0.71, 0.67]), ("w", "width-only", 1.0, 1.41, 1.0, [0.50, 0.60, 0.55]),
-            ("r", "resolution-only", 1.0, 1.0, 1.41, [0.58, 0.71, 0.63]),
-            ("d", "depth-only", 2.0, 1.0, 1.0, [0.61, 0.71, 0.65])]
-    table = pd.DataFrame.from_records([
-        dict(architecture=name, reference=label or None, alpha=a, beta=b, gamma=g, status="complete", feasible=True,
-             accuracy=accuracy, seed=seed, flops=1000, latency_ms=1.0, activations=1000, params=100)
-        for name, label, a, b, g, accuracies in rows for seed, accuracy in enumerate(accuracies)])
-    verdict = decide(table, "none")
-    # Width-only is beaten beyond the noise: it needs no more seeds; depth- and resolution-only are not.
-    assert members(verdict) == ["c1", verdict.rival.architecture] + [
-        name for name in ("r", "d") if name != verdict.rival.architecture]

@@ -2,9 +2,8 @@
 compares, until its comparison is resolved at a look or every network has ``--max-seeds`` (verdict/sequential.py
 says when the verdict looks, when a comparison is resolved and how sure each look must be).
 
-Each round's networks are the verdict's own, decided on the rounds before it only: the winner, its rival (the single
-dimension it is least sure to beat, or the best compound), the single dimensions it cannot yet be told from, the
-paper's point and dWr. They get the next seed together, so every
+Each round's networks are the verdict's own, decided on the rounds before it only: the winner, its rival (the best
+single dimension, or the best confirmed compound), the paper's point and dWr. They get the next seed together, so every
 comparison stays paired. Like the confirm stage, everything is derived from the table's finished rows: a resumed
 run plans exactly what is missing, and which training of a round finished first changes nothing.
 """
@@ -14,11 +13,10 @@ import pandas as pd
 
 from scalesearch.foundation.status import ATTEMPTED
 from scalesearch.verdict.sequential import corrected_confidence, look_points, resolved
-from scalesearch.verdict.verdict import NO_INTERVAL, WITHIN_NOISE, Verdict, decide
+from scalesearch.verdict.verdict import Verdict, decide
 
-# The most networks a round trains: the winner, the three single dimensions (one of them the rival), the paper's
-# point, dWr.
-PER_ROUND = 6
+# The most networks a round trains: the winner, its rival, the paper's point, dWr.
+PER_ROUND = 4
 
 
 def extension(table: pd.DataFrame, *, base_seed: int, seeds: int, max_seeds: int, tie_break: str,
@@ -44,12 +42,8 @@ def extension(table: pd.DataFrame, *, base_seed: int, seeds: int, max_seeds: int
 
 
 def members(verdict: Verdict) -> list[str]:
-    """The networks a round trains: those the verdict compares, the winner first. With a compound winner, every
-    single dimension it cannot yet be told from: the rival may change to any of them (verdict.py), and it must
-    then have the seeds the comparison needs."""
-    undecided = [comparison.network for comparison in verdict.versus_each_single
-                 if comparison.finding in (WITHIN_NOISE, NO_INTERVAL)]
-    networks = [verdict.winner, verdict.rival, *undecided]
+    """The networks a round trains: those the verdict compares, the winner first."""
+    networks = [verdict.winner, verdict.rival]
     networks += [comparison.network for comparison in (verdict.versus_paper, verdict.versus_fast_compound)
                  if comparison is not None]
     return list(dict.fromkeys(network.architecture for network in networks if network is not None))

@@ -100,7 +100,7 @@ class Verdict:
     versus_fast_compound: Comparison | None = None  # against dWr, the strongest rule that needs no search
     noise: PairedNoise | None = None  # the seed noise of a paired difference, from every network on shared seeds
     looks: int = 1  # how many times the run's seeds could stop on a finding (--seeds auto: verdict/sequential.py)
-    # With a compound winner: against every single-dimension reference (the rival is the one least surely beaten).
+    # With a compound winner: against every single-dimension reference (the rival is the best of them).
     versus_each_single: tuple[Comparison, ...] = ()
 
     @property
@@ -216,13 +216,14 @@ def decide(table: pd.DataFrame, tie_break: str = "latency", looks: int = 1) -> V
             if versus_single.difference is not None and versus_single.difference.low > 0:
                 outcome, dimension = SINGLE_WINS, _dimension(winner)
     elif single:
-        # Compound wins only where the winner beats every single dimension beyond the noise (an intersection-union
-        # test: each at the run's level, no correction needed), so the rival is the single dimension it is least
-        # sure to beat. Beating the best-confirmed one only named compound in a world where depth alone was best
-        # and depth-only, not the rival, was what the compound winner leaned to (docs/design.md §4).
+        # Compound wins where the winner beats the best single dimension: the one with the best mean among those it
+        # shares seeds with. The single dimension with the most seeds once stood in for it, and on a world where depth
+        # alone paid it named compound against width-only while depth-only, truly the best, went unchecked
+        # (docs/design.md §4). Every single dimension's comparison is kept (winner.json).
         against = {network.architecture: paired_difference(winner.seeds, network.seeds, confidence)
                    for network in single}
-        rival = min(single, key=lambda network: _lower_bound(against[network.architecture]))
+        paired = [network for network in single if _shared(against[network.architecture]) > 1]
+        rival = max(paired, key=lambda network: network.accuracy.mean) if paired else single[0]
         versus_each = tuple(Comparison(network.label, against[network.architecture], network) for network in single)
         versus_single = Comparison(rival.label, against[rival.architecture], rival)
         difference = versus_single.difference
@@ -252,11 +253,8 @@ def per_network_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _lower_bound(difference: Estimate | None) -> float:
-    """How sure a paired difference is to be above 0: its interval's low end; −inf where it has no interval (n < 2)."""
-    if difference is None or difference.n < 2 or not math.isfinite(difference.low):
-        return -math.inf
-    return difference.low
+def _shared(difference: Estimate | None) -> int:
+    return 0 if difference is None else difference.n
 
 
 def _confirmed_then_best(network: Network) -> tuple[int, float]:
