@@ -6,7 +6,9 @@ trial user attribute, so a killed run loses nothing finished.
 """
 from __future__ import annotations
 
+import copyreg
 import pickle
+import threading
 from pathlib import Path
 
 from scalesearch.foundation.atomic import atomic_path
@@ -72,11 +74,20 @@ def load_sampler(run_dir: Path):
                          f"restarts from the finished trials, which {STUDY_FILE} keeps") from None
 
 
+class _SamplerPickler(pickle.Pickler):
+    """Saves a thread lock as a fresh one: a lock carries no state worth keeping, and some samplers hold one
+    (optuna 5.1's NSGAIISampler), which plain pickle refuses."""
+
+    dispatch_table = copyreg.dispatch_table.copy()
+    dispatch_table[type(threading.Lock())] = lambda lock: (threading.Lock, ())
+    dispatch_table[type(threading.RLock())] = lambda lock: (threading.RLock, ())
+
+
 def save(study, run_dir: Path) -> None:
     """The table and the sampler, each written whole."""
     save_table(study_table(study), run_dir)
     with atomic_path(run_dir / SAMPLER_FILE) as temporary, open(temporary, "wb") as handle:
-        pickle.dump(study.sampler, handle)
+        _SamplerPickler(handle).dump(study.sampler)
 
 
 def study_table(study):
