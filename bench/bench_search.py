@@ -3,8 +3,11 @@
 infeasible candidates saved.
 
     python bench/bench_search.py [--repeats 3] [--cold-cache] [-- extra scalesearch run options]
+    python bench/bench_search.py --seeds 0 1 2 --cold-cache     # the time and the verdict's stability at once
 
---cold-cache gives every run an empty FLOPs-measurement cache (what a first run on a machine pays).
+--cold-cache gives every run an empty FLOPs-measurement cache (what a first run on a machine pays). --seeds runs
+one repeat per ``scalesearch run --seed`` value and prints each run's verdict, so the median of 3 and the stability
+over seeds (issue 19 §5) come from the same three runs.
 The training time infeasible candidates would have cost is an estimate: their measured FLOPs times
 the run's training seconds per FLOP of the trained candidates.
 """
@@ -24,15 +27,19 @@ from pathlib import Path
 import pandas as pd
 
 
-def one_run(extra: list[str], cold_cache: bool) -> dict:
+def one_run(extra: list[str], cold_cache: bool, seed: int | None = None) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="bench-search-"))
     run_dir = folder / "run"
     command = [sys.executable, "cli.py", "run", "--budget", "2x", "--out", str(run_dir), *extra]
+    if seed is not None:
+        command += ["--seed", str(seed)]
     environment = {**os.environ, "SCALESEARCH_CACHE": str(folder / "measurements.jsonl")} if cold_cache else None
     start = time.time()
     subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
     process_seconds = time.time() - start
     info = json.loads((run_dir / "run.json").read_text())
+    verdict = json.loads((run_dir / "winner.json").read_text()).get("verdict") or {}
+    print(f"seed {seed}: {process_seconds:.0f} s; {verdict.get('sentence')}", flush=True)
     table = pd.read_parquet(run_dir / "trials.parquet")
     trained = table[table["status"].isin(["complete", "failed", "pruned"])]
     training = float(trained["train_seconds"].sum())
@@ -66,8 +73,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cold-cache", action="store_true", help="an empty FLOPs-measurement cache for every run")
+    parser.add_argument("--seeds", type=int, nargs="+", help="one repeat per --seed value (instead of --repeats)")
     args, extra = parser.parse_known_args()
-    runs = [one_run([a for a in extra if a != "--"], args.cold_cache) for _ in range(args.repeats)]
+    seeds = args.seeds or [None] * args.repeats
+    args.repeats = len(seeds)
+    runs = [one_run([a for a in extra if a != "--"], args.cold_cache, seed) for seed in seeds]
     print(f"machine: {platform.processor() or platform.machine()}, {runs[0]['concurrency']} CPUs; "
           f"{args.repeats} runs of: scalesearch run --budget 2x {' '.join(extra)}")
     for key in runs[0]:

@@ -50,7 +50,7 @@ def _add_extrapolate(commands) -> None:
 
 
 RUN_EXAMPLES = """examples:
-  scalesearch run --budget 2x                       # efficientnet_b0, synthetic data, tpe, local Ray
+  scalesearch run --budget 2x                       # efficientnet_b0, synthetic:detail data, tpe, local Ray
   scalesearch run --budget 2x --sampler grid --constraint formula
   scalesearch run --budget 2x --data ./photos --space my_net.py:SPACE --trials 30
   scalesearch run --budget 2x --gpus-per-trial 0.25 # four small proxies share each GPU
@@ -70,9 +70,9 @@ def _add_run(commands) -> None:
     what = parser.add_argument_group("what to search")
     what.add_argument("--budget", help="FLOPs multiplier per phi step, e.g. 2x (alpha*beta^2*gamma^2 = budget)")
     what.add_argument("--space", help="built-in name (see `scalesearch spaces`) or path/to/file.py:NAME (default: efficientnet_b0)")
-    what.add_argument("--data", help="synthetic (default); synthetic:detail|capacity|context|mixed, tasks "
-                           "with a planted answer (docs/data.md); a folder of class subfolders; cifar10:PATH or "
-                           "cifar100:PATH")
+    what.add_argument("--data", help="synthetic:detail (default), synthetic:capacity|context|mixed: tasks with a "
+                           "planted answer (docs/data.md); synthetic, the first synthetic set; a folder of class "
+                           "subfolders; cifar10:PATH or cifar100:PATH")
     what.add_argument("--constraint", help="measured (default: fvcore FLOPs ratio of the phi=1 network) or formula")
     what.add_argument("--tolerance", type=float, help="allowed distance from the budget, in x (default: 0.1)")
     how = parser.add_argument_group("how to search")

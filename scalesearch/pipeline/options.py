@@ -19,7 +19,9 @@ class RunOptions:
 
     budget: float = 2.0
     space: str = "efficientnet_b0"
-    data: str = "synthetic"
+    # The default task plants an answer: four of its ten classes are finer than the proxy base's input can hold, so
+    # scaling pays and resolution must (docs/data.md, "Planted tasks"). On the first synthetic set nothing did.
+    data: str = "synthetic:detail"
     sampler: str = "tpe"
     trials: int | None = None  # proxy trainings; None: the preset's
     out: str | None = None  # run folder; None: reports/<run name>

@@ -60,7 +60,7 @@ def run_folder(options: RunOptions) -> Path:
     return Path("reports") / (options.name or datetime.datetime.now().strftime("run-%Y%m%d-%H%M%S"))
 
 
-def search(budget: float | str = 2.0, space: str = "efficientnet_b0", data: str = "synthetic",
+def search(budget: float | str = 2.0, space: str = "efficientnet_b0", data: str = RunOptions.data,
            sampler: str = "tpe", trials: int | None = None, out: str | None = None, *,
            progress=None, command: str | None = None, **options):
     """Run the search; returns its ``Outcome``: ``.table`` (the results table, pandas), ``.status``,
