@@ -88,6 +88,18 @@ def test_compound_is_judged_against_the_best_single_dimension_not_the_one_with_t
     assert verdict.outcome == COMPOUND_WINS and verdict.versus_single.against == "depth-only"
 
 
+def test_a_single_dimension_is_judged_against_the_best_confirmed_compound_not_the_one_with_the_most_seeds():
+    # As on the default task: resolution-only wins; a compound that is nearly resolution-only ties it on 3 seeds,
+    # while the compound that the extra seeds went to is clearly worse. Against that one "a single dimension wins"
+    # would be claimed; against the best confirmed compound, it is no difference.
+    rows = [("r", "resolution-only", 1.0, 1.0, 1.88, 1.0, [0.92, 0.95, 0.90, 0.93, 0.91]),
+            ("near", "", 1.0, 1.014, 1.88, 1.0, [0.93, 0.94, 0.90]),
+            ("more", "", 1.0, 1.064, 1.85, 1.0, [0.86, 0.89, 0.85, 0.87, 0.86])]
+    verdict = decide(_table(rows), "none")
+    assert verdict.winner.architecture == "r" and verdict.rival.architecture == "near"
+    assert verdict.outcome == NO_DIFFERENCE
+
+
 def test_a_tie_is_said_and_the_faster_network_is_picked():
     table = _table([("c1", "", 1.1, 1.05, 1.1, 5.0, [0.60, 0.70, 0.65]),
                     ("c2", "", 1.0, 1.2, 1.0, 1.0, [0.62, 0.66, 0.64]),

@@ -210,20 +210,17 @@ def decide(table: pd.DataFrame, tie_break: str = "latency", looks: int = 1) -> V
         # accuracy is no rival at equal FLOPs.
         rivals = [network for network in on_budget if _dimension(network) is None]
         if rivals:
-            rival = max(rivals, key=_confirmed_then_best)
+            rival = _best_paired(winner, rivals, confidence)
             versus_single = Comparison(f"the best compound {rival.name}",
                                        paired_difference(winner.seeds, rival.seeds, confidence), rival)
             if versus_single.difference is not None and versus_single.difference.low > 0:
                 outcome, dimension = SINGLE_WINS, _dimension(winner)
     elif single:
-        # Compound wins where the winner beats the best single dimension: the one with the best mean among those it
-        # shares seeds with. The single dimension with the most seeds once stood in for it, and on a world where depth
-        # alone paid it named compound against width-only while depth-only, truly the best, went unchecked
-        # (docs/design.md §4). Every single dimension's comparison is kept (winner.json).
+        # Compound wins where the winner beats the best single dimension (_best_paired). Every single dimension's
+        # comparison is kept (winner.json).
         against = {network.architecture: paired_difference(winner.seeds, network.seeds, confidence)
                    for network in single}
-        paired = [network for network in single if _shared(against[network.architecture]) > 1]
-        rival = max(paired, key=lambda network: network.accuracy.mean) if paired else single[0]
+        rival = _best_paired(winner, single, confidence)
         versus_each = tuple(Comparison(network.label, against[network.architecture], network) for network in single)
         versus_single = Comparison(rival.label, against[rival.architecture], rival)
         difference = versus_single.difference
@@ -253,14 +250,16 @@ def per_network_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _shared(difference: Estimate | None) -> int:
-    return 0 if difference is None else difference.n
-
-
-def _confirmed_then_best(network: Network) -> tuple[int, float]:
-    """A rival is the network of its group with the most seeds, the best mean among those: the comparison the verdict
-    exists for needs the seeds of both sides, and one lucky explore seed is no confirmed rival."""
-    return network.accuracy.n, network.accuracy.mean
+def _best_paired(winner: Network, group: list[Network], confidence: float) -> Network:
+    """The rival from ``group``: the best mean among the networks that share at least two seeds with the winner (one
+    lucky explore seed is no confirmed rival, and a comparison needs an interval); where none does, the one with the
+    most seeds. Not the one with the most seeds first: on a world where depth alone paid, that named compound against
+    width-only while depth-only, truly the best, went unchecked (docs/design.md §4)."""
+    paired = [network for network in group
+              if (difference := paired_difference(winner.seeds, network.seeds, confidence)) and difference.n > 1]
+    if paired:
+        return max(paired, key=lambda network: network.accuracy.mean)
+    return max(group, key=lambda network: (network.accuracy.n, network.accuracy.mean))
 
 
 def _dimension(network: Network) -> str | None:
