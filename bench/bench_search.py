@@ -35,11 +35,12 @@ def one_run(extra: list[str], cold_cache: bool, seed: int | None = None) -> dict
         command += ["--seed", str(seed)]
     environment = {**os.environ, "SCALESEARCH_CACHE": str(folder / "measurements.jsonl")} if cold_cache else None
     start = time.time()
-    subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
+    result = subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
     process_seconds = time.time() - start
+    (folder / "stdout.txt").write_text(result.stdout)  # what the user saw at the end (the README's example)
     info = json.loads((run_dir / "run.json").read_text())
     verdict = json.loads((run_dir / "winner.json").read_text()).get("verdict") or {}
-    print(f"seed {seed}: {process_seconds:.0f} s; {verdict.get('sentence')}", flush=True)
+    print(f"seed {seed}: {process_seconds:.0f} s, {folder}; {verdict.get('sentence')}", flush=True)
     table = pd.read_parquet(run_dir / "trials.parquet")
     trained = table[table["status"].isin(["complete", "failed", "pruned"])]
     training = float(trained["train_seconds"].sum())
