@@ -22,10 +22,16 @@ PER_ROUND = 4
 def extension(table: pd.DataFrame, *, base_seed: int, seeds: int, max_seeds: int, tie_break: str,
               in_flight: set[tuple[str, int]]) -> list[tuple[str, int]] | None:
     """The (architecture, seed) trainings needed now; [] while a round waits on trainings in flight; None once the
-    verdict's comparison is resolved or the seeds are spent."""
+    verdict's comparison is resolved or the seeds are spent.
+
+    A network that becomes a member late (the rival is the best by mean, and that can change) first gets the further
+    seeds it missed, so every comparison stays paired on all of them; the final verdict's members too, once the last
+    round is done. Never more than ``max_extension_trainings`` in all, the figure the run announces."""
     points = look_points(seeds, max_seeds)
     attempted = table[table["status"].isin(ATTEMPTED)]
     tried = set(zip(attempted["architecture"], attempted["seed"].fillna(base_seed).astype(int)))
+    first = base_seed + seeds  # the first further seed
+    allowance = max_extension_trainings(seeds, max_seeds) - sum(1 for _, seed in tried if seed >= first)
     for round_ in range(seeds, max_seeds):  # round_ seeds are done before it: base_seed … base_seed + round_ − 1
         seed = base_seed + round_
         verdict = decide(table[table["seed"].fillna(base_seed) < seed], tie_break, len(points))
@@ -34,11 +40,24 @@ def extension(table: pd.DataFrame, *, base_seed: int, seeds: int, max_seeds: int
         if round_ in points and resolved(_compared(verdict), max_seeds, corrected_confidence(len(points)),
                                          first_look=round_ == points[0]):
             return None
-        wanted = [(architecture, seed) for architecture in members(verdict)]
-        needed = [pair for pair in wanted if pair not in tried]
+        needed = _missing(verdict, range(first, seed + 1), tried)
         if needed:
-            return [pair for pair in needed if pair not in in_flight]
-    return None
+            return _within(needed, allowance, in_flight)
+    final = decide(table, tie_break, len(points))
+    needed = _missing(final, range(first, base_seed + max_seeds), tried) if final is not None else []
+    return _within(needed, allowance, in_flight) if needed else None
+
+
+def _missing(verdict: Verdict, further_seeds: range, tried: set[tuple[str, int]]) -> list[tuple[str, int]]:
+    return [(architecture, seed) for seed in further_seeds for architecture in members(verdict)
+            if (architecture, seed) not in tried]
+
+
+def _within(needed: list[tuple[str, int]], allowance: int, in_flight: set[tuple[str, int]]):
+    """What of ``needed`` to start now: none while the allowance is spent (None: the extension is over)."""
+    if allowance <= 0:
+        return None
+    return [pair for pair in needed[:allowance] if pair not in in_flight]
 
 
 def members(verdict: Verdict) -> list[str]:
