@@ -210,23 +210,22 @@ def decide(table: pd.DataFrame, tie_break: str = "latency", looks: int = 1) -> V
         # accuracy is no rival at equal FLOPs.
         rivals = [network for network in on_budget if _dimension(network) is None]
         if rivals:
-            rival = _best_paired(winner, rivals, confidence)
-            versus_single = Comparison(f"the best compound {rival.name}",
-                                       paired_difference(winner.seeds, rival.seeds, confidence), rival)
+            against = _differences(winner, rivals, confidence)
+            rival = _best_paired(rivals, against)
+            versus_single = Comparison(f"the best compound {rival.name}", against[rival.architecture], rival)
             if versus_single.difference is not None and versus_single.difference.low > 0:
                 outcome, dimension = SINGLE_WINS, _dimension(winner)
     elif single:
         # Compound wins where the winner beats the best single dimension (_best_paired). Every single dimension's
         # comparison is kept (winner.json).
-        against = {network.architecture: paired_difference(winner.seeds, network.seeds, confidence)
-                   for network in single}
-        rival = _best_paired(winner, single, confidence)
+        against = _differences(winner, single, confidence)
+        rival = _best_paired(single, against)
         versus_each = tuple(Comparison(network.label, against[network.architecture], network) for network in single)
         versus_single = Comparison(rival.label, against[rival.architecture], rival)
         difference = versus_single.difference
-        if difference is not None and difference.n > 1 and difference.low > 0:
+        if difference is not None and difference.low > 0:
             outcome = COMPOUND_WINS
-        elif difference is not None and difference.n > 1 and difference.high < 0:
+        elif difference is not None and difference.high < 0:
             outcome, dimension = SINGLE_WINS, rival.label
     versus_paper = Comparison(PAPER, paired_difference(winner.seeds, paper.seeds, confidence), paper) if paper else None
     fast = next((network for network in everything if network.label == FAST_COMPOUND and network is not winner), None)
@@ -250,13 +249,18 @@ def per_network_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _best_paired(winner: Network, group: list[Network], confidence: float) -> Network:
-    """The rival from ``group``: the best mean among the networks that share at least two seeds with the winner (one
-    lucky explore seed is no confirmed rival, and a comparison needs an interval); where none does, the one with the
-    most seeds. Not the one with the most seeds first: on a world where depth alone paid, that named compound against
-    width-only while depth-only, truly the best, went unchecked (docs/design.md §4)."""
-    paired = [network for network in group
-              if (difference := paired_difference(winner.seeds, network.seeds, confidence)) and difference.n > 1]
+def _differences(winner: Network, group: list[Network], confidence: float) -> dict[str, Estimate | None]:
+    """Architecture → the winner's paired difference to each network of ``group`` (None: no shared seed)."""
+    return {network.architecture: paired_difference(winner.seeds, network.seeds, confidence) for network in group}
+
+
+def _best_paired(group: list[Network], against: dict[str, Estimate | None]) -> Network:
+    """The rival from ``group``: the best mean among the networks that share at least two seeds with the winner
+    (``against``: their paired differences; one lucky explore seed is no confirmed rival, and a comparison needs an
+    interval); where none does, the one with the most seeds. Not the one with the most seeds first: on a world where
+    depth alone paid, that named compound against width-only while depth-only, truly the best, went unchecked
+    (docs/design.md §4)."""
+    paired = [network for network in group if (difference := against[network.architecture]) and difference.n > 1]
     if paired:
         return max(paired, key=lambda network: network.accuracy.mean)
     return max(group, key=lambda network: (network.accuracy.n, network.accuracy.mean))
