@@ -7,6 +7,7 @@ Images stay at the source resolution; the proxy training resizes each batch to t
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,10 +86,8 @@ def _check_sizes(proxy_images, val_images, source_resolution) -> None:
 def _synthetic(proxy_images, val_images, resolution, seed) -> Dataset:
     from scalesearch.data import synthetic
 
-    # Generating exactly the capped size is the same as a balanced subset of a larger set, only faster.
-    train = synthetic.generate(proxy_images or SYNTHETIC_TRAIN_IMAGES, resolution, seed=2 * seed)
-    val = synthetic.generate(val_images or SYNTHETIC_VAL_IMAGES, resolution, seed=2 * seed + 1)
-    return Dataset("synthetic", *train, *val, len(synthetic.CLASS_NAMES), list(synthetic.CLASS_NAMES), resolution)
+    return _generated("synthetic", synthetic.generate, synthetic.CLASS_NAMES, proxy_images, val_images, resolution,
+                      seed)
 
 
 def _planted(variant, proxy_images, val_images, resolution, seed) -> Dataset:
@@ -96,10 +95,15 @@ def _planted(variant, proxy_images, val_images, resolution, seed) -> Dataset:
 
     if variant not in planted.VARIANTS:
         raise InputError(f"unknown synthetic variant {variant!r}; choose one of {', '.join(planted.VARIANTS)}")
-    names = list(planted.VARIANTS[variant].class_names)
-    train = planted.generate(variant, proxy_images or SYNTHETIC_TRAIN_IMAGES, resolution, seed=2 * seed)
-    val = planted.generate(variant, val_images or SYNTHETIC_VAL_IMAGES, resolution, seed=2 * seed + 1)
-    return Dataset(f"synthetic:{variant}", *train, *val, len(names), names, resolution)
+    return _generated(f"synthetic:{variant}", functools.partial(planted.generate, variant),
+                      planted.VARIANTS[variant].class_names, proxy_images, val_images, resolution, seed)
+
+
+def _generated(name, generate, class_names, proxy_images, val_images, resolution, seed) -> Dataset:
+    # Generating exactly the capped size is the same as a balanced subset of a larger set, only faster.
+    train = generate(proxy_images or SYNTHETIC_TRAIN_IMAGES, resolution, seed=2 * seed)
+    val = generate(val_images or SYNTHETIC_VAL_IMAGES, resolution, seed=2 * seed + 1)
+    return Dataset(name, *train, *val, len(class_names), list(class_names), resolution)
 
 
 def _cifar(kind, path, resolution, name) -> Dataset:

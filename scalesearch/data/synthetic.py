@@ -34,13 +34,18 @@ CHUNK = 256  # images rendered at once: small enough for the allocator to reuse 
 
 def generate(count: int, resolution: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``count`` class-balanced images (uint8, count×3×R×R) and labels (int64), deterministic by seed."""
+    return balanced(count, len(CLASS_NAMES), resolution, seed, _render)
+
+
+def balanced(count: int, classes: int, resolution: int, seed: int, render) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` images of ``classes`` balanced classes in a seeded order, drawn ``CHUNK`` at a time by
+    ``render(labels, resolution, generator)`` → uint8 N×3×R×R; shared with the planted tasks (planted.py)."""
     generator = torch.Generator().manual_seed(seed)
-    labels = torch.arange(count) % len(CLASS_NAMES)
+    labels = torch.arange(count) % classes
     labels = labels[torch.randperm(count, generator=generator)]
     images = torch.empty((count, 3, resolution, resolution), dtype=torch.uint8)
     for start in range(0, count, CHUNK):
-        chunk = labels[start:start + CHUNK]
-        images[start:start + CHUNK] = _render(chunk, resolution, generator)
+        images[start:start + CHUNK] = render(labels[start:start + CHUNK], resolution, generator)
     return images, labels
 
 
