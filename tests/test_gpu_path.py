@@ -158,8 +158,11 @@ def recording_objective(spec, dataset, settings, on_epoch):
         result = proxy_objective(spec, dataset, settings["train"], on_epoch)
     else:
         deadline = time.time() + settings["hold_seconds"]
-        while (_running(log) < settings["together"] and _started(log) < settings.get("trials", math.inf)
-               and time.time() < deadline):
+        while time.time() < deadline:
+            events = _logged(log)
+            running, started = events.count("start") - events.count("end"), events.count("start")
+            if running >= settings["together"] or started >= settings.get("trials", math.inf):
+                break
             time.sleep(0.02)
         time.sleep(settings["linger"])
         on_epoch({"epoch": 1, "accuracy": 0.5, "loss": 0.5, "train_loss": 1.0})
@@ -182,15 +185,6 @@ def _logged(log: Path) -> list[str]:
     with log.open() as handle:
         fcntl.flock(handle, fcntl.LOCK_SH)
         return [json.loads(line)["event"] for line in handle]
-
-
-def _running(log: Path) -> int:
-    events = _logged(log)
-    return events.count("start") - events.count("end")
-
-
-def _started(log: Path) -> int:
-    return _logged(log).count("start")
 
 
 def most_at_once(events: list[dict]) -> tuple[int, set]:
