@@ -82,4 +82,3 @@ def test_auto_seeds_add_paired_rounds_for_what_the_verdict_compares_with_a_stand
                 assert all(seeds_of.get(name, set()) == winner_seeds for name in members(result.verdict))
     assert extended >= 1, "no replay needed a further seed: the test does not test the extension"
     assert math.isfinite(result.verdict.confidence)
-
