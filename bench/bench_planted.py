@@ -90,17 +90,12 @@ def _train(job):
             "cpu_seconds": time.process_time() - started}
 
 
-def summarise(rows: list[dict]) -> list[str]:
+def best_gain(rows: list[dict]) -> dict | None:
+    """The best line at the largest φ against the base, paired over seeds: its gain with a 95% t-interval, and the
+    gain in pooled seed sds (the root mean of every point's seed variance); None without a base or a line."""
     from scipy import stats
 
-    points: dict[tuple, dict[int, float]] = {}
-    for row in rows:
-        points.setdefault((row["line"], row["phi"]), {})[row["seed"]] = row["accuracy"]
-    lines = [f"{'line':<16} {'φ':>2} {'accuracy':>15} {'n':>2}"]
-    for (line, phi), by_seed in sorted(points.items(), key=lambda item: (item[0][1], item[0][0])):
-        values = list(by_seed.values())
-        sd = statistics.stdev(values) if len(values) > 1 else float("nan")
-        lines.append(f"{line:<16} {phi:>2} {statistics.fmean(values):>8.3f} ± {sd:.3f} {len(values):>2}")
+    points = _points(rows)
     variances = [statistics.variance(list(v.values())) for v in points.values() if len(v) > 1]
     pooled = math.sqrt(statistics.fmean(variances)) if variances else float("nan")
     top_phi = max(phi for _, phi in points)
@@ -108,16 +103,36 @@ def summarise(rows: list[dict]) -> list[str]:
     best = max((key for key in points if key[1] == top_phi and key[0] != "base"),
                key=lambda key: statistics.fmean(points[key].values()), default=None)
     if best is None or not base:
-        return lines
+        return None
     paired = [points[best][seed] - base[seed] for seed in points[best] if seed in base]
     gain = statistics.fmean(paired)
-    if len(paired) > 1:
-        half = stats.t.ppf(0.975, len(paired) - 1) * statistics.stdev(paired) / math.sqrt(len(paired))
-        interval = f"[{gain - half:+.3f}, {gain + half:+.3f}]"
-    else:
-        interval = "(n=1: no interval)"
-    lines.append(f"pooled seed sd {pooled:.3f}; best line at φ={top_phi}: {best[0]} {gain:+.3f} over the base "
-                 f"(paired, n={len(paired)}, 95% t {interval}) = {gain / pooled:.1f} pooled sd")
+    half = (stats.t.ppf(0.975, len(paired) - 1) * statistics.stdev(paired) / math.sqrt(len(paired))
+            if len(paired) > 1 else float("inf"))
+    return {"line": best[0], "phi": top_phi, "gain": gain, "low": gain - half, "high": gain + half,
+            "n": len(paired), "pooled_sd": pooled, "gain_in_pooled_sd": gain / pooled}
+
+
+def _points(rows: list[dict]) -> dict[tuple, dict[int, float]]:
+    points: dict[tuple, dict[int, float]] = {}
+    for row in rows:
+        points.setdefault((row["line"], row["phi"]), {})[row["seed"]] = row["accuracy"]
+    return points
+
+
+def summarise(rows: list[dict]) -> list[str]:
+    points = _points(rows)
+    lines = [f"{'line':<16} {'φ':>2} {'accuracy':>15} {'n':>2}"]
+    for (line, phi), by_seed in sorted(points.items(), key=lambda item: (item[0][1], item[0][0])):
+        values = list(by_seed.values())
+        sd = statistics.stdev(values) if len(values) > 1 else float("nan")
+        lines.append(f"{line:<16} {phi:>2} {statistics.fmean(values):>8.3f} ± {sd:.3f} {len(values):>2}")
+    best = best_gain(rows)
+    if best is None:
+        return lines
+    interval = (f"[{best['low']:+.3f}, {best['high']:+.3f}]" if best["n"] > 1 else "(n=1: no interval)")
+    lines.append(f"pooled seed sd {best['pooled_sd']:.3f}; best line at φ={best['phi']}: {best['line']} "
+                 f"{best['gain']:+.3f} over the base (paired, n={best['n']}, 95% t {interval}) = "
+                 f"{best['gain_in_pooled_sd']:.1f} pooled sd")
     return lines
 
 
