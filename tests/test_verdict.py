@@ -148,6 +148,22 @@ def test_a_single_dimension_wins_when_it_clears_every_compound_network():
     assert verdict.sentence.startswith("a single dimension wins (resolution-only)")
 
 
+def test_a_compound_winner_says_where_its_growth_goes_and_a_single_dimension_says_nothing_more():
+    # A compound that puts almost all its growth into resolution is named with its shares, so "compound wins" can
+    # be read for what it is; winner.json keeps them as numbers.
+    table = _table([("c", "", 1.0, 1.021, 1.882, 1.0, [0.92, 0.93, 0.91]),
+                    ("r", "resolution-only", 1.0, 1.0, 1.882, 1.0, [0.88, 0.89, 0.87])])
+    verdict = decide(table)
+    assert verdict.outcome == COMPOUND_WINS
+    assert "winner α=1.000 β=1.021 γ=1.882 (growth: 97% resolution, 3% width), accuracy" in verdict.sentence
+    winner = verdict.to_dict()["winner"]
+    assert winner["largest_share"] == "resolution" and winner["growth_shares"]["depth"] == 0.0
+    assert winner["growth_shares"]["width"] == pytest.approx(2 * math.log(1.021) / (2 * math.log(1.021 * 1.882)))
+    assert sum(winner["growth_shares"].values()) == pytest.approx(1.0)
+    single = decide(table[table["architecture"] == "r"])
+    assert "growth" not in single.sentence and single.to_dict()["winner"]["largest_share"] == "resolution"
+
+
 def test_no_network_on_budget_means_no_verdict():
     table = _table([("c1", "", 1.1, 1.05, 1.1, 2.0, [0.4])])
     table["feasible"] = False

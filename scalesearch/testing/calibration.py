@@ -13,7 +13,8 @@ from pathlib import Path
 
 from scalesearch.model.scaling import ModelSpec
 from scalesearch.model.spaces import SearchSpace
-from scalesearch.testing.worlds import DIMENSIONS, World, spending_shares
+from scalesearch.foundation.spending import largest_share, spending_shares
+from scalesearch.testing.worlds import World
 from scalesearch.verdict.verdict import COMPOUND_WINS, NO_DIFFERENCE, SINGLE_WINS, Verdict, decide
 
 RIGHT, WRONG, UNDECIDED = "right", "wrong", "undecided"
@@ -66,7 +67,7 @@ def replay(world: World, base: SearchSpace, base_flops: int, settings, folder: P
     paper, paper_truth = _claim(world, verdict, verdict.versus_paper)
     fast, fast_truth = _claim(world, verdict, verdict.versus_fast_compound)
     return Replay(world, verdict, grade(world, verdict), trainings,
-                  None if shares is None else DIMENSIONS[max(range(3), key=shares.__getitem__)], paper, paper_truth,
+                  None if shares is None else largest_share(shares), paper, paper_truth,
                   fast, fast_truth)
 
 

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-WORLDS = ("null", "compound", "depth", "width", "resolution")
-DIMENSIONS = ("depth", "width", "resolution")
+from scalesearch.foundation.spending import DIMENSIONS, spending_shares
+
+WORLDS = ("null", "compound", *DIMENSIONS)
 
 
 @dataclass(frozen=True)
@@ -60,15 +61,6 @@ class World:
         shared = _normal(f"{self.replay}:shared:{seed}") * self.shared_sd
         own = _normal(f"{self.replay}:own:{architecture}:{seed}") * self.own_sd
         return self.truth(depth, width, resolution_ratio) + shared + own
-
-
-def spending_shares(depth: float, width: float, resolution_ratio: float) -> tuple[float, float, float] | None:
-    """(depth, width, resolution) shares of log(FLOPs) spent; None for the unscaled base."""
-    spent = (max(0.0, math.log(depth)), max(0.0, 2 * math.log(width)), max(0.0, 2 * math.log(resolution_ratio)))
-    total = sum(spent)
-    if total < 1e-9:
-        return None
-    return tuple(part / total for part in spent)
 
 
 def _normal(key: str) -> float:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from scalesearch.foundation.references import FAST_COMPOUND, PAPER, SINGLE_DIMENSION
 from scalesearch.foundation.status import TrialStatus
+from scalesearch.foundation.spending import DIMENSIONS, largest_share, shares_phrase, spending_shares
 from scalesearch.verdict.power import POWER, PairedNoise, minimum_detectable_difference, paired_noise
 from scalesearch.verdict.sequential import corrected_confidence
 from scalesearch.verdict.statistics import CONFIDENCE, Estimate, estimate, paired_difference
@@ -51,6 +52,22 @@ class Network:
     def name(self) -> str:
         coefficients = f"α={self.alpha:.3f} β={self.beta:.3f} γ={self.gamma:.3f}"
         return f"{self.label} ({coefficients})" if self.label else coefficients
+
+    @property
+    def spending(self) -> tuple[float, float, float] | None:
+        """(depth, width, resolution) shares of the FLOPs growth by the formula (model/spending.py)."""
+        return spending_shares(self.alpha, self.beta, self.gamma)
+
+    @property
+    def described(self) -> str:
+        """The name, and for a network that scales more than one dimension where its growth goes: a compound that
+        spends 97% on resolution is read differently from an even one."""
+        shares = self.spending
+        if shares is None or self.label in SINGLE_DIMENSION or sum(share > 0 for share in shares) < 2:
+            return self.name
+        coefficients = f"α={self.alpha:.3f} β={self.beta:.3f} γ={self.gamma:.3f}"
+        growth = f"growth: {shares_phrase(shares)}"
+        return f"{self.label} ({coefficients}; {growth})" if self.label else f"{coefficients} ({growth})"
 
 
 def difference_phrase(difference: Estimate) -> str:
@@ -131,7 +148,7 @@ class Verdict:
             outcome = f"{SINGLE_WINS} ({self.dimension})"
         accuracy = self.winner.accuracy
         spread = f" ± {accuracy.half_width:.3f}" if accuracy.n > 1 else ""
-        parts = [f"{outcome}: winner {self.winner.name}, accuracy {accuracy.mean:.3f}{spread} (n={accuracy.n})"]
+        parts = [f"{outcome}: winner {self.winner.described}, accuracy {accuracy.mean:.3f}{spread} (n={accuracy.n})"]
         comparisons = [c.phrase() for c in self.comparisons]
         if comparisons:
             parts.append("against " + "; ".join(comparisons))
@@ -158,7 +175,7 @@ class Verdict:
             "outcome": self.outcome, "dimension": self.dimension or None, "sentence": self.sentence, "winner": {
                 "architecture": self.winner.architecture, "reference": self.winner.label or None,
                 "alpha": self.winner.alpha, "beta": self.winner.beta, "gamma": self.winner.gamma,
-                "accuracy": accuracy.to_dict()},
+                "accuracy": accuracy.to_dict(), **_spending(self.winner)},
             "versus_single_dimension": self.versus_single.to_dict() if self.versus_single else None,
             "versus_each_single_dimension": [comparison.to_dict() for comparison in self.versus_each_single],
             "versus_paper": self.versus_paper.to_dict() if self.versus_paper else None,
@@ -169,6 +186,15 @@ class Verdict:
                         "init for every network)",
             "confidence": self.confidence, "looks": self.looks,
         }
+
+
+def _spending(network: Network) -> dict:
+    """winner.json's ``growth_shares`` (depth, width, resolution: fractions of log FLOPs growth by the formula) and
+    ``largest_share`` (the dimension that takes most; the issue's "a compound whose largest share is that dimension")."""
+    shares = network.spending
+    if shares is None:
+        return {"growth_shares": None, "largest_share": None}
+    return {"growth_shares": dict(zip(DIMENSIONS, shares)), "largest_share": largest_share(shares)}
 
 
 def networks(table: pd.DataFrame) -> list[Network]:
