@@ -21,10 +21,10 @@ from scalesearch.model.scaling import (
     FLOPS_CONVENTION,
     OFFICIAL_EFFICIENTNET,
     PAPER_COEFFICIENTS,
-    extrapolate,
     formula_product,
     official_efficientnets,
 )
+from scalesearch.model.phis import extrapolate
 from scalesearch.model.spaces import load_space
 
 

@@ -37,6 +37,31 @@ def write_tiny_space(folder: Path) -> str:
     return f"{path}:TINY"
 
 
+# Like TINY but with room to shrink: φ < 0 needs stages of two blocks or more and 16 channels or more (with the
+# paper's coefficients its smallest φ is -3.801, as B0's: docs/design.md §3, "Below B0").
+SHRINKABLE_SPACE = '''
+from scalesearch.model.spaces import SearchSpace, Stage, Stem
+
+SHRINKABLE = SearchSpace(
+    name="shrinkable_mbconv",
+    stem=Stem(channels=16),
+    stages=(
+        Stage("mbconv", 3, 1, 1, 16, 2, 0.25),
+        Stage("mbconv", 3, 2, 4, 24, 2, 0.25),
+        Stage("mbconv", 5, 2, 4, 40, 3, 0.25),
+    ),
+    head_channels=64,
+    resolution=64,
+)
+'''
+
+
+def write_shrinkable_space(folder: Path) -> str:
+    path = Path(folder) / "shrinkable_space.py"
+    path.write_text(SHRINKABLE_SPACE)
+    return f"{path}:SHRINKABLE"
+
+
 BASE_FLOPS, BASE_PARAMS, BASE_ACTIVATIONS, BASE_PIXELS = 727_232, 202_032, 36_448, 32
 
 

@@ -35,6 +35,39 @@ def test_extrapolate_prints_the_table_and_writes_json(tmp_path):
     assert document["budget"] == 2.0
 
 
+def test_extrapolate_takes_phi_below_b0_between_the_b_numbers_and_in_whole_step_ranges(tmp_path):
+    from tests.run_fixture import write_shrinkable_space
+
+    space = write_shrinkable_space(tmp_path)
+    coefficients = ["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15", "--space", space, "--num-classes", "10"]
+    out = tmp_path / "range.json"
+    result = run_cli("extrapolate", *coefficients, "--phi=-2..7", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    models = json.loads(out.read_text())["models"]
+    assert [model["name"] for model in models] == [f"B{phi}" for phi in range(-2, 8)]  # 10 networks
+    flops = [model["flops"] for model in models]
+    assert flops == sorted(flops) and len(set(flops)) == 10
+    result = run_cli("extrapolate", *coefficients, "--phi", "-1,0.5,1.5")  # a value after a space may start with -
+    assert result.returncode == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines()[3:7]]
+    assert names == ["B-1", "B0", "B0.5", "B1.5"], result.stdout
+
+
+def test_export_refuses_too_small_a_phi_for_the_winner_in_one_line(tmp_path):
+    from tests.run_fixture import make_run, trial, write_tiny_space
+
+    # Every stage of the tiny space has one block: with α > 1 any φ < 0 holds all three at the floor.
+    run = make_run(tmp_path / "run", [trial(0, 1.2, 1.1, 1.15, accuracy=0.45)], space=write_tiny_space(tmp_path))
+    for phi, words in (("-1", "3 of its 3 stages would be held at one block or 8 channels, so it is no longer the "
+                               "base scaled by α^φ, β^φ, γ^φ; the smallest φ that works is 0"),
+                       ("1.2.3", "malformed")):
+        result = run_cli("export", str(run), f"--phi={phi}")
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0] and "Traceback" not in result.stderr, result.stderr
+    assert not (run / "winner.json").exists()
+
+
 VALID = ["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15"]
 
 
@@ -47,6 +80,12 @@ VALID = ["--alpha", "1.2", "--beta", "1.1", "--gamma", "1.15"]
         pytest.param([*VALID, "--budget", "0x"], "above 1x", id="budget-zero"),
         pytest.param([*VALID, "--budget", "-1x"], "above 1x", id="budget-negative"),
         pytest.param([*VALID, "--phi", "7-1"], "φ range", id="phi-range-reversed"),
+        pytest.param([*VALID, "--phi=-4"], "too small for alpha=1.2 beta=1.1 gamma=1.15 on efficientnet_b0: 4 of its 7 "
+                     "stages would be held at one block or 8 channels", id="phi-too-small"),
+        pytest.param([*VALID, "--phi", "-5,1"], "the smallest φ that works is -3.801 (the smallest whole φ: -3)",
+                     id="phi-too-small-names-the-smallest"),
+        pytest.param([*VALID, "--phi", "0.1234"], "more than 3 decimals", id="phi-too-many-decimals"),
+        pytest.param([*VALID, "--phi", "0.5..3"], "whole steps", id="phi-range-not-whole-steps"),
         pytest.param([*VALID, "--space", "nope"], "unknown search space", id="unknown-space"),
         pytest.param([*VALID, "--space", "missing.py:X"], "not found", id="space-file-missing"),
         pytest.param(["--alpha", "abc", "--beta", "1.1", "--gamma", "1.15"], "invalid float", id="alpha-not-a-float"),

@@ -9,7 +9,7 @@ from scalesearch.runs.coefficients import FORMAT, build_model_from_json, coeffic
 from scalesearch.runs.export import export_run
 from scalesearch.model.scaling import scale
 from scalesearch.model.spaces import load_space
-from tests.run_fixture import make_run, trial, write_tiny_space
+from tests.run_fixture import make_run, trial, write_shrinkable_space, write_tiny_space
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,7 @@ def test_a_run_s_winner_json_says_how_the_run_ended(tmp_path, status):
     assert document["status"] == (status or "unknown")
     assert list(document)[:3] == ["format", "version", "status"]
     assert document["search"]["trial"] == 0
+    assert [model["name"] for model in document["models"]] == [f"B{phi}" for phi in range(8)]  # by default, as before
 
 
 @pytest.fixture
@@ -126,3 +127,32 @@ def test_a_wrong_arithmetic_count_makes_the_export_say_the_check_failed(tmp_path
     check = document["flops_check"]
     assert check["agrees"] is False and check["arithmetic"] == check["flops"] + 1000
     assert "FLOPs check failed" in caplog.text
+
+
+def test_a_document_below_b0_and_between_the_b_numbers_lists_them_by_phi_with_ratios_to_b0(tmp_path):
+    document = coefficients_document(write_shrinkable_space(tmp_path), 1.2, 1.1, 1.15, budget=2.0, phis=[0.5, -1],
+                                     num_classes=10, counter="arithmetic")
+    models = document["models"]
+    assert [(model["name"], model["phi"]) for model in models] == [("B-1", -1), ("B0", 0), ("B0.5", 0.5)]
+    assert document["base"]["flops"] == models[1]["flops"] and models[1]["flops_ratio"] == 1.0
+    assert models[0]["flops_ratio"] < 1.0 < models[2]["flops_ratio"] < 2.0
+    assert models[0]["resolution"] < document["base"]["resolution"] == 64 < models[2]["resolution"]
+    assert document["ideal_flops_ratio"] == {"-1": 0.5, "0": 1.0, "0.5": pytest.approx(2**0.5)}
+    path = write_document(document, tmp_path / "c.json")
+    assert build_model_from_json(path, phi=0.5).spec.to_dict() == models[2]["spec"]
+    assert build_model_from_json(path, phi=-1).spec.to_dict() == models[0]["spec"]
+
+
+def test_too_small_a_phi_is_refused_naming_the_smallest_that_works(tmp_path):
+    with pytest.raises(InputError, match=r"φ = -4 is too small.*smallest φ that works is -3.801 \(the smallest whole φ: -3\)"):
+        coefficients_document(write_shrinkable_space(tmp_path), 1.2, 1.1, 1.15, phis=[-4, 1], counter="arithmetic")
+
+
+@pytest.mark.slow  # over ~2 s
+def test_a_run_s_winner_exported_at_other_phi_lists_them_and_keeps_the_official_ones(tmp_path):
+    run = make_run(tmp_path / "run", [trial(0, 1.2, 1.1, 1.15, accuracy=0.45)], space=write_shrinkable_space(tmp_path))
+    document = json.loads(export_run(run, phis=[-2, -1, 0.5, 1.5])["json"].read_text())
+    assert [model["name"] for model in document["models"]] == ["B-2", "B-1", "B0", "B0.5", "B1.5"]
+    flops = [model["flops"] for model in document["models"]]
+    assert flops == sorted(flops) and len(set(flops)) == 5
+    assert document["flops_check"]["network"] == "B1.5"  # no B1 listed: the largest network is traced instead

@@ -380,3 +380,22 @@ def test_the_verdict_heads_the_report_and_is_in_winner_json(report, run_dir):
     assert document["verdict"]["outcome"] in (COMPOUND_WINS, SINGLE_WINS, NO_DIFFERENCE)
     assert document["verdict"]["sentence"] == verdict.sentence
     assert document["search"]["seeds"] == verdict.winner.accuracy.n
+
+
+@pytest.mark.slow  # over ~2 s
+def test_the_report_shows_the_phi_winner_json_was_exported_with(tmp_path):
+    """`scalesearch export RUN --phi=-1,0.5` then `scalesearch report RUN`: the table and the plot show B-1 and B0.5."""
+    from tests.run_fixture import write_shrinkable_space
+
+    run = make_run(tmp_path / "run", [trial(0, 1.2, 1.1, 1.15, accuracy=0.45)], space=write_shrinkable_space(tmp_path))
+    export_run(run, phis=[-1, 0.5])
+    page = write_report(run).read_text()
+    section = page[page.index('<section id="extrapolation">'):page.index('<section id="trials">')]
+    assert "Extrapolation to B-1–B0.5" in section
+    for name, phi in (("B-1", "-1"), ("B0", "0"), ("B0.5", "0.5")):
+        assert f"<td class=\"t\">{name} <small>searched</small></td><td class=\"\">{phi}</td>" in section
+    assert "B1 <small>searched</small>" not in section
+    figure = json.loads(re.search(r'"fig-extrapolation",\s*(\[.*?\]),\s*\{', section, re.S).group(1))
+    assert figure[0]["x"] == [-1, 0, 0.5]  # FLOPs against the φ asked for
+    ideal = next(trace for trace in figure if trace["name"] == "budget^φ × B0")
+    assert ideal["x"] == [-1, 0, 0.5]

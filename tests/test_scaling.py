@@ -7,14 +7,22 @@ from hypothesis import strategies as st
 
 from scalesearch.foundation.errors import InputError
 from scalesearch.model.scaling import (
-    extrapolate,
     formula_product,
     parse_budget,
-    parse_phis,
     round_filters,
     round_repeats,
     round_resolution,
     scale,
+)
+from scalesearch.model.phis import (
+    extrapolate,
+    floors_at,
+    parse_phi_values,
+    parse_phis,
+    phi_name,
+    phi_too_small,
+    resolution_floor,
+    smallest_phi,
 )
 from scalesearch.model.spaces import load_space
 
@@ -68,12 +76,130 @@ def test_parse_budget_rejects(text):
 @pytest.mark.parametrize("text, phis", [("1-7", [1, 2, 3, 4, 5, 6, 7]), ("3", [3]), ("1,3, 5", [1, 3, 5]), ("0-2,2", [0, 1, 2])])
 def test_parse_phis(text, phis):
     assert parse_phis(text) == phis
+    assert parse_phi_values(text) == phis  # today's syntax means the same to extrapolate and export
 
 
-@pytest.mark.parametrize("text", ["7-1", "a", "1-", "1-99", ""])
+@pytest.mark.parametrize("text", ["7-1", "a", "1-", "1-99", "", "-1-2", "0.5", "0,1.5"])
 def test_parse_phis_rejects(text):
+    """parse_phis is --curve-phi's: whole φ from 0 (the curve starts at the proxy base)."""
     with pytest.raises(InputError):
         parse_phis(text)
+
+
+@pytest.mark.parametrize("text, phis", [
+    ("-2..7", [-2, -1, 0, 1, 2, 3, 4, 5, 6, 7]),
+    ("-2-3", [-2, -1, 0, 1, 2, 3]),  # the issue's own spelling: a range from -2 to 3
+    ("-2--1", [-2, -1]),
+    ("-1,0.5,1.5", [-1, 0.5, 1.5]),
+    ("0.5", [0.5]),
+    ("0.5..2.5", [0.5, 1.5, 2.5]),
+    ("-0.25, 0.50, 1..2", [-0.25, 0.5, 1, 2]),
+    ("-12..-11, 12", [-12, -11, 12]),
+])
+def test_parse_phi_values_takes_negative_and_fractional_phi(text, phis):
+    parsed = parse_phi_values(text)
+    assert parsed == phis
+    assert all(type(phi) is int for phi in parsed if phi == int(phi))  # B1 stays "B1" and "phi": 1, not 1.0
+
+
+@pytest.mark.parametrize("text, words", [
+    ("7-1", "must go upwards"), ("7..-2", "must go upwards"), ("a", "malformed"), ("1-", "malformed"),
+    ("1..", "malformed"), ("", "malformed"), ("1e3", "malformed"), ("-13", "within -12..12"), ("1-99", "within -12..12"),
+    ("0.1234", "more than 3 decimals"), ("0.5..3", "whole steps"),
+])
+def test_parse_phi_values_rejects_in_words(text, words):
+    with pytest.raises(InputError, match=words):
+        parse_phi_values(text)
+
+
+def test_a_whole_step_range_from_minus_2_to_7_builds_10_networks_named_unambiguously():
+    networks = extrapolate(load_space("efficientnet_b0"), *PAPER, phis=parse_phi_values("-2..7"))
+    assert [name for name, _, _ in networks] == ["B-2", "B-1", "B0", "B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    assert [phi_name(phi) for phi in (0.5, -0.25, 1.125, -1)] == ["B0.5", "B-0.25", "B1.125", "B-1"]
+
+
+@given(st.lists(st.integers(-12_000, 12_000), min_size=2, max_size=20, unique=True))
+def test_distinct_phi_have_distinct_names(thousandths):
+    phis = parse_phi_values(",".join(f"{value / 1000:.3f}" for value in thousandths))
+    assert len({phi_name(phi) for phi in phis}) == len(phis) == len(thousandths)
+
+
+PAPER = (1.2, 1.1, 1.15)
+
+
+def test_below_b0_and_between_the_b_numbers_the_networks_order_by_size():
+    """B-1 < B0 < B0.5 < B1 in FLOPs; φ = 0.5 lies between B0 and B1 in depth, width and resolution."""
+    from scalesearch.cost.formula import cost
+
+    space = load_space("efficientnet_b0")
+    networks = {name: spec for name, _, spec in extrapolate(space, *PAPER, phis=[-1, 0, 0.5, 1])}
+    flops = [cost(networks[name], 1000).flops for name in ("B-1", "B0", "B0.5", "B1")]
+    assert flops == sorted(flops) and len(set(flops)) == 4
+    b0, half, b1 = networks["B0"], networks["B0.5"], networks["B1"]
+    assert b0.depth < half.depth < b1.depth and b0.width < half.width < b1.width
+    assert half.depth == pytest.approx(1.2**0.5) and half.width == pytest.approx(1.1**0.5)
+    assert b0.resolution < half.resolution == round(224 * 1.15**0.5) < b1.resolution
+    assert networks["B-1"].resolution == round(224 / 1.15) and networks["B-1"].width == pytest.approx(1 / 1.1)
+    assert b0 == scale(space)
+
+
+def test_the_floors_at_phi_below_0_hold_each_stage_at_one_block_and_8_channels():
+    space = load_space("efficientnet_b0")
+    (_, _, smallest), = extrapolate(space, *PAPER, phis=[smallest_phi(space, *PAPER)])
+    assert all(stage.repeats >= 1 and stage.channels >= 8 for stage in smallest.stages)
+    assert smallest.resolution >= resolution_floor(space) == 32  # B0's total stride
+    assert [stage.repeats for stage in smallest.stages] == [1, 2, 2, 2, 2, 3, 1]
+
+
+def test_the_smallest_phi_of_the_paper_point_on_b0_is_computed_from_the_depth_floor():
+    """B0's stages have 1,2,2,3,3,4,1 blocks: the two 1-block stages are held at any φ < 0, the two 2-block stages
+    once 2·1.2^φ < 1, so from φ < log(1/2)/log(1.2) = -3.8018 four of seven (more than half) are held."""
+    space = load_space("efficientnet_b0")
+    threshold = math.log(0.5) / math.log(1.2)
+    assert smallest_phi(space, *PAPER) == math.ceil(threshold * 1000) / 1000 == -3.801
+    assert floors_at(space, *PAPER, -3.801) == (2, False)
+    assert floors_at(space, *PAPER, -3.802) == (4, False)
+    assert not phi_too_small(space, *PAPER, -3.801) and phi_too_small(space, *PAPER, -3.802)
+    assert floors_at(space, *PAPER, 0) == floors_at(space, *PAPER, 5) == (0, False)
+
+
+def test_the_resolution_floor_binding_refuses_a_phi_alone():
+    """Resolution-only scaling holds no stage, so the input's floor decides: 224·1.5^φ ≥ 32 from φ = -4.799."""
+    space = load_space("efficientnet_b0")
+    assert smallest_phi(space, 1.0, 1.0, 1.5) == math.ceil(math.log(32 / 224) / math.log(1.5) * 1000) / 1000 == -4.799
+    assert floors_at(space, 1.0, 1.0, 1.5, -4.8) == (0, True)
+    with pytest.raises(InputError, match="its input would fall below 32 px.*smallest φ that works is -4.799"):
+        extrapolate(space, 1.0, 1.0, 1.5, phis=[-5, 0, 1])
+
+
+def test_a_phi_too_small_is_refused_in_one_line_naming_the_smallest_that_works():
+    space = load_space("efficientnet_b0")
+    with pytest.raises(InputError) as refusal:
+        extrapolate(space, *PAPER, phis=[-5, -4, 0, 1])
+    message = str(refusal.value)
+    assert "\n" not in message and message.startswith("φ = -5 is too small")
+    assert "4 of its 7 stages would be held at one block or 8 channels" in message  # at -5, as from -3.802
+    assert "the smallest φ that works is -3.801 (the smallest whole φ: -3)" in message
+    assert len(extrapolate(space, *PAPER, phis=[-3.801, -3])) == 2
+
+
+coefficient = st.floats(1.0, 2.0, allow_nan=False)
+
+
+@given(coefficient, coefficient, coefficient)
+def test_the_smallest_phi_works_and_the_next_smaller_does_not(alpha, beta, gamma):
+    space = load_space("efficientnet_b0")
+    least = smallest_phi(space, alpha, beta, gamma)
+    assert -12 <= least <= 0 and not phi_too_small(space, alpha, beta, gamma, least)
+    assert least == -12 or phi_too_small(space, alpha, beta, gamma, least - 0.001)
+    # Every larger φ works too: the bisection relies on it.
+    assert not any(phi_too_small(space, alpha, beta, gamma, least + step) for step in (0.001, 0.5, 1, 3))
+
+
+def test_the_default_extrapolation_is_still_b0_to_b7_of_whole_phi():
+    networks = extrapolate(load_space("efficientnet_b0"), *PAPER)
+    assert [(name, phi) for name, phi, _ in networks] == [(f"B{phi}", phi) for phi in range(8)]
+    assert all(type(phi) is int for _, phi, _ in networks)
 
 
 def test_paper_point_formula_product_is_1_92_not_2():

@@ -49,9 +49,11 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from scalesearch.model.phis import parse_phi_values
     from scalesearch.runs.export import export_run
 
-    written = export_run(args.run_dir, args.json, args.pick, args.csv, args.parquet)
+    phis = parse_phi_values(args.phi)  # before any work: a typo is refused at once
+    written = export_run(args.run_dir, args.json, args.pick, args.csv, args.parquet, phis=phis)
     for path in written.values():
         print(f"wrote {path}")
     return EXIT_OK
@@ -81,10 +83,11 @@ def cmd_spaces(args) -> int:
 def cmd_extrapolate(args) -> int:
     from scalesearch.cli.console import extrapolation_table
     from scalesearch.runs.coefficients import coefficients_document, write_document
-    from scalesearch.model.scaling import FLOPS_CONVENTION, check_coefficients, parse_budget, parse_phis
+    from scalesearch.model.scaling import FLOPS_CONVENTION, check_coefficients, parse_budget
+    from scalesearch.model.phis import parse_phi_values
 
     check_coefficients(args.alpha, args.beta, args.gamma)
-    phis = parse_phis(args.phi)
+    phis = parse_phi_values(args.phi)
     budget = parse_budget(args.budget) if args.budget else None
     if args.num_classes < 1:
         raise InputError(f"--num-classes must be at least 1, got {args.num_classes}")

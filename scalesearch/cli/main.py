@@ -28,19 +28,26 @@ def _add_spaces(commands) -> None:
     parser.set_defaults(handler=handlers.cmd_spaces)
 
 
+PHI_HELP = ("φ values: a list and/or ranges in whole steps, e.g. 1-7, -2..7, 0.5 or -1,0.5,1.5 (names B-1, B0.5); "
+            "a negative φ so small that the rounding floors bind for most of the network is refused, naming the "
+            "smallest that works (docs/design.md §3); default: 1-7")
+
+
 def _add_extrapolate(commands) -> None:
     parser = commands.add_parser(
         "extrapolate",
-        help="build B1..B7 from coefficients and measure them",
+        help="build B1..B7 (or other φ: B-1, B0.5) from coefficients and measure them",
         description="Build the networks of depth α^φ, width β^φ, resolution base·γ^φ and measure them with fvcore.",
-        epilog="example: scalesearch extrapolate --alpha 1.2 --beta 1.1 --gamma 1.15 --json b1-b7.json",
+        epilog="examples:\n  scalesearch extrapolate --alpha 1.2 --beta 1.1 --gamma 1.15 --json b1-b7.json\n"
+               "  scalesearch extrapolate --alpha 1.2 --beta 1.1 --gamma 1.15 --phi=-2..7   # below B0 too\n"
+               "  scalesearch extrapolate --alpha 1.2 --beta 1.1 --gamma 1.15 --phi=0,0.5,1  # between B0 and B1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--alpha", type=float, required=True, help="depth coefficient α ≥ 1")
     parser.add_argument("--beta", type=float, required=True, help="width coefficient β ≥ 1")
     parser.add_argument("--gamma", type=float, required=True, help="resolution coefficient γ ≥ 1")
     parser.add_argument("--space", default="efficientnet_b0", help="built-in name or path/to/file.py:NAME (default: efficientnet_b0)")
-    parser.add_argument("--phi", default="1-7", help="φ values, e.g. 1-7, 3 or 1,3,5 (default: 1-7)")
+    parser.add_argument("--phi", default="1-7", help=PHI_HELP)
     parser.add_argument("--budget", help="the budget the coefficients were searched for, e.g. 2x (recorded in the JSON)")
     parser.add_argument("--num-classes", type=int, default=1000, help="classifier size (default: 1000)")
     parser.add_argument("--resolution-multiple", type=int, default=1, help="round resolutions to this many pixels (default: 1)")
@@ -132,12 +139,17 @@ def _add_report(commands) -> None:
 
 
 def _add_export(commands) -> None:
-    parser = commands.add_parser("export", help="write the winner's coefficients and B1-B7 as JSON",
-                                 description="Export the winning (alpha, beta, gamma) with its extrapolated B1-B7.",
-                                 epilog="example: scalesearch export reports/run-20261123-120000 --json winner.json --pick knee")
+    parser = commands.add_parser("export", help="write the winner's coefficients and B1-B7 (or other φ) as JSON",
+                                 description="Export the winning (alpha, beta, gamma) with its extrapolated B1-B7, "
+                                             "or the networks at other φ (--phi).",
+                                 epilog="examples:\n  scalesearch export reports/run-20261123-120000 --json winner.json --pick knee\n"
+                                        "  scalesearch export reports/run-20261123-120000 --phi=-2..7   # B-2..B7 in winner.json",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", metavar="RUN_DIR")
     parser.add_argument("--json", metavar="PATH", help="default: RUN_DIR/winner.json")
     parser.add_argument("--pick", choices=("best", "knee"), default="best", help="best accuracy (default) or the Pareto knee")
+    parser.add_argument("--phi", default="1-7", help=PHI_HELP + "; `scalesearch report RUN_DIR` then shows the φ "
+                        "winner.json lists")
     parser.add_argument("--csv", metavar="PATH", help="also write the trials table as CSV")
     parser.add_argument("--parquet", metavar="PATH", help="also write the trials table as Parquet")
     _common(parser)
@@ -187,7 +199,7 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-VALUE_OPTIONS = ("--budget", "--alpha", "--beta", "--gamma", "--tolerance", "--trials")
+VALUE_OPTIONS = ("--budget", "--alpha", "--beta", "--gamma", "--tolerance", "--trials", "--phi")
 
 
 def _attach_dash_values(argv: list[str]) -> list[str]:

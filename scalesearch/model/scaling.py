@@ -138,22 +138,6 @@ def check_coefficients(alpha: float, beta: float, gamma: float) -> None:
             raise BudgetError(f"{name} = {value} is above 4; a φ step that large is not compound scaling")
 
 
-def parse_phis(text: str) -> list[int]:
-    """``1-7``, ``3``, ``0,2,4`` → sorted unique φ values in 0..12."""
-    values: set[int] = set()
-    for part in str(text).split(","):
-        part = part.strip()
-        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
-        if not match:
-            raise BudgetError(f"φ range {text!r} is malformed; write it like 1-7, 3 or 1,3,5")
-        low = int(match.group(1))
-        high = int(match.group(2) or low)
-        if high < low or high > 12:
-            raise BudgetError(f"φ range {text!r} must go upwards and stay within 0-12")
-        values.update(range(low, high + 1))
-    return sorted(values)
-
-
 def scale(
     space: SearchSpace,
     *,  # keywords only: callers think in (α, β) = (depth, width), and a positional call read width first
@@ -197,16 +181,6 @@ def scale(
         bn_eps=space.bn_eps,
         bn_momentum=space.bn_momentum,
     )
-
-
-def extrapolate(
-    space: SearchSpace, alpha: float, beta: float, gamma: float, phis=range(0, 8), resolution_multiple: int = 1
-) -> list[tuple[str, int, ModelSpec]]:
-    """(name, φ, spec) for depth α^φ, width β^φ, resolution base·γ^φ."""
-    return [
-        (f"B{phi}", phi, scale(space, width=beta**phi, depth=alpha**phi, resolution_ratio=gamma**phi, resolution_multiple=resolution_multiple))
-        for phi in phis
-    ]
 
 
 def official_efficientnets(space: SearchSpace) -> list[tuple[str, ModelSpec]]:

@@ -206,7 +206,7 @@ def save_config(folder: Path, options: RunOptions) -> None:
 
 def curve_phis(text: str) -> list[int]:
     """``--curve-phi 0-3`` → [0, 1, 2, 3]: at least two φ values, going upwards (one line otherwise)."""
-    from scalesearch.model.scaling import parse_phis
+    from scalesearch.model.phis import parse_phis
 
     try:
         phis = parse_phis(text)

@@ -165,7 +165,8 @@ PANELS = (("flops", "FLOPs"), ("params", "parameters"), ("activations", "activat
 
 
 def extrapolation_figure(document: dict) -> go.Figure:
-    """FLOPs, params, activations and resolution against φ for the winner's B0..B7 and the official ones."""
+    """FLOPs, params, activations and resolution against φ for the winner's networks (B0..B7, or the φ winner.json
+    lists: B-2, B0.5, …) and the official B0–B7."""
     figure = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title in PANELS], horizontal_spacing=0.1)
     series = [("scaled by the winner", document["models"], "#0b6bcb", "solid")]
     if document.get("official"):
@@ -181,7 +182,7 @@ def extrapolation_figure(document: dict) -> go.Figure:
             ), row=row, col=col)
         if key == "flops" and document.get("ideal_flops_ratio"):
             base = document["base"]["flops"]
-            ideal = sorted((int(phi), base * ratio) for phi, ratio in document["ideal_flops_ratio"].items())
+            ideal = sorted((float(phi), base * ratio) for phi, ratio in document["ideal_flops_ratio"].items())  # "-1", "0.5"
             figure.add_trace(go.Scatter(
                 x=[phi for phi, _ in ideal], y=[flops for _, flops in ideal], mode="lines", name="budget^φ × B0",
                 line=dict(color="#888", dash="dash"), hovertemplate="φ %{x}: %{y:.4s}<extra>ideal</extra>",

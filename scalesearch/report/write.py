@@ -64,7 +64,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, self_con
     search_space = plot(space_figure(run.table, run.budget, run.record.constraint, grid_points(run)),
                         "fig-search-space", "No trial has coefficients yet.") + space_note(run)
     progress = plot(progress_figure(run.table), "fig-progress", "No trial completed yet: no progress to plot.")
-    extrapolation = extrapolation_section(run, winner, plot)
+    extrapolation_title, extrapolation = extrapolation_section(run, winner, plot)
     after_search = [(anchor, title, body) for anchor, title, body in (
         ("curve", "Scaling curve (the paper's Figure 3)", curve_section(run.path, plot)),
         ("fidelity", "Fidelity check", fidelity_section(run.path)),
@@ -75,7 +75,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, self_con
         ("pareto", "Pareto front", pareto),
         ("space", "Search space", search_space),
         ("progress", "Progress", progress),
-        ("extrapolation", "Extrapolation to B0–B7", extrapolation),
+        ("extrapolation", extrapolation_title, extrapolation),
         ("trials", "Trials", trials_table(run.table, winner)),
         ("provenance", "Provenance", provenance(run)),
     ]
@@ -134,7 +134,8 @@ def space_note(run: Run) -> str:
 
 
 def winner_coefficients(run: Run, winner: pd.Series) -> tuple[dict, str]:
-    """The winner's B0..B7: RUN_DIR/winner.json when it holds this winner, else measured now (and cached there)."""
+    """The winner's B0..B7: RUN_DIR/winner.json when it holds this winner (with the φ it was exported with), else
+    B0..B7 measured now (and cached there)."""
     path = run.path / WINNER_JSON
     if path.exists():
         try:
@@ -155,13 +156,18 @@ def winner_coefficients(run: Run, winner: pd.Series) -> tuple[dict, str]:
     return document, source
 
 
-def extrapolation_section(run: Run, winner: pd.Series | None, plot) -> str:
+def extrapolation_section(run: Run, winner: pd.Series | None, plot) -> tuple[str, str]:
+    """(the section's title, its body): the networks winner.json lists, B0–B7 unless exported with other φ."""
+    title = "Extrapolation to B0–B7"
     if winner is None:
-        return '<p class="note">No trial completed yet: no winner to extrapolate.</p>'
+        return title, '<p class="note">No trial completed yet: no winner to extrapolate.</p>'
     try:
         document, source = winner_coefficients(run, winner)
     except InputError as error:
-        return f'<p class="warn">Cannot extrapolate the winner: {esc(error)}</p>'
+        return title, f'<p class="warn">Cannot extrapolate the winner: {esc(error)}</p>'
+    listed = document.get("models") or []  # sorted by φ
+    if listed:
+        title = f"Extrapolation to {listed[0]['name']}–{listed[-1]['name']}"
     space = document.get("space", "unknown")
     intro = (f'<p class="note">The winner\'s α, β, γ applied to the full <b>{esc(space)}</b> network (not the proxy base): '
              "B<sub>φ</sub> has depth α<sup>φ</sup>, width β<sup>φ</sup> and resolution base × γ<sup>φ</sup>, rounded the official way, "
@@ -180,9 +186,9 @@ def extrapolation_section(run: Run, winner: pd.Series | None, plot) -> str:
         ])
     headers = ["network", "φ", "width", "depth", "px", "FLOPs", "× B0", "params", "activations", "stem",
                "stages (channels × blocks)", "head"]
-    return (intro + plot(extrapolation_figure(document), "fig-extrapolation", "")
-            + "<h3>Each network's stages</h3>" + '<div class="scroll">'
-            + table(headers, rows, text_columns=(0, 10)) + "</div>")
+    return title, (intro + plot(extrapolation_figure(document), "fig-extrapolation", "")
+                   + "<h3>Each network's stages</h3>" + '<div class="scroll">'
+                   + table(headers, rows, text_columns=(0, 10)) + "</div>")
 
 
 BIG = {"flops", "params", "activations", "peak_memory_bytes"}

@@ -13,10 +13,10 @@ from scalesearch.model.scaling import (
     FLOPS_CONVENTION,
     ModelSpec,
     check_coefficients,
-    extrapolate,
     formula_product,
     official_efficientnets,
 )
+from scalesearch.model.phis import extrapolate
 from scalesearch.model.spaces import SearchSpace, load_space
 
 FORMAT = "scalesearch.coefficients"
@@ -37,7 +37,7 @@ def provenance() -> dict:
     }
 
 
-def model_entry(name: str, phi: int | None, spec: ModelSpec, base_flops: int, num_classes: int, counter="fvcore") -> dict:
+def model_entry(name: str, phi: int | float | None, spec: ModelSpec, base_flops: int, num_classes: int, counter="fvcore") -> dict:
     from scalesearch.cost.measure import measure
 
     cost = measure(spec, num_classes, counter)
@@ -69,15 +69,18 @@ def coefficients_document(
     counter: str = "fvcore",
     search: dict | None = None,
 ) -> dict:
-    """Everything a user takes away from a search: coefficients and the B1..B7 they build."""
+    """Everything a user takes away from a search: coefficients and the networks they build at ``phis`` (B1..B7
+    by default; negative and fractional φ too, e.g. B-1 and B0.5), always with B0, listed by φ."""
     space = load_space(space)
     check_coefficients(alpha, beta, gamma)
     phis = sorted(set(phis) | {0})
     networks = extrapolate(space, alpha, beta, gamma, phis, resolution_multiple)
-    base = model_entry("B0", 0, networks[0][2], 1, num_classes, counter)
+    # Every ratio is to B0, which sits among the others when φ < 0 is asked for: measure it first.
+    base = model_entry("B0", 0, next(spec for _, phi, spec in networks if phi == 0), 1, num_classes, counter)
     base_flops = base["flops"]
     base["flops_ratio"] = 1.0
-    models = [base] + [model_entry(name, phi, spec, base_flops, num_classes, counter) for name, phi, spec in networks[1:]]
+    models = [base if phi == 0 else model_entry(name, phi, spec, base_flops, num_classes, counter)
+              for name, phi, spec in networks]
     document = {
         "format": FORMAT,
         "version": VERSION,
@@ -130,7 +133,7 @@ def read_document(path: str | Path) -> dict:
     return document
 
 
-def build_model_from_json(path: str | Path, phi: int = 1, num_classes: int | None = None, official: bool = False):
+def build_model_from_json(path: str | Path, phi: int | float = 1, num_classes: int | None = None, official: bool = False):
     """Rebuild the network of φ = ``phi`` (or the official B``phi``) listed in a coefficients file."""
     from scalesearch.model.build import build_model
 

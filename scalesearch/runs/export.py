@@ -53,8 +53,8 @@ def search_record(run, winner, pick: str) -> dict:
     }
 
 
-def winner_document(run, winner, pick: str = "best") -> dict:
-    """coefficients_document of the winner applied to the run's *full* space (B0..B7).
+def winner_document(run, winner, pick: str = "best", phis=range(1, 8)) -> dict:
+    """coefficients_document of the winner applied to the run's *full* space (B0..B7, or B0 and ``phis``).
 
     In measured mode the proxy's γ absorbed the proxy's own rounding, so on the full
     space γ is solved again for the winner's α and β: its B1 then measures the budget,
@@ -70,7 +70,7 @@ def winner_document(run, winner, pick: str = "best") -> dict:
     record["proxy_coefficients"] = {"alpha": float(winner["alpha"]), "beta": float(winner["beta"]),
                                     "gamma": float(winner["gamma"])}
     document = coefficients_document(
-        space, alpha, beta, max(1.0, gamma), budget=run.budget, num_classes=num_classes,
+        space, alpha, beta, max(1.0, gamma), budget=run.budget, phis=phis, num_classes=num_classes,
         resolution_multiple=int(run.record.resolution_multiple or 1), counter="arithmetic", search=record,
     )
     document["flops_check"] = flops_check(document)
@@ -139,8 +139,9 @@ def document_matches(document: dict, run, winner) -> bool:
     )
 
 
-def export_run(run_dir, json_path=None, pick: str = "best", csv_path=None, parquet_path=None) -> dict:
-    """The winner's coefficients and B0..B7 as JSON (default RUN_DIR/winner.json); copies of the table on request.
+def export_run(run_dir, json_path=None, pick: str = "best", csv_path=None, parquet_path=None, phis=range(1, 8)) -> dict:
+    """The winner's coefficients and B0..B7 (or B0 and ``phis``, e.g. -2..7) as JSON (default RUN_DIR/winner.json);
+    copies of the table on request. The report shows the networks a matching winner.json lists.
 
     Whatever the run's status: an interrupted run's finished trials have a winner too, marked by ``status``.
 
@@ -155,7 +156,7 @@ def export_run(run_dir, json_path=None, pick: str = "best", csv_path=None, parqu
     winner = pick_winner(run.table, pick, run.tie_break)
     if winner is None:
         raise InputError(f"{run.path}: no complete, feasible trial to export")
-    written = {"json": write_document(winner_document(run, winner, pick), json_path or run.path / WINNER_JSON)}
+    written = {"json": write_document(winner_document(run, winner, pick, phis), json_path or run.path / WINNER_JSON)}
     for kind, target, write in (
         ("csv", csv_path, lambda path: run.table.to_csv(path, index=False)),
         ("parquet", parquet_path, lambda path: run.table.to_parquet(path, index=False)),
