@@ -69,7 +69,8 @@ class Run:
         self.started = time.monotonic()
         with open(self.output, "w") as stdout, open(f"{self.output}.err", "w") as stderr:
             self.process = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *self.args], cwd=ROOT,
-                                            env=environment, stdout=stdout, stderr=stderr, start_new_session=True)
+                                            env=environment, stdout=stdout, stderr=stderr, start_new_session=True,
+                                            preexec_fn=default_sigint)
         self.started_at = time.time()
         self.seen: dict[int, psutil.Process] = {}
         self.named: set[str] = set()
@@ -156,6 +157,12 @@ class Run:
             self._said = (self.stdout, self.stderr)
             for path in (self.output, Path(f"{self.output}.err")):
                 path.unlink(missing_ok=True)
+
+
+def default_sigint() -> None:
+    """In the child: SIGINT as a terminal's Ctrl-C gives it, even where the suite runs in the background of a
+    non-interactive shell, which ignores SIGINT (and a child would inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def descendants(pid: int) -> list:
@@ -615,6 +622,85 @@ def test_a_journal_line_cut_short_by_a_full_disk_or_a_power_loss_is_dropped_on_r
     assert all(table.loc[trial, "accuracy"] == accuracy for trial, accuracy in finished.items())
     assert (table["status"] == "complete").sum() == 4
     assert journal.read_bytes().startswith(whole)
+
+
+# ----- SIGTERM: what SLURM, Kubernetes and `timeout` send ---------------------------------------------------------
+def said_sigterm(run: Run, folder: Path) -> None:
+    """Stopped as a Ctrl-C stops, in one line that says how to go on; not Ray's crash dump and abort."""
+    assert run.returncode == 143, run.stderr[-3000:]
+    assert last_line(run.stderr) == ("scalesearch run: interrupted by SIGTERM; finished trials are kept. Continue "
+                                     f"with: scalesearch run --resume {folder}"), run.stderr[-3000:]
+    assert "SIGTERM received" not in run.stderr and "PC: @" not in run.stderr, run.stderr[-3000:]
+
+
+def whole_and_interrupted(folder: Path) -> None:
+    """The table, the report and winner.json written whole, and marked interrupted."""
+    assert json.loads((folder / "run.json").read_text())["status"] == "interrupted"
+    assert json.loads((folder / "winner.json").read_text())["status"] == "interrupted"
+    assert (folder / "report.html").read_text().rstrip().endswith("</html>")
+    assert len(pd.read_csv(folder / "trials.csv")) == len(pd.read_parquet(folder / "trials.parquet"))
+    assert not list(folder.glob(".*.tmp"))  # no write cut in the middle
+
+
+def status_of(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "run.json").read_text())["status"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def test_sigterm_to_the_process_group_stops_the_run_as_ctrl_c_does_then_resume_finishes_it_with_slow_analytic_objective(
+        tmp_path):
+    config, log = write_config(tmp_path, trials=4, objective_settings={"seconds_per_epoch": 1})
+    folder = tmp_path / "run"
+    run = Run("run", "--config", config, "--out", folder, "--concurrency", "1")
+    wait_for(lambda: (pd.read_csv(folder / "trials.csv")["status"] == "complete").sum() >= 1, run)
+    run._watch()
+    signalled = time.monotonic()
+    os.killpg(run.process.pid, signal.SIGTERM)  # as `timeout` and SLURM send it: to the job's every process
+    run.finish(120)
+    print(f"SIGTERM to the group: exit {run.returncode} after {time.monotonic() - signalled:.1f} s")
+    said_sigterm(run, folder)
+    whole_and_interrupted(folder)
+    finished = recorded(folder)
+    assert any(status == "complete" for status, *_ in finished.values())
+    resumed = Run(*last_line(run.stderr).split("Continue with: scalesearch ")[1].split()).finish(300)  # as it says
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    table = pd.read_csv(folder / "trials.csv").set_index("trial")
+    for number, (status, accuracy, _, _) in finished.items():
+        assert table.loc[number, "status"] == status and table.loc[number, "accuracy"] == accuracy
+    assert (table["status"] == "complete").sum() == 4
+    ends = Counter((entry["architecture"], entry["seed"]) for entry in trainings(log) if entry["event"] == "end")
+    assert all(ends[architecture, seed] == 1 for _, _, architecture, seed in finished.values())  # none trained again
+    assert json.loads((folder / "winner.json").read_text())["status"] == "complete"
+
+
+def test_sigterm_then_a_second_sigterm_and_ctrl_c_during_the_shutdown_leave_every_file_whole_and_no_ray_behind_with_slow_analytic_objective(
+        tmp_path):
+    config, _ = write_config(tmp_path, trials=4, objective_settings={"seconds_per_epoch": 1})
+    folder = tmp_path / "run"
+    run = Run("run", "--config", config, "--out", folder, "--concurrency", "1")
+    wait_for(lambda: (pd.read_csv(folder / "trials.csv")["status"] == "complete").sum() >= 1, run)
+    run._watch()
+    os.kill(run.process.pid, signal.SIGTERM)  # to the run alone: as Kubernetes sends it to a container's first process
+    while run.process.poll() is None and status_of(folder) != "interrupted":
+        time.sleep(0.005)
+    # run.json says interrupted: the table, the report and winner.json are being written, then Ray is shut down
+    landed = "before the report" if not (folder / "winner.json").exists() else "after winner.json, as Ray stopped"
+    assert run.process.poll() is None, "it ended before the second signal"
+    os.kill(run.process.pid, signal.SIGTERM)
+    os.kill(run.process.pid, signal.SIGINT)
+    run.process.wait(120)
+    print(f"the second SIGTERM and a SIGINT landed {landed}")
+    deadline = time.monotonic() + 20  # Ray's own processes end a moment after the driver
+    while time.monotonic() < deadline and (left := [process for process in [*run.seen.values(), *_carrying(run.ray_dir)]
+                                                    if process.is_running()
+                                                    and process.status() != psutil.STATUS_ZOMBIE]):
+        time.sleep(0.2)
+    assert not left, [process.name() for process in left]
+    run.finish()
+    said_sigterm(run, folder)
+    whole_and_interrupted(folder)
 
 
 # ----- a full disk --------------------------------------------------------------------------------------------

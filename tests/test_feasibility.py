@@ -94,3 +94,38 @@ def test_a_search_counts_its_candidates_by_arithmetic_and_traces_none(tmp_path, 
         expected = cost(ModelSpec.from_dict(json.loads(trial.user_attrs["spec"])), 10)
         assert [trial.user_attrs[key] for key in ("flops", "params", "activations")] == [
             expected.flops, expected.params, expected.activations]
+
+
+def test_a_grid_no_point_of_which_measures_on_budget_is_refused_naming_the_smallest_tolerance_that_works():
+    """Issue 22 §5: at --tolerance 1e-7 the grid looks fine before measuring (α·β² lets 84 pairs through), but after
+    pixel rounding none measures that close. The run's own base and grid, judged as the study judges them."""
+    import re
+
+    from scalesearch.foundation.errors import InputError
+    from scalesearch.pipeline.options import RunOptions, validate
+    from scalesearch.pipeline.prepare import prepare
+    from scalesearch.study.feasibility import feasible_grid, refuse_an_unmeetable_grid
+
+    prepared = prepare(validate(RunOptions(budget="2x", sampler="grid", tolerance=1e-7, objective="analytic")))
+    settings, base, base_flops = prepared.search_settings, prepared.base, prepared.base_cost.flops
+
+    def judge(tolerance):
+        refuse_an_unmeetable_grid(settings.grid, base, base_flops, budget=2.0, tolerance=tolerance,
+                                  num_classes=settings.num_classes)
+
+    assert len(feasible_grid(settings.grid, budget=2.0, tolerance=1e-7, constraint="measured", seed=0)) == 84
+    with pytest.raises(InputError) as refusal:
+        judge(1e-7)
+    message = str(refusal.value)
+    assert "no grid point measures within tolerance 1e-07 of the 2x budget" in message and "\n" not in message
+    named = float(re.search(r"the smallest tolerance that works is --tolerance (\S+) ", message).group(1))
+    nearest = float(re.search(r", (\S+)x off the budget\)", message).group(1))
+    assert nearest < named < 2 * nearest  # just above the nearest point's distance
+    judge(named)  # works: not refused
+    points = feasible_grid(settings.grid, budget=2.0, tolerance=named, constraint="measured", seed=0)
+    on_budget = any(evaluate(base, base_flops, alpha, beta, 1.0, budget=2.0, tolerance=named, constraint="measured",
+                             num_classes=settings.num_classes, solve_resolution=True).feasible
+                    for alpha, beta, _ in points)
+    assert on_budget  # the study, walking the grid at that tolerance, finds a point to train
+    with pytest.raises(InputError):
+        judge(nearest * 0.99)  # and nothing smaller than the nearest distance works

@@ -156,12 +156,44 @@ def test_a_damaged_file_is_named_in_one_line_and_nothing_is_started_afresh(run_c
 
 def test_a_search_that_trains_no_candidate_on_budget_exits_1_naming_the_tolerance_with_analytic_objective(tmp_path):
     out = tmp_path / "run"
-    result = scalesearch("run", "--budget", "2x", "--out", out, "--objective", "analytic", "--sampler", "grid",
+    # The random sampler: a grid that no point meets is refused before the run (the test below).
+    result = scalesearch("run", "--budget", "2x", "--out", out, "--objective", "analytic", "--sampler", "random",
                          "--tolerance", "0.0000001", "--no-reference")
     assert result.returncode == 1, result.stderr[-2000:]
     assert "no searched candidate completed on budget" in result.stdout + result.stderr
     assert "--tolerance 0." in result.stdout + result.stderr
     assert (out / "report.html").exists()  # what there is is still reported
+
+
+def test_a_grid_no_point_of_which_measures_on_budget_is_refused_before_any_training_naming_a_tolerance_that_works(
+        tmp_path):
+    """Issue 22 §5: the default run's data and proxy (nothing trains, so nothing is faked). Before, this run trained
+    the references and their confirm seeds (11 trainings, 10 minutes on 2 cores) and then failed."""
+    import os
+    import re
+    import time
+
+    from scalesearch.pipeline.options import RunOptions, validate
+    from scalesearch.pipeline.prepare import prepare
+    from scalesearch.study.feasibility import refuse_an_unmeetable_grid
+
+    out, ray_dir = tmp_path / "run", tmp_path / "ray"
+    ray_dir.mkdir()
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "run", "--budget", "2x", "--sampler", "grid",
+                             "--tolerance", "0.0000001", "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
+                            timeout=300, env=dict(os.environ, RAY_TMPDIR=str(ray_dir)))
+    seconds = time.monotonic() - started
+    assert result.returncode == 2, result.stderr[-2000:]
+    line = one_line_error(result)
+    assert line.startswith("scalesearch run: error: no grid point measures within tolerance 1e-07 of the 2x budget")
+    assert not out.exists() and list(ray_dir.iterdir()) == []  # no trial row, no folder; Ray never started
+    print(f"refused in {seconds:.1f} s: {line}")
+    named = float(re.search(r"the smallest tolerance that works is --tolerance (\S+) ", line).group(1))
+    # The tolerance it names passes the same check, on the same run's base: no refusal.
+    prepared = prepare(validate(RunOptions(budget="2x", sampler="grid", tolerance=named)))
+    refuse_an_unmeetable_grid(prepared.search_settings.grid, prepared.base, prepared.base_cost.flops, budget=2.0,
+                              tolerance=named, num_classes=prepared.search_settings.num_classes)
 
 
 def test_the_python_api_works_as_the_readme_shows_with_analytic_objective(tmp_path):

@@ -196,11 +196,27 @@ def test_a_run_leaves_the_callers_environment_loggers_and_warning_filters_as_the
     from scalesearch.pipeline.ray_session import start_ray, stop_ray
     from scalesearch.pipeline.resources import Resources
 
-    before = (dict(os.environ), logging.getLogger("ray").level, list(warnings.filters))
-    session = start_ray(Resources())
-    assert os.environ.get("TUNE_DISABLE_SIGINT_HANDLER") == "1"  # changed while the run is on
-    stop_ray(session)
-    after = (dict(os.environ), logging.getLogger("ray").level, list(warnings.filters))
+    import signal
+
+    def own(signum, frame):  # a notebook's own SIGTERM handler
+        pass
+
+    def caught_in_the_kernel() -> bool:  # what the kernel does on SIGTERM, which signal.getsignal does not say
+        mask = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("SigCgt:"))
+        return bool(int(mask.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+
+    previous = signal.signal(signal.SIGTERM, own)
+    try:
+        before = (dict(os.environ), logging.getLogger("ray").level, list(warnings.filters))
+        session = start_ray(Resources())
+        assert os.environ.get("TUNE_DISABLE_SIGINT_HANDLER") == "1"  # changed while the run is on
+        assert signal.getsignal(signal.SIGTERM) is own  # not Ray's, which exits at once (and dumps, then aborts)
+        stop_ray(session)
+        after = (dict(os.environ), logging.getLogger("ray").level, list(warnings.filters))
+        # ray.shutdown() resets SIGTERM to its default in the kernel: put back there too
+        assert signal.getsignal(signal.SIGTERM) is own and caught_in_the_kernel()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     changed = {key for key in set(before[0]) | set(after[0]) if before[0].get(key) != after[0].get(key)}
     assert not {key for key in changed if key.startswith(("TUNE_", "RAY_AIR", "RAY_DEDUP", "RAY_LOG"))}
     assert after[1:] == before[1:]

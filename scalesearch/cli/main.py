@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from scalesearch.cli import commands as handlers
-from scalesearch.cli.commands import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
-from scalesearch.foundation.errors import InputError
+from scalesearch.cli.commands import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED
+from scalesearch.foundation.errors import InputError, by_sigterm, raise_terminated
 
 
 
@@ -216,8 +217,24 @@ def _attach_dash_values(argv: list[str]) -> list[str]:
     return joined
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (SLURM, Kubernetes, `timeout`) stops a command as Ctrl-C does; an ignored SIGTERM stays ignored.
+    The Ray session sets it again after ray.init, which replaces it (pipeline/ray_session.py)."""
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, raise_terminated)
+
+
+def interrupted_line(command: str, interruption: KeyboardInterrupt) -> str:
+    """The one line of a command stopped by Ctrl-C or SIGTERM, with what to do next where the command said it."""
+    how = "SIGTERM" if by_sigterm(interruption) else "Ctrl-C (SIGINT)"
+    next_step = getattr(interruption, "next_step", "")
+    return f"scalesearch {command}: interrupted by {how}" + (f"; {next_step}" if next_step else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(_attach_dash_values(sys.argv[1:] if argv is None else list(argv)))
+    if argv is None:  # the command line, not a caller's own process (tests call main with a list)
+        _stop_on_sigterm()
     try:
         return args.handler(args)
     except InputError as error:
@@ -225,11 +242,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"scalesearch {args.command}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interruption:  # Ctrl-C, or SIGTERM (foundation/errors.Terminated)
         if args.debug:
             raise
-        print(f"scalesearch {args.command}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(interrupted_line(args.command, interruption), file=sys.stderr)
+        return EXIT_TERMINATED if by_sigterm(interruption) else EXIT_INTERRUPTED
     except Exception as error:  # the one place that turns any failure into one line
         if args.debug:
             raise

@@ -22,7 +22,7 @@ def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progre
     from scalesearch.pipeline.options import options_from, validate
     from scalesearch.pipeline.prepare import prepare
     from scalesearch.pipeline.ray_runner import run_trials
-    from scalesearch.pipeline.ray_session import check_resources, slots, start_ray, stop_ray
+    from scalesearch.pipeline.ray_session import check_resources, signals_held, slots, start_ray, stop_ray
     from scalesearch.foundation.table import load_table
     from scalesearch.study.planned import PlannedTrainings
 
@@ -56,14 +56,20 @@ def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progre
                        on_event=progress.stage_event if progress else None, name="ray-check")
             status = "complete"
         finally:
-            fidelity = _fidelity(stage.table(), names, proxy, epochs_factor, proxy_epochs, seed_list, status)
-            write_fidelity(folder, fidelity)
-            from scalesearch.report.write import write_report
+            with signals_held():  # check.json and the report, each whole, whatever a second signal says
+                fidelity = _fidelity(stage.table(), names, proxy, epochs_factor, proxy_epochs, seed_list, status)
+                write_fidelity(folder, fidelity)
+                from scalesearch.report.write import write_report
 
-            write_report(folder)
+                write_report(folder)
+    except KeyboardInterrupt as interruption:  # a Ctrl-C or a SIGTERM: the CLI's one line says what next
+        again = command or f"scalesearch check {folder}"
+        interruption.next_step = f"finished trainings are kept in {CHECK_TABLE}. Continue with: {again}"
+        raise
     finally:
-        stop_ray(session)
-        claim.release()
+        with signals_held():
+            stop_ray(session)
+            claim.release()
     return fidelity
 
 

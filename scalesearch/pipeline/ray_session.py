@@ -1,17 +1,22 @@
 """The Ray session of a run: Ray started, joined (--address, probed first) or stopped, with the process's
-environment, loggers and warning filters quiet while it lasts and restored after; what the cluster can run."""
+environment, loggers and warning filters quiet while it lasts and restored after; what the cluster can run; and the
+process's SIGTERM handler, which Ray's own would replace with a crash dump and an abort."""
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from scalesearch.foundation.errors import InputError
+from scalesearch.foundation.errors import InputError, Terminated, raise_terminated
 from scalesearch.pipeline.resources import Resources
+
+_UNTOUCHED = object()  # the SIGTERM handler was not ours to set: not the main thread
 
 
 @dataclass
@@ -23,6 +28,7 @@ class RaySession:
     environment: dict  # variable → its value before the run (None: it was unset)
     levels: dict  # logger name → its level before the run
     filters: list  # warnings.filters before the run
+    sigterm: object = _UNTOUCHED  # the SIGTERM handler before the run (signal.getsignal's answer)
 
     def __bool__(self) -> bool:
         return self.started
@@ -65,6 +71,61 @@ def _restore(session: RaySession) -> None:
     for name, level in session.levels.items():
         logging.getLogger(name).setLevel(level)
     warnings.filters[:] = session.filters
+    if session.sigterm is _UNTOUCHED or session.sigterm is None:
+        return
+    # Also after ray.shutdown(), which resets SIGTERM to its default in the kernel (Python's getsignal does not see
+    # it): signal.signal sets it there again.
+    if _holding:  # inside signals_held(): still held, then this handler
+        _holding[signal.SIGTERM] = session.sigterm
+        signal.signal(signal.SIGTERM, _holding["hold"])
+    else:
+        signal.signal(signal.SIGTERM, session.sigterm)
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _own_sigterm(session: RaySession) -> None:
+    """After ray.init: a SIGTERM stops the run as a Ctrl-C does (foundation/errors.Terminated), so the table, the
+    report and winner.json are written, marked interrupted.
+
+    ray.init sets a Python handler that exits at once, and Ray's C++ side then installs abseil's failure handler
+    over it: a SIGTERM printed "*** SIGTERM received ... PC: @ ..." and aborted the process 3 s later, whatever was
+    being written. signal.signal replaces both. A handler the process had of its own (a notebook's, an ignored
+    SIGTERM) is put back instead of ours."""
+    if session.sigterm is _UNTOUCHED:
+        return
+    before = session.sigterm
+    signal.signal(signal.SIGTERM, raise_terminated if before in (None, signal.SIG_DFL) else before)
+
+
+_HELD = (signal.SIGINT, signal.SIGTERM)
+_WITHOUT_PYTHON = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: raise_terminated}  # when getsignal says None
+_holding: dict = {}  # while signals_held() runs: "hold", its handler; and each held signal → the handler to put back
+
+
+@contextmanager
+def signals_held():
+    """While the block runs, a Ctrl-C or a SIGTERM waits and is then dropped: for the steps of a run that is
+    stopping anyway (the files that say how it ended, the put-back of a replaced run, Ray's shutdown), which a
+    second signal must not cut in half. SIGKILL still stops the process at once. Outside the main thread
+    (signals reach only that one) and inside another such block it changes nothing."""
+    if not _in_main_thread() or _holding:
+        yield
+        return
+
+    def hold(signum, frame) -> None:
+        pass
+
+    _holding.update({number: signal.signal(number, hold) for number in _HELD}, hold=hold)
+    try:
+        yield
+    finally:
+        _holding.pop("hold")
+        for number in _HELD:
+            handler = _holding.pop(number)
+            signal.signal(number, _WITHOUT_PYTHON[number] if handler is None else handler)
 
 
 # Bounds on Ray's own wait for an --address that answers TCP but not as a working Ray head (a hung GCS,
@@ -82,10 +143,15 @@ def start_ray(resources: Resources, verbose: bool = False, declare_gpus: int | N
     ``declare_gpus`` (tests only): a local Ray declares this many GPUs whatever the machine has, so that
     fractional GPU scheduling can be tested on a CPU machine (tests/test_gpu_path.py)."""
     session = _quiet_ray(verbose)
+    if _in_main_thread():
+        session.sigterm = signal.getsignal(signal.SIGTERM)
     try:
         session.started = _start(resources, verbose, declare_gpus)
-    except BaseException:
+        _own_sigterm(session)
+    except BaseException as error:
         _restore(session)
+        if isinstance(error, SystemExit) and error.code == signal.SIGTERM:  # Ray's handler, as ray.init ran
+            raise Terminated() from None
         raise
     return session
 

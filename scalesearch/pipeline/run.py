@@ -96,39 +96,70 @@ def run(options: RunOptions, progress=None, command: str | None = None):
 
 def _run(options: RunOptions, progress=None, command: str | None = None):
     """Every check that can fail runs before the folder is touched or Ray starts (nothing a user ran may be
-    lost to a typo); a replaced run is deleted only once the new one is under way."""
+    lost to a typo); a replaced run is deleted only once the new one is under way.
+
+    A Ctrl-C or a SIGTERM (foundation/errors.Terminated, a KeyboardInterrupt) leaves with ``next_step``: what the
+    one line the CLI prints says to do next."""
     from scalesearch.pipeline.folder_claim import claim_folder, refuse_if_in_use
-    from scalesearch.pipeline.ray_session import stop_ray
-    from scalesearch.study.feasibility import feasible_grid
+    from scalesearch.pipeline.ray_session import signals_held, stop_ray
 
     # Said first, whatever else the folder holds: a live run's folder is not to be resumed or replaced.
     refuse_if_in_use(run_folder(options))
     if options.resume:  # before its options are used: they come from the config.yaml it may lack
         _refuse_a_resume_of_a_run_never_set_up(run_folder(options))
     options = validate(options)
-    prepared = prepare(options)
-    if options.sampler == "grid":
-        # An empty grid is refused here, before the folder is touched or Ray starts.
-        feasible_grid(prepared.search_settings.grid, budget=options.budget, tolerance=options.tolerance,
-                      constraint=options.constraint, seed=options.seed)
     folder = run_folder(options)
-    claim = claim_folder(folder, resume=options.resume, force=options.force, command=command)
-    under_way = _set_up(options, prepared, folder, claim, command)
+    try:
+        prepared = prepare(options)
+        if options.sampler == "grid":  # a grid with no point on budget is refused before the folder or Ray
+            _refuse_an_empty_grid(options, prepared)
+        claim = claim_folder(folder, resume=options.resume, force=options.force, command=command)
+        under_way = _set_up(options, prepared, folder, claim, command)
+    except KeyboardInterrupt as interruption:
+        interruption.next_step = _start_it_again(folder, options, command)
+        raise
     claim.commit()  # the new run is under way: the run it replaces may go
     try:
         return _search(options, prepared, folder, under_way, progress)
+    except KeyboardInterrupt as interruption:  # the table, the report and winner.json say interrupted
+        interruption.next_step = f"finished trials are kept. Continue with: scalesearch run --resume {folder}"
+        raise
     except (OSError, InputError) as error:  # from the journal, a table, run.json or the report
         raise_if_disk_full(error, folder, lambda: resume_it(folder))
         raise
     finally:
-        stop_ray(under_way.session)
-        claim.release()
+        with signals_held():  # a second signal must not leave Ray's processes behind
+            stop_ray(under_way.session)
+            claim.release()
+
+
+def _refuse_an_empty_grid(options: RunOptions, prepared: Prepared) -> None:
+    """A grid search whose grid has no point on budget; in measured mode, none once measured (study/feasibility.py)."""
+    from scalesearch.study.feasibility import feasible_grid, refuse_an_unmeetable_grid
+
+    settings = prepared.search_settings
+    if options.constraint == "measured":  # first: its smallest tolerance is the one that works once measured
+        refuse_an_unmeetable_grid(settings.grid, prepared.base, prepared.base_cost.flops, budget=options.budget,
+                                  tolerance=options.tolerance, num_classes=settings.num_classes,
+                                  allow_shrink=options.allow_shrink)
+    feasible_grid(settings.grid, budget=options.budget, tolerance=options.tolerance, constraint=options.constraint,
+                  seed=options.seed)
+
+
+def _start_it_again(folder: Path, options: RunOptions, command: str | None) -> str:
+    """What to do after a run stopped before it was under way (no training yet; _set_up gave the folder back)."""
+    if options.resume:
+        return f"finished trials are kept. Continue with: scalesearch run --resume {folder}"
+    again = command or f"the same options and --out {folder}"
+    if is_run(folder) and "--force" not in again.split():
+        again += " --force"  # its first files are there: replace them
+    return f"nothing was trained yet; start it again: {again}"
 
 
 def _set_up(options: RunOptions, prepared: Prepared, folder: Path, claim, command: str | None) -> _UnderWay:
     """Ray, the study, run.json and config.yaml. Should any of it fail, the folder is given back as it was found
     (a replaced run put back) before the error is raised."""
-    from scalesearch.pipeline.ray_session import check_resources, start_ray, stop_ray
+    from scalesearch.pipeline.ray_session import check_resources, signals_held, start_ray, stop_ray
     from scalesearch.pipeline.run_record import starting_record
     from scalesearch.study.search_study import SearchStudy
 
@@ -145,9 +176,10 @@ def _set_up(options: RunOptions, prepared: Prepared, folder: Path, claim, comman
         save_config(folder, options)
     except BaseException as error:
         replacing = claim.aside is not None
-        stop_ray(session)
-        claim.abandon()
-        claim.release()
+        with signals_held():  # a second signal must not leave a replaced run half put back
+            stop_ray(session)
+            claim.abandon()
+            claim.release()
         raise_if_disk_full(error, folder, lambda: start_it_again(folder, resume=options.resume, replacing=replacing))
         raise
     return _UnderWay(session, study, record, clock, previous.wall_seconds or 0.0)
@@ -159,6 +191,7 @@ def _search(options: RunOptions, prepared: Prepared, folder: Path, under_way: _U
     from scalesearch.pipeline.curve_stage import train_curve
     from scalesearch.pipeline.objectives import OBJECTIVES
     from scalesearch.pipeline.ray_runner import run_trials
+    from scalesearch.pipeline.ray_session import signals_held
     from scalesearch.pipeline.tie_timing import time_the_tied
 
     study, record = under_way.study, under_way.record
@@ -176,12 +209,13 @@ def _search(options: RunOptions, prepared: Prepared, folder: Path, under_way: _U
         status, message = RunStatus.FAILED, f"{type(error).__name__}: {error}"
         raise
     finally:
-        record.status, record.finished = status, now()
-        record.wall_seconds = under_way.earlier_seconds + time.time() - under_way.clock
-        write_run_file(folder, record)
-        outcome = Outcome(study.table(), folder, status, message=message, tie_break=options.tie_break,
-                          looks=prepared.search_settings.looks)
-        _write_outputs(outcome)
+        with signals_held():  # the files that say how the run ended, each whole, whatever a second signal says
+            record.status, record.finished = status, now()
+            record.wall_seconds = under_way.earlier_seconds + time.time() - under_way.clock
+            write_run_file(folder, record)
+            outcome = Outcome(study.table(), folder, status, message=message, tie_break=options.tie_break,
+                              looks=prepared.search_settings.looks)
+            _write_outputs(outcome)
     return outcome
 
 

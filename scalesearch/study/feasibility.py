@@ -144,3 +144,55 @@ def feasible_grid(grid: GridSpec, *, budget: float, tolerance: float, constraint
                          f"the nearest needs --tolerance {nearest + 0.0005:.3f} (or change --grid-step)")
     random.Random(seed).shuffle(points)
     return points
+
+
+def refuse_an_unmeetable_grid(grid: GridSpec, base: SearchSpace, base_flops: int, *, budget: float, tolerance: float,
+                              num_classes: int, allow_shrink: bool = False) -> None:
+    """Measured mode, before any training: is any grid point on budget once measured? Each (α, β) is judged as the
+    study will judge it (its resolution solved in whole pixels, counted by arithmetic: about a millisecond a point),
+    and a grid with none is refused in one line naming the smallest tolerance that admits one.
+
+    Before this check such a run trained its references and their confirm seeds first and only then failed: the
+    check before measuring (``feasible_grid``) sees α·β² alone, and after pixel rounding no point may come within a
+    tiny tolerance."""
+    admitted = [(alpha, beta) for alpha, beta, _ in _admitted_pairs(grid, budget, tolerance)]
+    judge = dict(budget=budget, tolerance=tolerance, constraint="measured", num_classes=num_classes,
+                 solve_resolution=True, allow_shrink=allow_shrink)
+    if any(evaluate(base, base_flops, alpha, beta, 1.0, **judge).feasible for alpha, beta in admitted):
+        return  # at the first on budget: most grids have one among their first points
+    best = None  # (the tolerance that admits it, distance, α, β, pixels)
+    for alpha, beta in grid_depth_width_points(grid):  # the grid a larger tolerance lets through, too
+        candidate = evaluate(base, base_flops, alpha, beta, 1.0, **judge)
+        if min(alpha, beta, candidate.gamma) < 1 - 1e-9 and not allow_shrink:
+            continue  # shrinks a dimension: on budget at no tolerance
+        distance = abs(candidate.flops_ratio - budget)
+        needed = _just_above(max(distance, alpha * beta**2 - budget))  # strictly within it, and through feasible_grid
+        if best is None or needed < best[0]:
+            best = (needed, distance, alpha, beta, candidate.spec.resolution)
+    said = f"no grid point measures within tolerance {tolerance:g} of the {budget:g}x budget once its resolution is " \
+           f"solved in whole pixels"
+    if best is None or best[0] >= budget - 1:  # --tolerance must stay below budget - 1
+        raise InputError(f"{said}, at any tolerance below {budget - 1:g}; change --grid-step or the grid's ranges")
+    needed, distance, alpha, beta, pixels = best
+    raise InputError(f"{said} (the nearest: alpha={alpha:g} beta={beta:g} at {pixels} px, {distance:.4g}x off the "
+                     f"budget); the smallest tolerance that works is --tolerance {needed:g} (or change --grid-step)")
+
+
+def _admitted_pairs(grid: GridSpec, budget: float, tolerance: float) -> list[tuple]:
+    """feasible_grid's measured-mode points, or none where it would refuse the grid."""
+    try:
+        return feasible_grid(grid, budget=budget, tolerance=tolerance, constraint="measured", seed=0)
+    except InputError:
+        return []
+
+
+def _just_above(value: float, digits: int = 2) -> float:
+    """The smallest number of ``digits`` significant digits strictly above ``value`` (> 0), as a user types it."""
+    import math
+
+    value = max(value, 1e-12)
+    step = 10 ** (math.floor(math.log10(value)) - digits + 1)
+    above = float(f"{math.floor(value / step + 1) * step:.{digits}g}")
+    while above <= value:  # float rounding in the division
+        above = float(f"{above + step:.{digits}g}")
+    return above
