@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from scalesearch.runs.learning_curves import read_learning_curves
 from tests.ray_cluster import descendants, end
 
 pytestmark = pytest.mark.slow  # real `scalesearch run` subprocesses
@@ -112,6 +113,7 @@ def test_sigkill_then_resume_keeps_every_finished_trial_with_slow_analytic_objec
     process.wait()
     end(its_ray, grace=0)  # as after a power loss, none of the run survives; no one else's Ray is touched
     finished = completed_trials(run_dir)[["trial", "accuracy"]]
+    curves_before = read_learning_curves(run_dir)
     result = scalesearch("run", "--resume", run_dir)
     assert result.returncode == 0, result.stderr[-2000:]
     table = pd.read_csv(run_dir / "trials.csv").set_index("trial")
@@ -120,6 +122,12 @@ def test_sigkill_then_resume_keeps_every_finished_trial_with_slow_analytic_objec
     searched = table[table["reference"].fillna("") == ""]
     assert (searched["status"].isin(["complete", "failed"])).sum() == 6
     assert (run_dir / "report.html").exists()
+    # learning_curves.csv: the curves kept before the kill are kept as they were, and the resume's are added: one
+    # per training of the table (a training cut off by the kill and trained again leaves no second curve).
+    curves = read_learning_curves(run_dir)
+    assert len(curves_before) >= 2 and all(curve in curves for curve in curves_before)
+    trained = table[table["status"] == "complete"]
+    assert sorted((c.architecture, c.seed) for c in curves) == sorted(zip(trained["architecture"], trained["seed"]))
 
 
 def test_ctrl_c_stops_gracefully_with_a_readable_table_and_report_with_slow_analytic_objective(tmp_path):

@@ -122,6 +122,10 @@ def _add_run(commands) -> None:
     output.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run; finished trials are kept")
     output.add_argument("--force", action="store_true", help="replace the run already in --out")
     output.add_argument("--config", help="YAML file with any of these options (command line wins)")
+    output.add_argument("--tensorboard", metavar="DIR", help="also write every training's learning curve (validation "
+                                                             "accuracy and loss by epoch) as TensorBoard event files "
+                                                             "under DIR, one run per training: STAGE/NETWORK/seedK "
+                                                             "(needs: pip install 'scalesearch[tensorboard]')")
     parser.add_argument("--debug", action="store_true", default=False, help="show tracebacks instead of one-line errors")
     parser.add_argument("-v", "--verbose", action="store_true", default=False, help="show Ray's and fvcore's own output")
     parser.set_defaults(handler=handlers.cmd_run)

@@ -12,6 +12,7 @@ TABLE_PARQUET = "trials.parquet"
 CURVE_FILE = "curve.csv"  # --curve's trainings (study/curve.py)
 CHECK_FILE = "check.json"  # scalesearch check's verdict (runs/check_files.py)
 CHECK_TABLE = "check.csv"  # scalesearch check's trainings
+LEARNING_CURVES_FILE = "learning_curves.csv"  # every training's per-epoch validation accuracy and loss (runs/learning_curves.py)
 WINNER_JSON = "winner.json"  # the coefficients and B0–B7 (runs/export.py)
 REPORT_HTML = "report.html"
 LOCK_FILE = ".lock"  # held while a run or a check writes the folder (pipeline/folder_claim.py)

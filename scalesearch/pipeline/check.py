@@ -12,6 +12,7 @@ from pathlib import Path
 from scalesearch.foundation.errors import InputError
 from scalesearch.foundation.run_files import CHECK_TABLE, CONFIG_FILE, RUN_FILE, is_run
 from scalesearch.runs.check_files import write_fidelity
+from scalesearch.runs.learning_curves import CHECK
 from scalesearch.verdict.fidelity import CheckedNetwork, Fidelity, rank_agreement
 
 
@@ -53,7 +54,8 @@ def check(run_dir: str | Path, *, epochs_factor: int = 4, seeds: int = 1, progre
         status = "interrupted"
         try:
             run_trials(stage, prepared.dataset, OBJECTIVES[options.objective], settings, resources, folder,
-                       on_event=progress.stage_event if progress else None, name="ray-check")
+                       on_event=progress.stage_event if progress else None, name="ray-check", stage=CHECK,
+                       tensorboard=options.tensorboard)
             status = "complete"
         finally:
             with signals_held():  # check.json and the report, each whole, whatever a second signal says
@@ -94,7 +96,8 @@ def _plan(table, confirm: int, base, seeds: list[int], epochs: int):
         spec = rebuild(base, row)
         labels = {"architecture": architecture, "network": network.name, "reference": network.label,
                   "flops": int(row["flops"]), "epochs": epochs, "proxy_accuracy": network.accuracy.mean}
-        plan += [Planned(f"{architecture}:epochs{epochs}:seed{seed}", spec.to_dict(), seed, labels) for seed in seeds]
+        plan += [Planned(f"{architecture}:epochs{epochs}:seed{seed}", spec.to_dict(), seed, labels,
+                         f"{network.name} at {epochs} epochs") for seed in seeds]
     return plan, names, proxy
 
 

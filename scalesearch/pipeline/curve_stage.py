@@ -16,6 +16,7 @@ def train_curve(table, options: RunOptions, prepared: Prepared, folder: Path, pr
     from scalesearch.pipeline.ray_runner import run_trials
     from scalesearch.pipeline.ray_session import slots
     from scalesearch.foundation.run_files import CURVE_FILE
+    from scalesearch.runs.learning_curves import CURVE
     from scalesearch.study.curve import curve_plan
     from scalesearch.study.planned import PlannedTrainings, estimated_seconds
     from scalesearch.verdict.verdict import decide
@@ -41,4 +42,5 @@ def train_curve(table, options: RunOptions, prepared: Prepared, folder: Path, pr
     if progress:
         progress.begin_stage("curve", stage, description)
     run_trials(stage, prepared.dataset, OBJECTIVES[options.objective], prepared.trial_settings, prepared.resources, folder,
-               on_event=progress.stage_event if progress else None, name="ray-curve")
+               on_event=progress.stage_event if progress else None, name="ray-curve", stage=CURVE,
+               tensorboard=options.tensorboard)

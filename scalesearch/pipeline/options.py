@@ -55,6 +55,10 @@ class RunOptions:
     grid_gamma: tuple = GridSpec.gamma_range
     objective: str = "proxy"  # proxy | analytic (a cheap stand-in for tests and dry runs)
     objective_settings: dict = dataclasses.field(default_factory=dict)
+    # --tensorboard DIR: every training's learning curve as TensorBoard event files too, one run per training
+    # (runs/tensorboard_events.py); learning_curves.csv in the run folder is written either way. Kept absolute, so a
+    # resume or a check from another folder writes to the same place.
+    tensorboard: str | None = None
     resume: bool = False
     force: bool = False
     verbose: bool = False
@@ -148,6 +152,10 @@ def validate(options: RunOptions) -> RunOptions:
 
         if not torch.cuda.is_available() and not cuda_on_cpu():  # the test aid declares one GPU (pipeline/run.py)
             raise InputError(f"--gpus-per-trial {options.gpus_per_trial:g} asked for, but this machine has no usable GPU")
+    if options.tensorboard:  # the package and a writable folder, before any training
+        from scalesearch.runs.tensorboard_events import check_logdir
+
+        options.tensorboard = str(check_logdir(options.tensorboard))
     if options.resume and options.force:
         raise InputError("--resume and --force contradict each other: resume keeps the run, force replaces it")
     return options

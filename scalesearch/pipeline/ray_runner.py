@@ -6,6 +6,7 @@ from pathlib import Path
 
 from scalesearch.pipeline.resources import Resources, threads_for
 from scalesearch.pipeline.study_searcher import FINISHED, StudySearcher
+from scalesearch.runs.learning_curves import SEARCH, LearningCurve, LearningCurves
 
 
 def _trainable(config, dataset=None, objective=None, settings=None, cpus=1.0):
@@ -30,16 +31,18 @@ def _trainable(config, dataset=None, objective=None, settings=None, cpus=1.0):
 
 
 def run_trials(study, dataset, objective, settings: dict, resources: Resources, run_dir: Path, on_event=None,
-               name: str = "ray") -> None:
-    """Runs until the study proposes nothing more. Every finished trial is told to the study at once.
-    ``name``: the folder of Tune's own files in ``run_dir`` (one per stage)."""
+               name: str = "ray", stage: str = SEARCH, tensorboard: str | None = None) -> None:
+    """Runs until the study proposes nothing more. Every finished trial is told to the study at once, and its
+    learning curve kept in ``run_dir`` first (runs/learning_curves.py; ``stage``: which stage's curves these are).
+    ``name``: the folder of Tune's own files in ``run_dir`` (one per stage). ``tensorboard``: a folder that gets
+    every curve as TensorBoard event files too (--tensorboard)."""
     from ray import tune
 
     from scalesearch.pipeline.trial_crash import crash_reason
     from scalesearch.training.proxy import ProxyConfig
 
     epochs = int(settings.get("epochs", ProxyConfig.epochs))  # a trial's length, unless the settings say
-    searcher = StudySearcher(study, epochs, on_event)
+    searcher = StudySearcher(study, epochs, on_event, on_curve=_curve_keeper(run_dir, tensorboard), stage=stage)
 
     class CrashReasons(tune.Callback):
         """Tune calls this right after the searcher heard of the crash: the reason is in the trial's error file."""
@@ -76,6 +79,25 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
     searcher.finish()
 
 
+def _curve_keeper(run_dir: Path, tensorboard: str | None):
+    """What a finished training's learning curve goes to: learning_curves.csv (a resumed run's earlier curves kept),
+    then the TensorBoard folder, which first gets the recorded curves it lacks."""
+    curves = LearningCurves(run_dir)
+    board = None
+    if tensorboard:
+        from scalesearch.runs.tensorboard_events import TensorBoardRuns
+
+        board = TensorBoardRuns(tensorboard)
+        board.write_missing(curves.curves())
+
+    def keep(curve: LearningCurve) -> None:
+        curves.record(curve)  # the run folder's record first: the report reads it, and a resume keeps it
+        if board is not None:
+            board.write(curve)
+
+    return keep
+
+
 def _tune_searcher(searcher: StudySearcher):
     """Tune's ``Searcher`` over ``searcher``: proposals out, results in."""
     from ray.tune.search import Searcher
@@ -90,6 +112,9 @@ def _tune_searcher(searcher: StudySearcher):
         def suggest(self, trial_id):
             config = searcher.suggest(trial_id)
             return Searcher.FINISHED if config == FINISHED else config
+
+        def on_trial_result(self, trial_id, result):
+            searcher.on_trial_result(trial_id, result)
 
         def on_trial_complete(self, trial_id, result=None, error=False):
             searcher.on_trial_complete(trial_id, result, error)

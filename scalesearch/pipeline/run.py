@@ -200,7 +200,7 @@ def _search(options: RunOptions, prepared: Prepared, folder: Path, under_way: _U
     status, message = RunStatus.INTERRUPTED, ""
     try:
         run_trials(study, prepared.dataset, OBJECTIVES[options.objective], prepared.trial_settings, prepared.resources,
-                   folder, on_event=progress.event if progress else None)
+                   folder, on_event=progress.event if progress else None, tensorboard=options.tensorboard)
         time_the_tied(study, prepared, options.tie_break)
         status, message = _judge(study.table(), prepared.search_settings)
         if options.curve and status == RunStatus.COMPLETE:

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from typing import Callable
 
+from scalesearch.foundation.status import TrialStatus
 from scalesearch.foundation.table import RESULT_FIELDS
+from scalesearch.model.scaling import ModelSpec
 from scalesearch.pipeline.trial_crash import GENERIC as GENERIC_CRASH
-from scalesearch.study.proposal import Waiting
+from scalesearch.runs.learning_curves import SEARCH, EpochMetrics, LearningCurve
+from scalesearch.study.proposal import Proposal, Waiting, unusable_accuracy
 
 FINISHED = "finished"  # what suggest returns once nothing more will be proposed (Tune's Searcher.FINISHED)
 
 
 class StudySearcher:
     """Between a study (a ``SearchStudy`` or ``PlannedTrainings``: propose, complete, fail) and the trials that train
-    its proposals, each known by the trial's own id. ``epochs``: how long a trial trains when not stopped early."""
+    its proposals, each known by the trial's own id. ``epochs``: how long a trial trains when not stopped early.
 
-    def __init__(self, study, epochs: int, on_event: Callable[[str, int], None] | None = None):
+    ``on_curve`` gets each training's learning curve (runs/learning_curves.py) as it ends, from the epochs it
+    reported on the way, before the study is told its result: a kill between the two trains it again, and the
+    curve's key replaces the first. ``stage``: the stage the curves are of (SEARCH, CURVE, CHECK)."""
+
+    def __init__(self, study, epochs: int, on_event: Callable[[str, int], None] | None = None,
+                 on_curve: Callable[[LearningCurve], None] | None = None, stage: str = SEARCH):
         self.study, self.epochs, self.on_event = study, epochs, on_event
+        self.on_curve, self.stage = on_curve, stage
         self.live: dict[str, int] = {}  # trial id → study trial
+        self.proposals: dict[str, Proposal] = {}  # trial id → what it trains, until it ends (its curve's name)
+        self.reported: dict[str, dict[int, EpochMetrics]] = {}  # trial id → the epochs it reported so far
         self.crashed: dict[str, int] = {}  # trial id → study trial, until record_crashes gives the reason
         self.failure: Exception | None = None  # the study could not record a result (a full disk): stop
 
@@ -33,8 +44,15 @@ class StudySearcher:
         if isinstance(proposal, Waiting):
             return None
         self.live[trial_id] = proposal.trial
+        self.proposals[trial_id], self.reported[trial_id] = proposal, {}
         self._said("started", proposal.trial)
         return {"spec": proposal.spec, "seed": proposal.seed, "trial": proposal.trial}
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """A trial's report on its way: an epoch's is kept for its learning curve."""
+        epoch = EpochMetrics.from_report(result)
+        if epoch is not None and trial_id in self.reported:
+            self.reported[trial_id][epoch.epoch] = epoch
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """A trial ended: with its last report (``result``), or crashed (``error``, or no report), in which case the
@@ -42,15 +60,26 @@ class StudySearcher:
         number = self.live.pop(trial_id, None)
         if number is None:
             return
+        # Tune hands a report that made the scheduler stop the trial to this call only, not to on_trial_result.
+        self.on_trial_result(trial_id, result or {})
+        proposal, reported = self.proposals.pop(trial_id, None), self.reported.pop(trial_id, {})
         if error or not result:
             self.crashed[trial_id] = number
+            try:
+                self._record_curve(proposal, reported, TrialStatus.FAILED)
+            except Exception as failure:  # as below: stop the search, raise after
+                self.failure = self.failure or failure
             return
         try:
             if "failed" in result:
+                self._record_curve(proposal, reported, TrialStatus.FAILED)
                 self.study.fail(number, result["failed"])
             else:
                 # ASHA may stop a trial at its last epoch's report, before the final one: that is complete.
                 pruned = not result.get("final") and result.get("epoch", 0) < self.epochs
+                status = (TrialStatus.FAILED if unusable_accuracy(result_of(result)) else
+                          TrialStatus.PRUNED if pruned else TrialStatus.COMPLETE)  # as the study will record it
+                self._record_curve(proposal, reported, status)
                 self.study.complete(number, result_of(result), pruned=pruned)
         except Exception as failure:
             # Raised here, Tune would log its traceback, count the trial failed and search on without its record.
@@ -78,6 +107,15 @@ class StudySearcher:
         self.record_crashes()
         if self.failure is not None:
             raise self.failure
+
+    def _record_curve(self, proposal: Proposal | None, reported: dict[int, EpochMetrics], status: str) -> None:
+        """The training's learning curve to ``on_curve``; nothing for a training that reported no epoch."""
+        if self.on_curve is None or proposal is None or not reported:
+            return
+        architecture = ModelSpec.from_dict(proposal.spec).architecture()
+        training = proposal.key or f"{architecture}:seed{proposal.seed}"  # Proposal.key: empty means this
+        self.on_curve(LearningCurve(self.stage, training, proposal.name or training, architecture, proposal.seed,
+                                    str(status), tuple(reported[epoch] for epoch in sorted(reported))))
 
     def _said(self, kind: str, number: int) -> None:
         if self.on_event:

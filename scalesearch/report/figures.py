@@ -1,4 +1,4 @@
-"""The report's plotly figures, each from the results table (or the coefficients JSON) alone.
+"""The report's plotly figures, each from the results table (or the coefficients JSON, or the learning curves) alone.
 
 Traces that hold one marker per trial carry ``meta="trials"`` so a test can count
 the plotted trials without knowing how the figure groups them.
@@ -222,4 +222,38 @@ def curve_figure(points: pd.DataFrame) -> go.Figure | None:
                          xaxis_title="measured FLOPs (log)", yaxis_title="proxy accuracy (top-1), mean over seeds",
                          legend=dict(orientation="h", y=-0.18))
     figure.update_xaxes(type="log", tickformat="~s")
+    return figure
+
+
+# One colour per network, its seeds sharing it; cycled past 24 networks.
+NETWORK_COLOURS = ("#0b6bcb", "#d62728", "#2e7d32", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+                   "#7f7f7f", "#1f3a93", "#b03060", "#006d5b", "#c08000", "#5d3a9b", "#a0522d", "#ff69b4", "#008b8b",
+                   "#6b8e23", "#4d4d4d", "#4169e1", "#dc143c", "#228b22", "#daa520")
+CURVE_PANELS = (("accuracy", "validation accuracy (top-1)"), ("loss", "validation loss"))
+
+
+def learning_curves_figure(networks: list[tuple[str, list, bool]]) -> go.Figure | None:
+    """Validation accuracy and loss against epoch, one line per training: ``networks`` is (name, its curves
+    (runs/learning_curves.LearningCurve, one per seed), shown at first), in legend order. A network's seeds share
+    its colour and one legend entry (a click shows or hides them all); a hidden one is a legend entry to click.
+    Each trace carries ``meta`` = its network's name, so a test can count lines per network."""
+    if not any(curves for _, curves, _ in networks):
+        return None
+    figure = make_subplots(rows=1, cols=len(CURVE_PANELS), subplot_titles=[title for _, title in CURVE_PANELS],
+                           horizontal_spacing=0.08)
+    for index, (name, curves, shown) in enumerate(networks):
+        colour = NETWORK_COLOURS[index % len(NETWORK_COLOURS)]
+        for column, (field, title) in enumerate(CURVE_PANELS, start=1):
+            for number, curve in enumerate(curves):
+                epochs = [epoch for epoch in curve.epochs if getattr(epoch, field) is not None]
+                figure.add_trace(go.Scatter(
+                    x=[epoch.epoch for epoch in epochs], y=[getattr(epoch, field) for epoch in epochs],
+                    mode="lines+markers", name=esc(name), legendgroup=esc(name), meta=name,
+                    showlegend=column == 1 and number == 0, visible=True if shown else "legendonly",
+                    line=dict(color=colour, width=2), marker=dict(size=5),
+                    hovertemplate=(f"{esc(name)}<br>seed {curve.seed}: epoch %{{x}}, {title} %{{y:.3f}}"
+                                   f"<extra>{esc(curve.status)}</extra>"),
+                ), row=1, col=column)
+    figure.update_xaxes(title_text="epoch", dtick=1)
+    figure.update_layout(**LAYOUT, legend=dict(orientation="h", y=-0.2))  # the section's heading is its title
     return figure

@@ -8,6 +8,7 @@ import pandas as pd
 from scalesearch.foundation.formatting import human
 from scalesearch.foundation.references import ORDER
 from scalesearch.foundation.table import missing
+from scalesearch.report.learning import run_still_learning_warning
 from scalesearch.report.page import cards, esc, number
 from scalesearch.report.page import table as html_table
 from scalesearch.foundation.status import RunStatus, TrialStatus
@@ -195,6 +196,10 @@ def summary_section(run: Run, winner: pd.Series | None, knee: pd.Series | None) 
     else:
         if verdict is not None:
             parts.append(f'<p class="headline verdict">Verdict: <b>{esc(verdict.sentence)}</b></p>')
+            still_learning = run_still_learning_warning(run, verdict)
+            if still_learning:  # beside the verdict it qualifies; the curves are in the Learning curves section
+                parts.append(f'<p class="warn still-learning">{still_learning} '
+                             '(<a href="#learning">Learning curves</a>)</p>')
         parts.append(
             f'<p class="headline">Winner: <b>α = {winner["alpha"]:.3f}, β = {winner["beta"]:.3f}, γ = {winner["gamma"]:.3f}</b>'
             f' — trial {winner["trial"]}' + (f' (reference: {esc(winner["reference"])})' if not missing(winner["reference"]) else "") + "</p>"

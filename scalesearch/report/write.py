@@ -1,6 +1,6 @@
 """report.html: one offline page from a run folder's results table and run.json alone.
 
-Sections: summary, Pareto fronts, search space, progress, extrapolation to
+Sections: summary, learning curves, Pareto fronts, search space, progress, extrapolation to
 B0..B7, the sortable trials table, provenance. plotly.js is written once beside
 the page, or inlined in it with ``self_contained`` (a file to mail on its own);
 never a CDN. Needs no search code: ``import scalesearch.report.write`` loads neither
@@ -27,11 +27,13 @@ from scalesearch.runs.export import document_matches, winner_document
 from scalesearch.report.figures import extrapolation_figure, pareto_figure, progress_figure, space_figure
 from scalesearch.foundation.table import missing
 from scalesearch.report.page import badge, definitions, esc, number, page, table, write_plotly_js
+from scalesearch.report.learning import learning_section
 from scalesearch.report.stages import curve_section, fidelity_section
 from scalesearch.report.summary import describe, duration, summary_section, wall_seconds
 from scalesearch.foundation.table import COLUMNS
 from scalesearch.runs.winner import pick_winner
 from scalesearch.runs.folder import Run, read_run
+from scalesearch.verdict.verdict import decide
 from scalesearch.foundation.run_files import REPORT_HTML
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
@@ -65,7 +67,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, self_con
                         "fig-search-space", "No trial has coefficients yet.") + space_note(run)
     progress = plot(progress_figure(run.table), "fig-progress", "No trial completed yet: no progress to plot.")
     extrapolation_title, extrapolation = extrapolation_section(run, winner, plot)
+    verdict = decide(run.table, run.tie_break, run.looks) if winner is not None else None
     after_search = [(anchor, title, body) for anchor, title, body in (
+        ("learning", "Learning curves", learning_section(run, verdict, plot)),
         ("curve", "Scaling curve (the paper's Figure 3)", curve_section(run.path, plot)),
         ("fidelity", "Fidelity check", fidelity_section(run.path)),
     ) if body is not None]

@@ -44,7 +44,8 @@ def curve_plan(table: pd.DataFrame, verdict, base: SearchSpace, *, phis: list[in
                     row = trained[trained["seed"].fillna(seeds[0]).astype(int) == seed].iloc[0]
                     done[key] = {**labels, "key": key, "seed": seed, "accuracy": network.seeds[seed],
                                  "train_seconds": 0.0, "from_trial": int(row["trial"])}
-                plan.append(Planned(key, spec.to_dict(), seed, labels))
+                name = f"base at φ={phi}" if phi == 0 else f"{role} {network.name} at φ={phi}"
+                plan.append(Planned(key, spec.to_dict(), seed, labels, name))
     return plan, done
 
 

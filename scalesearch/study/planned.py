@@ -26,6 +26,7 @@ class Planned:
     spec: dict
     seed: int
     labels: dict  # columns of the stage's table besides the results (network, φ, FLOPs, …)
+    name: str = ""  # the network as people read it: its learning curve's (runs/learning_curves.py); empty: the key
 
 
 class PlannedTrainings:
@@ -58,7 +59,7 @@ class PlannedTrainings:
         for number, planned in enumerate(self.plan):
             if planned.key not in self.rows and number not in self.live:
                 self.live.add(number)
-                return Proposal(number, planned.spec, planned.seed)
+                return Proposal(number, planned.spec, planned.seed, key=planned.key, name=planned.name)
         return None
 
     def complete(self, number: int, result: dict, pruned: bool = False) -> None:

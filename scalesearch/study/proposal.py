@@ -8,11 +8,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Proposal:
-    """A candidate to train: what the Ray trial receives."""
+    """A candidate to train: what the Ray trial receives, and what its learning curve is called
+    (runs/learning_curves.py)."""
 
     trial: int
     spec: dict
     seed: int
+    # What the training is within its stage, the same when it is trained again after a kill: the planned stages'
+    # key; empty for the search, where a network trains once per seed, so its network and seed say it.
+    key: str = ""
+    name: str = ""  # the network as the report names it; empty: the key
 
 
 @dataclass(frozen=True)

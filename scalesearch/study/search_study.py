@@ -29,7 +29,7 @@ from scalesearch.study.feasibility import feasible_grid
 from scalesearch.study.proposal import Proposal, Waiting, unusable_accuracy
 from scalesearch.study.samplers import make_sampler, reference_points
 from scalesearch.study.settings import SearchSettings
-from scalesearch.verdict.verdict import LATENCY_ALONE
+from scalesearch.verdict.verdict import LATENCY_ALONE, Network
 
 log = logging.getLogger("scalesearch.study.search_study")
 
@@ -39,6 +39,12 @@ log = logging.getLogger("scalesearch.study.search_study")
 _BOOKKEEPING = ("trial", "status", "duplicate_of", "seed", "stage", "started", "finished", LATENCY_ALONE)
 DESCRIPTION_KEYS = tuple(key for key, column in COLUMNS.items()
                          if not column.result and key not in _BOOKKEEPING) + ("spec",)
+
+
+def _network_name(attrs: dict) -> str:
+    """A trial's network as the verdict and the report name it (the verdict's ``Network.name``, its one rule)."""
+    return Network(attrs["architecture"], attrs.get("reference") or "", attrs["alpha"], attrs["beta"], attrs["gamma"],
+                   bool(attrs.get("feasible")), {}, {}).name
 
 
 def _now() -> str:
@@ -152,7 +158,7 @@ class SearchStudy:
             trial.set_user_attr("status", TrialStatus.RUNNING)
             trial.set_user_attr("started", _now())
             self.live[trial.number] = trial
-            return Proposal(trial.number, candidate.spec.to_dict(), settings.seed)
+            return Proposal(trial.number, candidate.spec.to_dict(), settings.seed, name=_network_name(trial.user_attrs))
         log.warning("no new candidate after %d proposals: the space may be exhausted", max_attempts)
         return None
 
@@ -203,7 +209,7 @@ class SearchStudy:
         trial.set_user_attr("started", _now())
         self.live[trial.number] = trial
         self.save()
-        return Proposal(trial.number, json.loads(original.user_attrs["spec"]), seed)
+        return Proposal(trial.number, json.loads(original.user_attrs["spec"]), seed, name=_network_name(trial.user_attrs))
 
     # ----- results -----------------------------------------------------------------------
     def complete(self, number: int, result: dict, pruned: bool = False) -> None:
