@@ -30,13 +30,11 @@ stay close to what the training takes on a core of its own (on a quiet 2-core ma
 run estimate is ceil((search trials + reference trials) / jobs) rounds of the references' mean seconds, + 10 s for
 Ray's start, once from wall and once from CPU seconds.
 
-The bench only reads the package; its imports try today's module paths, then the subpackages of docs/design.md.
 """
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import importlib
 import math
 import os
 import statistics
@@ -45,41 +43,18 @@ import time
 from dataclasses import dataclass, replace
 
 
-def _find(name: str, modules: tuple[str, ...]):
-    """``name`` from the first of ``modules`` that imports and has it: the package is being re-cut into
-    subpackages, so each name is looked up where it is today and where it is going."""
-    errors = []
-    for module_name in modules:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as error:
-            errors.append(f"{module_name}: {error}")
-            continue
-        if hasattr(module, name):
-            return getattr(module, name)
-        errors.append(f"{module_name}: no {name}")
-    raise ImportError(f"cannot find {name}: " + "; ".join(errors))
-
-
-_MODEL = ("scalesearch.model.spaces", "scalesearch.model.scaling", "scalesearch.model")
-_COST = ("scalesearch.cost.flops_formula", "scalesearch.cost.formula", "scalesearch.cost.measure", "scalesearch.cost")
-_STUDY = ("scalesearch.study.search_study.feasibility", "scalesearch.study.search_study.samplers", "scalesearch.study.search_study.search_study",
-          "scalesearch.study.search_study")
-_TRAINING = ("scalesearch.training.proxy", "scalesearch.training.presets", "scalesearch.training")
-_DATA = ("scalesearch.data.datasets.datasets", "scalesearch.data.datasets.load", "scalesearch.data.datasets")
-
-load_space = _find("load_space", ("scalesearch.model.spaces",) + _MODEL)
-proxy_base = _find("proxy_base", ("scalesearch.model.scaling",) + _MODEL)
-scale = _find("scale", ("scalesearch.model.scaling",) + _MODEL)
-count = _find("count", ("scalesearch.cost.formula",) + _COST)
-evaluate = _find("evaluate", ("scalesearch.study.feasibility",) + _STUDY)
-evaluate_along = _find("evaluate_along", ("scalesearch.study.feasibility",) + _STUDY)
-GridSpec = _find("GridSpec", ("scalesearch.study.samplers",) + _STUDY)
-grid_depth_width_points = _find("grid_depth_width_points", ("scalesearch.study.samplers",) + _STUDY)
-coefficients_from_shares = _find("coefficients_from_shares", ("scalesearch.study.samplers",) + _STUDY)
-SHARE_STEP = _find("SHARE_STEP", ("scalesearch.study.samplers",) + _STUDY)
-reference_points = _find("reference_points", ("scalesearch.study.samplers",) + _STUDY)
-PRESETS = _find("PRESETS", ("scalesearch.training.presets", "scalesearch.training.presets") + _TRAINING)
+from scalesearch.cost.formula import count
+from scalesearch.model.scaling import proxy_base, scale
+from scalesearch.model.spaces import load_space
+from scalesearch.study.feasibility import evaluate, evaluate_along
+from scalesearch.study.samplers import (
+    SHARE_STEP,
+    GridSpec,
+    coefficients_from_shares,
+    grid_depth_width_points,
+    reference_points,
+)
+from scalesearch.training.presets import PRESETS
 
 SPACE = "efficientnet_b0"
 NUM_CLASSES = 10  # the synthetic set
@@ -267,10 +242,9 @@ def _train_one(design: Design, label: str, spec_dict: dict, seed: int) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    train_proxy = _find("train_proxy", ("scalesearch.training.proxy",) + _TRAINING)
-    ProxyConfig = _find("ProxyConfig", ("scalesearch.training.proxy",) + _TRAINING)
-    load_dataset = _find("load_dataset", ("scalesearch.data.datasets",) + _DATA)
-    ModelSpec = _find("ModelSpec", ("scalesearch.model.scaling",) + _MODEL)
+    from scalesearch.data.datasets import load_dataset
+    from scalesearch.model.scaling import ModelSpec
+    from scalesearch.training.proxy import ProxyConfig, train_proxy
     key = (design.source, design.images, design.val, seed)
     if key not in _datasets:
         _datasets.clear()
