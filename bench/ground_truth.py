@@ -1,0 +1,182 @@
+"""The ground-truth table of the default task (issue 20 §1): every distinct network a default search can propose on
+budget at 2×, and every reference, trained at ¼, ½, 1 and 4 × the proxy's epochs with 5 paired seeds (8 at the proxy's length), by the tool's
+own training code. A replay (bench/bench_replay.py) answers each "training" of a procedure from it.
+
+    python bench/ground_truth.py                       # resumes where the table stops; Ctrl-C keeps every finished row
+    python bench/ground_truth.py --plan                # what it would train, and its estimated CPU time, nothing more
+    python bench/ground_truth.py --seeds 0 1 2 --factors 1 4   # a first pass: the proxy and the truth, 3 seeds
+
+The networks are those of the default ``scalesearch run --budget 2x`` (``prepare`` of its default options): the
+continuous samplers' share grid (51 × 51 on ``SHARE_STEP``) mapped and re-solved in resolution as the study does
+(``measure_candidate``), kept where on budget, plus every reference however it is solved; distinct by the table's
+``architecture``. The data are the default run's (``--seed 0`` picks the subset); training seed s is the run's seed s
+(init, order, augmentation), so every network's seed s is paired with every other's. A row is one training:
+network, epochs, seed, the final validation accuracy and loss, its per-epoch accuracies, its wall and CPU seconds.
+
+Rows are appended to the CSV one whole line at a time as trainings finish; a rerun skips every (architecture,
+epochs, seed) the CSV has, so the table is built across sessions. The order is seed-major within passes (the proxy's
+length and the truth first, then the shorter rungs, then the further seeds), so a table cut short has whole,
+paired seeds. Beside the CSV, ``.meta.json`` records the command, commits, machines and the settings.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLE = ROOT / "bench" / "ground_truth" / "default_task.csv"
+FIELDS = ("architecture", "references", "alpha", "beta", "gamma", "resolution", "flops", "flops_ratio", "feasible",
+          "epochs", "factor", "seed", "accuracy", "loss", "history", "train_seconds", "cpu_seconds", "spec")
+FACTORS = (1.0, 4.0, 0.25, 0.5)  # × the proxy's epochs; the order is the passes' order
+
+
+def default_networks():
+    """(Prepared, {architecture: row fields}) for the default run: its share grid on budget and its references."""
+    from scalesearch.pipeline.options import RunOptions, validate
+    from scalesearch.pipeline.prepare import prepare
+    from scalesearch.study.candidates import measure_candidate
+    from scalesearch.study.samplers import SHARE_STEP, coefficients_from_shares, reference_points
+
+    prepared = prepare(validate(RunOptions()))
+    settings, base, base_flops = prepared.search_settings, prepared.base, prepared.base_cost.flops
+    networks: dict[str, dict] = {}
+
+    def add(candidate, label: str) -> None:
+        architecture = candidate.spec.architecture()
+        row = networks.setdefault(architecture, {
+            "architecture": architecture, "references": "", "alpha": candidate.alpha, "beta": candidate.beta,
+            "gamma": candidate.gamma, "resolution": candidate.spec.resolution, "flops": candidate.cost.flops,
+            "flops_ratio": candidate.flops_ratio, "feasible": candidate.feasible,
+            "spec": json.dumps(candidate.spec.to_dict())})
+        if label:
+            row["references"] = "+".join(filter(None, [row["references"], label]))
+
+    for reference in reference_points(base.name, settings.budget, settings.constraint):
+        add(measure_candidate(base, base_flops, settings, reference.alpha, reference.beta, reference.gamma,
+                              reference.solve), reference.label)
+    steps = round(1 / SHARE_STEP)
+    for i in range(steps + 1):
+        for j in range(steps + 1):
+            alpha, beta, gamma = coefficients_from_shares(i * SHARE_STEP, j * SHARE_STEP, settings.budget)
+            candidate = measure_candidate(base, base_flops, settings, alpha, beta, gamma, "resolution")
+            if candidate.feasible:
+                add(candidate, "")
+    return prepared, networks
+
+
+def plan(networks: dict, proxy_epochs: int, factors: list[float], seeds: list[int], proxy_seeds: list[int],
+         done: set) -> list[tuple]:
+    """(architecture, epochs, factor, seed) still to train, in the passes' order: the first 3 seeds at the proxy's
+    length and the truth's, then at the shorter rungs, then the further seeds, then the proxy's length alone to
+    ``proxy_seeds`` (a default run's --seeds auto gives the networks it compares up to 8)."""
+    passes = [(seeds[:3], [f for f in factors if f >= 1]), (seeds[:3], [f for f in factors if f < 1]),
+              (seeds[3:], factors), (proxy_seeds, [1.0])]
+    jobs = []
+    for pass_seeds, pass_factors in passes:
+        for seed in pass_seeds:
+            for factor in pass_factors:
+                epochs = max(1, round(proxy_epochs * factor))
+                for architecture in networks:
+                    key = (architecture, epochs, seed)
+                    if key not in done:
+                        done.add(key)
+                        jobs.append((architecture, epochs, factor, seed))
+    return jobs
+
+
+_PREPARED = None
+
+
+def _train(job):
+    """One training in a worker process (one torch thread, as a search gives each CPU trial)."""
+    global _PREPARED
+    import torch
+
+    from scalesearch.model.scaling import ModelSpec
+    from scalesearch.pipeline.options import RunOptions, validate
+    from scalesearch.pipeline.prepare import prepare
+    from scalesearch.training.proxy import proxy_config, train_proxy
+
+    torch.set_num_threads(1)
+    spec_json, epochs, seed = job
+    if _PREPARED is None:
+        _PREPARED = prepare(validate(RunOptions()))
+    config = proxy_config({**_PREPARED.trial_settings, "epochs": epochs, "seed": seed})
+    started = time.process_time()
+    result = train_proxy(ModelSpec.from_dict(json.loads(spec_json)), _PREPARED.dataset, config)
+    return {"accuracy": result.accuracy, "loss": result.loss, "train_seconds": result.train_seconds,
+            "history": json.dumps([round(epoch["accuracy"], 5) for epoch in result.history]),
+            "cpu_seconds": time.process_time() - started}
+
+
+def _done(path: Path) -> set:
+    if not path.exists():
+        return set()
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {(row["architecture"], int(row["epochs"]), int(row["seed"])) for row in rows if row.get("cpu_seconds")}
+
+
+def _record_meta(path: Path, prepared, networks: dict, arguments: list[str]) -> None:
+    meta_path = path.with_suffix(".meta.json")
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"sessions": []}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    meta.update({"task": "the default scalesearch run --budget 2x (its data, preset, base, share grid, references)",
+                 "data": "synthetic:detail, run --seed 0", "preset": repr(prepared.preset),
+                 "trial_settings": prepared.trial_settings, "networks": len(networks),
+                 "on_budget": sum(bool(row["feasible"]) for row in networks.values())})
+    meta["sessions"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": commit.strip(),
+                             "command": "python bench/ground_truth.py " + " ".join(arguments),
+                             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"})
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--factors", type=float, nargs="+", default=list(FACTORS))
+    parser.add_argument("--proxy-seeds", type=int, nargs="+", default=list(range(8)),
+                        help="the seeds at the proxy's own length (default 0-7: as many as --seeds auto gives)")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--table", type=Path, default=TABLE)
+    parser.add_argument("--plan", action="store_true", help="print what is left to train and stop")
+    options = parser.parse_args()
+    prepared, networks = default_networks()
+    proxy_epochs = prepared.trial_settings["epochs"]
+    jobs = plan(networks, proxy_epochs, options.factors, options.seeds, options.proxy_seeds, _done(options.table))
+    epochs_left = sum(epochs for _, epochs, _, _ in jobs)
+    print(f"{len(networks)} networks ({sum(bool(r['feasible']) for r in networks.values())} on budget); "
+          f"{len(jobs)} trainings left, {epochs_left} epochs (≈ {epochs_left * 5 / 3600 / options.jobs:.1f} h at "
+          f"5 s an epoch on {options.jobs} slots)", flush=True)
+    if options.plan or not jobs:
+        return
+    options.table.parent.mkdir(parents=True, exist_ok=True)
+    _record_meta(options.table, prepared, networks, sys.argv[1:])
+    fresh = not options.table.exists()
+    with open(options.table, "a", newline="") as handle, \
+            ProcessPoolExecutor(options.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        writer = csv.DictWriter(handle, FIELDS)
+        if fresh:
+            writer.writeheader()
+        futures = {pool.submit(_train, (networks[architecture]["spec"], epochs, seed)): (architecture, epochs, factor, seed)
+                   for architecture, epochs, factor, seed in jobs}
+        for count, future in enumerate(as_completed(futures), 1):
+            architecture, epochs, factor, seed = futures[future]
+            row = {**networks[architecture], "epochs": epochs, "factor": factor, "seed": seed, **future.result()}
+            writer.writerow(row)
+            handle.flush()
+            print(f"[{count}/{len(jobs)}] {row['references'] or architecture[:40]} {epochs} ep seed {seed}: "
+                  f"{row['accuracy']:.3f} ({row['cpu_seconds']:.0f} CPU s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
