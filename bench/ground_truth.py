@@ -1,5 +1,5 @@
 """The ground-truth table of the default task (issue 20 §1): every distinct network a default search can propose on
-budget at 2×, and every reference, trained at ¼, ½, 1 and 4 × the proxy's epochs with 5 paired seeds (8 at the proxy's length), by the tool's
+budget at 2×, every reference, and NNI's grid networks, trained at ¼, ½, 1 and 4 × the proxy's epochs with 5 paired seeds (8 at the proxy's length), by the tool's
 own training code. A replay (bench/bench_replay.py) answers each "training" of a procedure from it.
 
     python bench/ground_truth.py                       # resumes where the table stops; Ctrl-C keeps every finished row
@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "bench" / "ground_truth" / "default_task.csv"
-FIELDS = ("architecture", "references", "alpha", "beta", "gamma", "resolution", "flops", "flops_ratio", "feasible",
+FIELDS = ("architecture", "references", "nni_only", "alpha", "beta", "gamma", "resolution", "flops", "flops_ratio", "feasible",
           "epochs", "factor", "seed", "accuracy", "loss", "history", "train_seconds", "cpu_seconds", "spec")
 FACTORS = (1.0, 4.0, 0.25, 0.5)  # × the proxy's epochs; the order is the passes' order
 
@@ -44,18 +44,20 @@ def default_networks():
     from scalesearch.pipeline.options import RunOptions, validate
     from scalesearch.pipeline.prepare import prepare
     from scalesearch.study.candidates import measure_candidate
-    from scalesearch.study.samplers import SHARE_STEP, coefficients_from_shares, reference_points
+    from scalesearch.study.feasibility import evaluate
+    from scalesearch.study.samplers import (SHARE_STEP, GridSpec, coefficients_from_shares, formula_feasible,
+                                            grid_points, reference_points)
 
     prepared = prepare(validate(RunOptions()))
     settings, base, base_flops = prepared.search_settings, prepared.base, prepared.base_cost.flops
     networks: dict[str, dict] = {}
 
-    def add(candidate, label: str) -> None:
+    def add(candidate, label: str, nni: bool = False) -> None:
         architecture = candidate.spec.architecture()
         row = networks.setdefault(architecture, {
             "architecture": architecture, "references": "", "alpha": candidate.alpha, "beta": candidate.beta,
             "gamma": candidate.gamma, "resolution": candidate.spec.resolution, "flops": candidate.cost.flops,
-            "flops_ratio": candidate.flops_ratio, "feasible": candidate.feasible,
+            "flops_ratio": candidate.flops_ratio, "feasible": candidate.feasible, "nni_only": nni,
             "spec": json.dumps(candidate.spec.to_dict())})
         if label:
             row["references"] = "+".join(filter(None, [row["references"], label]))
@@ -70,22 +72,36 @@ def default_networks():
             candidate = measure_candidate(base, base_flops, settings, alpha, beta, gamma, "resolution")
             if candidate.feasible:
                 add(candidate, "")
+    # NNI's procedure (bench/bench_nni.py): the formula grid at step 0.05 within 0.1 of α·β²·γ² = 2, built in
+    # formula mode (γ as given, not solved): 108 points, 57 networks, most of them not among the search's.
+    for alpha, beta, gamma in grid_points(GridSpec(step=0.05)):
+        if formula_feasible(alpha, beta, gamma, settings.budget, settings.tolerance):
+            candidate = evaluate(base, base_flops, alpha, beta, gamma, budget=settings.budget,
+                                 tolerance=settings.tolerance, constraint="formula",
+                                 num_classes=settings.num_classes, solve_resolution=False)
+            if candidate.spec.architecture() not in networks:
+                add(candidate, "", nni=True)
     return prepared, networks
 
 
 def plan(networks: dict, proxy_epochs: int, factors: list[float], seeds: list[int], proxy_seeds: list[int],
          done: set) -> list[tuple]:
-    """(architecture, epochs, factor, seed) still to train, in the passes' order: the first 3 seeds at the proxy's
-    length and the truth's, then at the shorter rungs, then the further seeds, then the proxy's length alone to
-    ``proxy_seeds`` (a default run's --seeds auto gives the networks it compares up to 8)."""
-    passes = [(seeds[:3], [f for f in factors if f >= 1]), (seeds[:3], [f for f in factors if f < 1]),
-              (seeds[3:], factors), (proxy_seeds, [1.0])]
+    """(architecture, epochs, factor, seed) still to train, in the passes' order: the search's networks first (the
+    first 3 seeds at the proxy's length and the truth's, then at the shorter rungs, then the further seeds, then the
+    proxy's length alone to ``proxy_seeds``: a default run's --seeds auto gives the networks it compares up to 8);
+    then NNI's own networks at the proxy's length (NNI trains each once: its seeds are the replays') and the truth's
+    (3 seeds: the regret of its pick)."""
+    search = [architecture for architecture, row in networks.items() if not row["nni_only"]]
+    nni = [architecture for architecture, row in networks.items() if row["nni_only"]]
+    passes = [(search, seeds[:3], [f for f in factors if f >= 1]), (search, seeds[:3], [f for f in factors if f < 1]),
+              (search, seeds[3:], factors), (search, proxy_seeds, [1.0]),
+              (nni, seeds, [1.0]), (nni, seeds[:3], [f for f in factors if f > 1])]
     jobs = []
-    for pass_seeds, pass_factors in passes:
+    for architectures, pass_seeds, pass_factors in passes:
         for seed in pass_seeds:
             for factor in pass_factors:
                 epochs = max(1, round(proxy_epochs * factor))
-                for architecture in networks:
+                for architecture in architectures:
                     key = (architecture, epochs, seed)
                     if key not in done:
                         done.add(key)
@@ -154,7 +170,9 @@ def main() -> None:
     proxy_epochs = prepared.trial_settings["epochs"]
     jobs = plan(networks, proxy_epochs, options.factors, options.seeds, options.proxy_seeds, _done(options.table))
     epochs_left = sum(epochs for _, epochs, _, _ in jobs)
-    print(f"{len(networks)} networks ({sum(bool(r['feasible']) for r in networks.values())} on budget); "
+    nni = sum(bool(row["nni_only"]) for row in networks.values())
+    print(f"{len(networks) - nni} search networks ({sum(bool(r['feasible']) for r in networks.values() if not r['nni_only'])}"
+          f" on budget) and {nni} of NNI's grid besides; "
           f"{len(jobs)} trainings left, {epochs_left} epochs (≈ {epochs_left * 5 / 3600 / options.jobs:.1f} h at "
           f"5 s an epoch on {options.jobs} slots)", flush=True)
     if options.plan or not jobs:
