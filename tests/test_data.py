@@ -112,24 +112,29 @@ def test_folder_with_train_and_val_subfolders_uses_them(tmp_path):
 
 def test_folder_cache_is_reused_and_invalidated_by_a_new_file(mixed_folder, monkeypatch):
     load_quietly(str(mixed_folder), source_resolution=16)
-    assert len(list((mixed_folder / ".scalesearch-cache").glob("*.npz"))) == 1
+    assert len(list((mixed_folder / ".scalesearch-cache" / "16px-v2").glob("shard-*.json"))) == 1
 
     def refuse(path, resolution):
         raise AssertionError("decoded again although the cache is valid")
 
-    monkeypatch.setattr(image_folder, "decode_image", refuse)
-    cached, _ = load_quietly(str(mixed_folder), source_resolution=16)
+    monkeypatch.setattr(image_folder, "_decode_file", refuse)
+    cached, messages = load_quietly(str(mixed_folder), source_resolution=16)
     assert len(cached.train_labels) + len(cached.val_labels) == 8
+    assert [message for message in messages if "skipped 1 of 9 image files" in message]  # the cache remembers it
 
     monkeypatch.undo()
+    decoded = []
+    original = image_folder._decode_file
+    monkeypatch.setattr(image_folder, "_decode_file", lambda path, size: decoded.append(path) or original(path, size))
     write_image(mixed_folder / "cat" / "new.png")
     grown, _ = load_quietly(str(mixed_folder), source_resolution=16)
     assert len(grown.train_labels) + len(grown.val_labels) == 9
+    assert [path.rsplit("/", 2)[-2:] for path in decoded] == [["cat", "new.png"]]  # only the new file
 
 
 def test_folder_cache_goes_to_cache_dir_when_given(mixed_folder, tmp_path):
     load_quietly(str(mixed_folder), source_resolution=16, cache_dir=tmp_path / "cache")
-    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    assert len(list((tmp_path / "cache").glob("16px-v2-*/shard-*.json"))) == 1
     assert not (mixed_folder / ".scalesearch-cache").exists()
 
 

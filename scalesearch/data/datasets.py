@@ -4,6 +4,7 @@
 task, see ``planted.py``), a folder of class
 subfolders (see ``image_folder.py``), ``cifar10:PATH`` or ``cifar100:PATH`` (see ``cifar.py``).
 Images stay at the source resolution; the proxy training resizes each batch to the candidate's.
+A folder's images may also stay on disk, in its cache, read a batch at a time (``DiskImages``: docs/data.md).
 """
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from scalesearch.data.folder_cache import DiskImages
+from scalesearch.data.subsets import balanced_indices, stratified_split
 from scalesearch.foundation.errors import InputError
+
+__all__ = ["Dataset", "DiskImages", "load_dataset", "balanced_indices", "stratified_split", "resize_images"]
 
 MIN_SOURCE_RESOLUTION = 16  # below this the 5-stride networks see a 1×1 map: nothing to search
 VAL_FRACTION = 0.2  # held out of a folder without train/ and val/ subfolders
@@ -26,17 +30,20 @@ CIFAR_RESOLUTION = 32
 @dataclass
 class Dataset:
     name: str
-    train_images: torch.Tensor  # uint8, N×3×S×S
+    # uint8, N×3×S×S (a folder's: a view of N×S×S×3 memory, channels last), or a folder's images left on disk
+    train_images: torch.Tensor | DiskImages
     train_labels: torch.Tensor  # int64, N
-    val_images: torch.Tensor
+    val_images: torch.Tensor | DiskImages
     val_labels: torch.Tensor
     num_classes: int
     class_names: list[str]
     source_resolution: int  # S: the most detail any candidate can see
 
     def describe(self) -> str:
+        on_disk = isinstance(self.train_images, DiskImages) or isinstance(self.val_images, DiskImages)
         return (f"{self.name}: {self.num_classes} classes, {len(self.train_labels)} train / "
-                f"{len(self.val_labels)} val images at {self.source_resolution} px")
+                f"{len(self.val_labels)} val images at {self.source_resolution} px"
+                + (", read from the image cache on disk" if on_disk else ""))
 
 
 def load_dataset(
@@ -47,11 +54,14 @@ def load_dataset(
     source_resolution: int = 64,
     seed: int = 0,
     cache_dir: str | Path | None = None,
+    storage: str = "auto",
 ) -> Dataset:
     """``synthetic``, a folder path, ``cifar10:PATH`` or ``cifar100:PATH`` → a Dataset.
 
     ``proxy_images`` and ``val_images`` cap the training and validation sets with class-balanced
-    subsets chosen by ``seed``. Every unusable input raises InputError with one line.
+    subsets chosen by ``seed``. ``storage`` (folders only): "memory", "disk" (the images stay in the
+    cache's files) or "auto" (disk for sets larger than an eighth of the machine's memory).
+    Every unusable input raises InputError with one line.
     """
     _check_sizes(proxy_images, val_images, source_resolution)
     text = str(name).strip()
@@ -63,7 +73,8 @@ def load_dataset(
     elif kind in ("cifar10", "cifar100") and path:
         dataset = _cifar(kind, path, source_resolution, text)
     elif Path(text).expanduser().is_dir():
-        dataset = _folder(Path(text).expanduser(), source_resolution, seed, cache_dir)
+        # Chosen from the file list before anything is decoded: capped already.
+        return _folder(Path(text).expanduser(), source_resolution, seed, cache_dir, proxy_images, val_images, storage)
     elif Path(text).expanduser().exists():
         raise InputError(f"{text} is a file; --data takes a folder of class subfolders (FOLDER/CLASS_NAME/IMAGE.jpg)")
     elif "/" in text or text.startswith(("~", ".")):  # meant as a path: say so, not "unknown dataset"
@@ -116,20 +127,22 @@ def _cifar(kind, path, resolution, name) -> Dataset:
                    len(data.class_names), data.class_names, max(resolution, CIFAR_RESOLUTION))
 
 
-def _folder(folder: Path, resolution, seed, cache_dir) -> Dataset:
-    from scalesearch.data.image_folder import UNSPLIT, VAL, read_image_folder
+def _folder(folder: Path, resolution, seed, cache_dir, proxy_images, val_images, storage) -> Dataset:
+    from scalesearch.data.image_folder import read_image_folder
 
-    decoded = read_image_folder(folder, resolution, Path(cache_dir).expanduser() if cache_dir else None)
-    if (decoded.splits == UNSPLIT).all():
-        train_index, val_index = stratified_split(decoded.labels, VAL_FRACTION, seed)
-    else:
-        train_index, val_index = np.flatnonzero(decoded.splits != VAL), np.flatnonzero(decoded.splits == VAL)
-    if len(val_index) == 0 or len(train_index) == 0:
-        raise InputError(f"{folder} has too few readable images to hold out a validation set "
-                         "(each class needs at least two, or put images in both train/ and val/)")
-    images, labels = torch.from_numpy(decoded.images), torch.from_numpy(decoded.labels)
-    return Dataset(str(folder), images[train_index], labels[train_index], images[val_index], labels[val_index],
-                   len(decoded.class_names), decoded.class_names, resolution)
+    data = read_image_folder(folder, resolution, proxy_images=proxy_images, val_images=val_images, seed=seed,
+                             val_fraction=VAL_FRACTION, cache_dir=Path(cache_dir).expanduser() if cache_dir else None,
+                             storage=storage)
+    return Dataset(str(folder), _channels_last(data.train_images), torch.from_numpy(data.train_labels),
+                   _channels_last(data.val_images), torch.from_numpy(data.val_labels),
+                   len(data.class_names), data.class_names, resolution)
+
+
+def _channels_last(images):
+    """N×S×S×3 numpy → the N×3×S×S tensor view of the same memory (no copy: batches.to_storage keeps it so)."""
+    if isinstance(images, DiskImages):
+        return images
+    return torch.from_numpy(images).permute(0, 3, 1, 2)
 
 
 def _capped(dataset: Dataset, proxy_images, val_images, seed) -> Dataset:
@@ -145,36 +158,6 @@ def _capped(dataset: Dataset, proxy_images, val_images, seed) -> Dataset:
         resize_images(dataset.val_images[val], resolution), dataset.val_labels[val],
         dataset.num_classes, dataset.class_names, resolution,
     )
-
-
-def balanced_indices(labels: np.ndarray, count: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of ``count`` images, as equal per class as the data allows, chosen by ``seed``."""
-    if count is None or count >= len(labels):
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(labels))
-    shuffled = labels[order]
-    # Deal round-robin: every class's 1st image (in shuffled order), then every class's 2nd, …
-    rank = np.zeros(len(labels), dtype=np.int64)
-    for label in np.unique(shuffled):
-        positions = np.flatnonzero(shuffled == label)
-        rank[positions] = np.arange(len(positions))
-    class_order = rng.permutation(int(labels.max()) + 1)  # which classes get the remainder
-    deal = np.argsort(rank * len(class_order) + class_order[shuffled], kind="stable")
-    return np.sort(order[deal[:count]])
-
-
-def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train, val) indices holding out ``val_fraction`` of every class with two or more images."""
-    rng = np.random.default_rng(seed)
-    val = []
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        if len(members) >= 2:
-            val.extend(members[:max(1, round(len(members) * val_fraction))])
-    is_val = np.zeros(len(labels), dtype=bool)
-    is_val[np.array(val, dtype=np.int64)] = True
-    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
 def resize_images(images: torch.Tensor, resolution: int, chunk: int = 1024) -> torch.Tensor:

@@ -45,6 +45,8 @@ def prepare(options: RunOptions) -> Prepared:
     resources = resources_for(options)
     device = trial_device(resources)
     preset, dataset, settings = _data(options, device)
+    if device == "cuda" and options.objective != "analytic":  # a set larger than half its share is streamed
+        settings.setdefault("gpu_share", resources.gpus_per_trial)
     base = proxy_base(full_space, preset.base_width, preset.base_depth, options.base_resolution or preset.base_resolution)
     num_classes = dataset.num_classes if dataset is not None else 10
     seeds, max_seeds = seed_plan(options)

@@ -2,14 +2,21 @@
 
 Images are kept as N×H×W×C uint8 ("channels last"): a batch is one ``index_select`` away, and
 CPU PyTorch has a fast (AVX2) antialiased resize for exactly that layout in uint8.
+
+Where they are kept (``place``): on the training's device, copied there once (today's path, and always on a CPU
+for images in memory), or, for a set larger than the device's share or left on disk by the loader
+(data/folder_cache.DiskImages), on the host: ``Streamed`` gathers each batch there and copies it to the device.
 """
 from __future__ import annotations
 
 import functools
 import warnings
 
+import numpy as np
 import torch
 from torch.nn import functional
+
+from scalesearch.data.folder_cache import DiskImages
 
 MEAN = (0.485, 0.456, 0.406)  # fixed ImageNet statistics: no pass over the data, same for every dataset
 STD = (0.229, 0.224, 0.225)
@@ -20,8 +27,65 @@ def to_storage(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     return images.permute(0, 2, 3, 1).contiguous().to(device, non_blocking=True)
 
 
-def select(storage: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+class Streamed:
+    """Images kept on the host, in memory or on disk, copied to ``device`` a batch at a time (through pinned
+    memory on CUDA, without waiting: the next batch is gathered while the device computes)."""
+
+    def __init__(self, images, device: torch.device):
+        self.device = device
+        self.pin = device.type == "cuda"
+        self.disk = images if isinstance(images, DiskImages) else None
+        self.host = None if self.disk is not None else to_storage(images, torch.device("cpu"))
+        count, _, size, _ = images.shape
+        self.shape = (count, size, size, 3)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape))
+
+    def gather(self, index: torch.Tensor) -> torch.Tensor:
+        """N×S×S×3 uint8 on the device: the images at ``index`` (a CPU tensor; a device one is moved first)."""
+        index = index.cpu()
+        out = torch.empty((len(index),) + self.shape[1:], dtype=torch.uint8, pin_memory=self.pin)
+        if self.disk is not None:
+            self.disk.read(index.numpy(), out=out.numpy())
+        else:
+            torch.index_select(self.host, 0, index, out=out)
+        return out.to(self.device, non_blocking=True)
+
+    def range(self, start: int, stop: int) -> torch.Tensor:
+        if self.disk is not None:
+            out = torch.empty((stop - start,) + self.shape[1:], dtype=torch.uint8, pin_memory=self.pin)
+            self.disk.read_range(start, stop, out=out.numpy())
+        else:
+            out = self.host[start:stop]
+            if self.pin:
+                out = out.pin_memory()
+        return out.to(self.device, non_blocking=True)
+
+
+def nbytes(images) -> int:
+    """Bytes of a set's uint8 images (a tensor or DiskImages)."""
+    return int(np.prod(images.shape))
+
+
+def place(images, device: torch.device, budget: float | None = None):
+    """The images' storage for a training on ``device``: the N×S×S×3 tensor on the device (``to_storage``) when they
+    are in memory and fit ``budget`` bytes (None: no limit), else ``Streamed`` from the host."""
+    if isinstance(images, DiskImages):
+        return Streamed(images, device)
+    if device.type != "cpu" and budget is not None and nbytes(images) > budget:
+        return Streamed(images, device)
+    return to_storage(images, device)
+
+
+def select(storage, index: torch.Tensor) -> torch.Tensor:
     """The images at ``index`` as an N×3×S×S (channels-last) view."""
+    if isinstance(storage, Streamed):
+        return storage.gather(index).permute(0, 3, 1, 2)
     return storage.index_select(0, index).permute(0, 3, 1, 2)
 
 
@@ -75,7 +139,8 @@ def train_batch(storage, index, resolution, generator, augment: bool, recipe) ->
 
 def eval_batch(storage, start: int, stop: int, resolution, recipe) -> torch.Tensor:
     """Validation: resize only."""
-    images = resize(storage[start:stop].permute(0, 3, 1, 2), resolution, recipe.float_resize)
+    images = storage.range(start, stop) if isinstance(storage, Streamed) else storage[start:stop]
+    images = resize(images.permute(0, 3, 1, 2), resolution, recipe.float_resize)
     return normalise(images, recipe.memory_format)
 
 

@@ -44,6 +44,9 @@ class ProxyConfig:
     device: str = "auto"  # auto: cuda if available, else cpu
     max_steps: int | None = None  # cap on optimizer steps (ends the epoch in progress early)
     augment: bool = True  # random crop (pad 1/8) and horizontal flip, on the device
+    # The share of its GPU this training may use (the run's --gpus-per-trial): the images are copied to the GPU
+    # when they fit half of that share of its memory, else streamed from the host a batch at a time.
+    gpu_share: float = 1.0
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1:
@@ -54,6 +57,8 @@ class ProxyConfig:
             raise InputError(f"warm-up fraction must be in [0, 1), got {self.warmup_fraction}")
         if self.max_steps is not None and self.max_steps < 1:
             raise InputError(f"max_steps must be at least 1, got {self.max_steps}")
+        if not self.gpu_share > 0:
+            raise InputError(f"gpu_share must be positive, got {self.gpu_share}")
 
 
 def proxy_config(settings: dict) -> ProxyConfig:
@@ -114,9 +119,14 @@ def train_proxy(
     torch.nn.init.zeros_(model.classifier.weight)
     model = model.to(device=device, memory_format=memory_format)
     optimizer = _optimizer(model, config)
-    train_images = batches.to_storage(dataset.train_images, device)
+    # On the device if they fit its share, the training set first; else streamed from the host (batches.place).
+    budget = device_data_budget(device, config.gpu_share)
+    train_images = batches.place(dataset.train_images, device, budget)
+    if budget is not None and not isinstance(train_images, batches.Streamed):
+        budget -= batches.nbytes(dataset.train_images)
+    val_images = batches.place(dataset.val_images, device, budget)
+    streamed = isinstance(train_images, batches.Streamed) and device.type != "cpu"
     train_labels = dataset.train_labels.to(device, non_blocking=True)
-    val_images = batches.to_storage(dataset.val_images, device)
     val_labels = dataset.val_labels.to(device, non_blocking=True)
 
     batch_size = min(config.batch_size, len(train_labels))
@@ -130,11 +140,14 @@ def train_proxy(
         steps = min(steps_per_epoch, total_steps - step)
         model.train()
         order = torch.randperm(len(train_labels), device=device, generator=generator)
+        # Streamed to a GPU: the images are gathered on the host, by the same order, copied there once an epoch.
+        host_order = order.cpu() if streamed else order
         # Losses stay on the device until the epoch ends: no per-step host sync on a GPU.
         losses = torch.empty(steps, device=device)
         for index in range(steps):
             batch = order[index * batch_size:(index + 1) * batch_size]
-            inputs = batches.train_batch(train_images, batch, spec.resolution, generator, config.augment, recipe)
+            images = host_order[index * batch_size:(index + 1) * batch_size]
+            inputs = batches.train_batch(train_images, images, spec.resolution, generator, config.augment, recipe)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(step, total_steps, warmup_steps, config.learning_rate)
             with autocast:
@@ -174,6 +187,17 @@ def train_proxy(
         device=str(device),
         recipe=recipe.name,
     )
+
+
+def device_data_budget(device: torch.device, share: float) -> float | None:
+    """Bytes of images a training keeps on its GPU: half its share of the GPU's memory (the rest is the model's,
+    its activations' and the allocator's). None on a CPU: images in memory are already where it computes."""
+    if device.type != "cuda":
+        return None
+    return DEVICE_DATA_FRACTION * min(share, 1.0) * torch.cuda.get_device_properties(device).total_memory
+
+
+DEVICE_DATA_FRACTION = 0.5
 
 
 def resolve_device(name: str) -> torch.device:
