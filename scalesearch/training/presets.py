@@ -39,7 +39,7 @@ PRESETS = {
         name="cpu-tiny", base_width=0.25, base_depth=0.75, base_resolution=34, source_resolution=64,
         proxy_images=1200, val_images=500, epochs=4, batch_size=64, learning_rate=0.1, trials=10,
         description="B0 at width 0.25, depth 0.75, 34 px; 1,200 images, 4 epochs: a 2×-FLOPs training takes "
-                    "≈10–16 s of one CPU thread, a default search a few minutes on 2 cores",
+                    "one CPU thread 11–25 s, by machine (docs/benchmarks.md §11; why this length: docs/proxy.md)",
     ),
     "gpu-small": Preset(
         name="gpu-small", base_width=0.5, base_depth=0.5, base_resolution=64, source_resolution=96,
