@@ -149,7 +149,9 @@ def _record_meta(path: Path, prepared, networks: dict, arguments: list[str]) -> 
     meta.update({"task": "the default scalesearch run --budget 2x (its data, preset, base, share grid, references)",
                  "data": "synthetic:detail, run --seed 0", "preset": repr(prepared.preset),
                  "trial_settings": prepared.trial_settings, "networks": len(networks),
-                 "on_budget": sum(bool(row["feasible"]) for row in networks.values())})
+                 "search_networks_on_budget": sum(bool(row["feasible"]) and not row["nni_only"]
+                                                  for row in networks.values()),
+                 "nni_only_networks": sum(bool(row["nni_only"]) for row in networks.values())})
     meta["sessions"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": commit.strip(),
                              "command": "python bench/ground_truth.py " + " ".join(arguments),
                              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"})
