@@ -31,10 +31,15 @@ TINY = SearchSpace(
 '''
 
 
+def _write_space(folder: Path, file_name: str, text: str, symbol: str) -> str:
+    """The space file in ``folder``, as the CLI's --space takes it: path:NAME."""
+    path = Path(folder) / file_name
+    path.write_text(text)
+    return f"{path}:{symbol}"
+
+
 def write_tiny_space(folder: Path) -> str:
-    path = Path(folder) / "tiny_space.py"
-    path.write_text(TINY_SPACE)
-    return f"{path}:TINY"
+    return _write_space(folder, "tiny_space.py", TINY_SPACE, "TINY")
 
 
 # Like TINY but with room to shrink: φ < 0 needs stages of two blocks or more and 16 channels or more (with the
@@ -57,9 +62,7 @@ SHRINKABLE = SearchSpace(
 
 
 def write_shrinkable_space(folder: Path) -> str:
-    path = Path(folder) / "shrinkable_space.py"
-    path.write_text(SHRINKABLE_SPACE)
-    return f"{path}:SHRINKABLE"
+    return _write_space(folder, "shrinkable_space.py", SHRINKABLE_SPACE, "SHRINKABLE")
 
 
 BASE_FLOPS, BASE_PARAMS, BASE_ACTIVATIONS, BASE_PIXELS = 727_232, 202_032, 36_448, 32
