@@ -102,6 +102,11 @@ class RayHead:
         """How many drivers have ever connected to this head (its GCS's job table)."""
         return len(ray._raylet.GcsClient(address=self.address).get_all_job_info())
 
+    def nodes(self) -> list[tuple[str, bool]]:
+        """(node id in hex, alive) of every node other than the head's that ever joined this head."""
+        infos = ray._raylet.GcsClient(address=self.address).get_all_node_info()
+        return [(info.node_id.hex(), info.state == 0) for info in infos.values() if not info.is_head_node]
+
     def stop(self) -> None:
         started = descendants(self.process.pid)
         self.process.terminate()  # `ray start --block` drains and ends its own processes on SIGTERM
@@ -114,6 +119,57 @@ class RayHead:
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def __enter__(self) -> "RayHead":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class RayNode:
+    """A second node of a test's cluster: `ray start --address=HEAD --block` in a temp dir of its own, on the same
+    machine. `kill()` ends it as a lost machine would (SIGKILL, its workers included); `stop()` as RayHead's."""
+
+    def __init__(self, head: RayHead, num_cpus: int = 1):
+        self.head = head
+        self.temp_dir = tempfile.mkdtemp(prefix="ray-node-")
+        log = Path(self.temp_dir, "ray-start.log")
+        environment = {name: value for name, value in os.environ.items() if name != "RAY_ADDRESS"}
+        environment["RAY_AUTH_MODE"] = "disabled"
+        joined_before = {node for node, _ in head.nodes()}
+        with log.open("w") as output:
+            self.process = subprocess.Popen(
+                [RAY_CLI, "start", "--block", f"--address={head.address}", "--node-ip-address=127.0.0.1",
+                 f"--temp-dir={self.temp_dir}", f"--num-cpus={num_cpus}", "--disable-usage-stats"],
+                stdout=output, stderr=subprocess.STDOUT, env=environment, start_new_session=True)
+        deadline = time.time() + 120
+        while True:
+            added = {node for node, alive in head.nodes() if alive} - joined_before
+            if added:
+                self.node_id = added.pop()
+                break
+            if self.process.poll() is not None or time.time() > deadline:
+                said = log.read_text()[-2000:]
+                self.stop()
+                raise RuntimeError(f"ray start --address did not join: {said}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL the node's processes at once, as a machine that loses power."""
+        end([psutil.Process(self.process.pid), *descendants(self.process.pid)], grace=0)
+
+    def stop(self) -> None:
+        started = descendants(self.process.pid)
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        end(started)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+    def __enter__(self) -> "RayNode":
         return self
 
     def __exit__(self, *exc) -> None:

@@ -263,6 +263,7 @@ def test_a_trial_that_raises_returns_nan_or_runs_out_of_memory_is_a_failed_row_a
     assert (table["status"] == "complete").sum() == 3 and table.loc[table["status"] == "complete", "accuracy"].notna().all()
     assert len(table[table["status"].isin(["complete", "failed"])]) == 9  # the search went on to the end
     assert json.loads((tmp_path / "run" / "winner.json").read_text())["status"] == "complete"
+    assert "Traceback" not in run.stderr + run.stdout  # each crash is said in its one line, not as Tune's traceback
 
 
 # ----- SIGKILL at seeded moments ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from scalesearch.foundation.table import RESULT_FIELDS
 from scalesearch.model.scaling import ModelSpec, scale
-from scalesearch.pipeline.study_searcher import FINISHED, StudySearcher, result_of
+from scalesearch.pipeline.study_searcher import FINISHED, TRAIN_AGAIN_LIMIT, StudySearcher, result_of
 from scalesearch.pipeline.trial_crash import GENERIC
 from scalesearch.study.planned import Planned, PlannedTrainings
 from scalesearch.testing.analytic import analytic_objective
@@ -123,11 +123,54 @@ def test_planned_trainings_go_out_in_order_and_their_results_are_kept(tmp_path):
     stage = PlannedTrainings(tmp_path / "stage.csv", plan)
     searcher, _ = searcher_of(stage)
     configs = [searcher.suggest("a"), searcher.suggest("b")]
-    assert [config["seed"] for config in configs] == [0, 1] and searcher.suggest("c") == FINISHED
+    # Nothing new, but both in flight: either may lose its node and need another trial, so not finished yet.
+    assert [config["seed"] for config in configs] == [0, 1] and searcher.suggest("c") is None
     for trial_id, config in zip("ab", configs):
         searcher.on_trial_complete(trial_id, trained(config))
+    assert searcher.suggest("c") == FINISHED
     table = stage.table()
     assert list(table["status"]) == ["complete", "complete"] and (table["epochs"] == 2).all()
+
+
+def test_a_trial_lost_with_its_node_is_trained_again_by_the_next_trial_as_the_same_training(tmp_path):
+    study = make_study(tmp_path, sampler="random", trials=2, references=False)
+    searcher, events = searcher_of(study)
+    first, second = searcher.suggest("a"), searcher.suggest("b")
+    searcher.on_trial_complete("a", None, error=True)
+    assert searcher.train_again("a", "lost")
+    assert row(study, first["trial"])["status"] == "running"  # the study never hears of the loss
+    again = searcher.suggest("c")  # before anything new: the same network, seed and study trial
+    assert again == first
+    searcher.on_trial_complete("c", trained(again))
+    searcher.on_trial_complete("b", trained(second))
+    assert row(study, first["trial"])["status"] == "complete" and searcher.suggest("d") == FINISHED
+    assert events.count(("started", first["trial"])) == 1 and ("lost", first["trial"]) in events
+
+
+def test_a_training_that_keeps_losing_its_node_is_failed_with_the_reason_after_the_limit(tmp_path):
+    study = make_study(tmp_path, sampler="random", trials=1, references=False)
+    searcher, _ = searcher_of(study)
+    config = searcher.suggest("t0")
+    for attempt in range(1, TRAIN_AGAIN_LIMIT + 1):
+        searcher.on_trial_complete(f"t{attempt - 1}", None, error=True)
+        assert searcher.train_again(f"t{attempt - 1}", "lost again and again")
+        assert searcher.suggest(f"t{attempt}") == config
+    searcher.on_trial_complete(f"t{TRAIN_AGAIN_LIMIT}", None, error=True)
+    assert not searcher.train_again(f"t{TRAIN_AGAIN_LIMIT}", "lost again and again")
+    recorded = row(study, config["trial"])
+    assert recorded["status"] == "failed" and recorded["reason"] == "lost again and again"
+    assert searcher.suggest("last") == FINISHED
+
+
+def test_a_lost_training_no_trial_took_before_tune_ended_is_failed_not_left_running(tmp_path):
+    study = make_study(tmp_path, sampler="random", trials=1, references=False)
+    searcher, _ = searcher_of(study)
+    config = searcher.suggest("a")
+    searcher.on_trial_complete("a", None, error=True)
+    searcher.train_again("a", "lost")
+    searcher.finish()
+    recorded = row(study, config["trial"])
+    assert recorded["status"] == "failed" and "lost with its Ray node" in recorded["reason"]
 
 
 def test_a_result_is_the_tables_result_fields_of_the_last_report():

@@ -1,6 +1,6 @@
 """The reason a crashed Ray trial gets in the table, from the text of Tune's error file (pure; the real SIGKILL is
 in tests/test_faults.py)."""
-from scalesearch.pipeline.trial_crash import GENERIC, crash_reason, reason_from
+from scalesearch.pipeline.trial_crash import GENERIC, crash_reason, node_lost, reason_from
 
 KILLED = """Failure # 1 (occurred at 2026-11-25_15-37-16)
 The actor died unexpectedly before finishing this task.
@@ -8,6 +8,22 @@ The actor died unexpectedly before finishing this task.
 \tpid: 14625
 The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR Worker exit detail: ...
 """
+# Tune's error file of a trial whose node was SIGKILLed mid-training (Ray 2.60, two nodes on one machine).
+NODE_KILLED = """Failure # 1 (occurred at 2026-12-03_16-24-17)
+The actor b54e3de9b762a20be28a236001000000 is unavailable: The actor is temporarily unavailable: RpcError: RPC error: \
+Socket closed rpc_code: 14. The task may or may not have been executed on the actor.
+"""
+LIVE = {"5132be7b" + "0" * 48, "f098cca1" + "1" * 48}
+
+
+def test_a_trial_lost_with_its_node_is_told_from_its_own_process_dying(tmp_path):
+    lost, killed = tmp_path / "lost.txt", tmp_path / "killed.txt"
+    lost.write_text(NODE_KILLED)
+    killed.write_text(KILLED)
+    assert node_lost(str(lost), "192.0.2.2/f098cca1", LIVE)  # Ray's words, before the node is marked dead
+    assert not node_lost(str(killed), "192.0.2.2/f098cca1", LIVE)  # its process died; its node lives on
+    assert node_lost(str(killed), "192.0.2.2/0badc0de", LIVE)  # the node it last reported from is gone
+    assert not node_lost(str(killed), None, LIVE) and not node_lost(None, None, LIVE)
 
 
 def test_a_dead_process_is_said_with_its_pid_and_where_ray_says_more():

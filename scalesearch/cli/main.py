@@ -115,7 +115,7 @@ def _add_run(commands) -> None:
     where.add_argument("--cpus-per-trial", type=float, help="CPUs per trial (default: 1)")
     where.add_argument("--gpus-per-trial", type=float, help="GPUs per trial; fractions share a GPU (default: 1/4 if a GPU is present, else 0)")
     where.add_argument("--concurrency", type=int, help="trials at once (default: as resources allow)")
-    where.add_argument("--address", help="an existing Ray cluster: auto or ray://host:port (default: a local Ray)")
+    where.add_argument("--address", help="an existing Ray cluster: auto, its head's host:port, or ray://host:port (default: a local Ray)")
     output = parser.add_argument_group("output")
     output.add_argument("--out", help="run folder (default: reports/<name>)")
     output.add_argument("--name", help="run name (default: run-<date>-<time>)")

@@ -61,7 +61,9 @@ class Progress:
         if not self.live:
             row = table.set_index("trial").loc[trial]
             detail = f"trial {trial} {row['status']}"
-            if kind == "finished" and row["status"] == TrialStatus.COMPLETE:
+            if kind == "lost":
+                detail = f"trial {trial} lost with its Ray node: training it again on another"
+            elif kind == "finished" and row["status"] == TrialStatus.COMPLETE:
                 detail += f": accuracy {row['accuracy']:.3f}, {row['flops_ratio']:.2f}x FLOPs"
             elif kind == "finished" and row["status"] == TrialStatus.FAILED:
                 detail += f": {row['reason']}"
@@ -82,7 +84,8 @@ class Progress:
         if not self.live:
             row = table[table["key"] == planned.key].iloc[0]
             name = f"{planned.labels['network']}, φ={planned.labels['phi']}" if "phi" in planned.labels else planned.labels.get("network", planned.key)
-            detail = f"{name}, seed {planned.seed}: {'started' if kind == 'started' else row['status']}"
+            said = {"started": "started", "lost": "lost with its Ray node: training it again on another"}
+            detail = f"{name}, seed {planned.seed}: {said.get(kind, row['status'])}"
             if row["status"] == "complete":
                 detail += f": accuracy {row['accuracy']:.3f}"
             elif row["status"] == "failed":

@@ -59,6 +59,7 @@ COLUMNS: dict[str, Column] = {
     "latency_ms_batch": Column("float64", "inference latency at the training batch size, ms", R),
     "peak_memory_bytes": Column("Int64", "peak device memory of the training (CUDA), empty on CPU", R),
     "device": Column("string", "cpu or cuda device name", R),
+    "node": Column("string", "the Ray node that trained it: its IP and the first 8 hex digits of its node id", R),
     "counter": Column("string", "how FLOPs were counted: arithmetic (fvcore's conventions), or fvcore for a network with a layer the arithmetic does not know"),
     "measure_seconds": Column("float64", "time spent building and measuring this candidate (and solving its resolution)"),
     "seed": Column("Int64", "proxy training seed (seed k is paired: the same data order and initialisation for every network)"),
@@ -73,6 +74,8 @@ COLUMNS: dict[str, Column] = {
 # The fields of a trial's result, in the table's order: the one list (the study, the planned stages and the Ray
 # runner take theirs from it).
 RESULT_FIELDS = tuple(name for name, column in COLUMNS.items() if column.result)
+# The result fields that the Ray runner adds to the training's own: where it ran (pipeline/ray_runner.py).
+RUNNER_FIELDS = ("node",)
 
 
 def make_table(records: list[dict]) -> pd.DataFrame:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from scalesearch.pipeline.resources import Resources, threads_for
-from scalesearch.pipeline.study_searcher import FINISHED, StudySearcher
+from scalesearch.pipeline.study_searcher import FINISHED, TRAIN_AGAIN_LIMIT, StudySearcher
 from scalesearch.runs.learning_curves import SEARCH, LearningCurve, LearningCurves
 
 
 def _trainable(config, dataset=None, objective=None, settings=None, cpus=1.0):
-    """One Ray trial: rebuild the candidate from plain data, run the objective, report."""
+    """One Ray trial: rebuild the candidate from plain data, run the objective, report. Every report says the node
+    it came from: the table's ``node``, and how a crash is told from the loss of its node (``node_of``)."""
     import torch
     from ray import tune
 
@@ -19,15 +20,23 @@ def _trainable(config, dataset=None, objective=None, settings=None, cpus=1.0):
     torch.set_num_threads(threads_for(cpus))
     spec = ModelSpec.from_dict(config["spec"])
     trial_settings = dict(settings or {}, seed=config["seed"])
+    node = this_node()
     try:
-        result = objective(spec, dataset, trial_settings, lambda metrics: tune.report(dict(metrics)))
+        result = objective(spec, dataset, trial_settings, lambda metrics: tune.report(dict(metrics, node=node)))
     except Exception as error:  # any failure of one candidate becomes a failed trial, not a crash
         message = f"{type(error).__name__}: {error}".strip()
         # Tune insists on the metric in every report; the study reads "failed" first.
         reason = message.splitlines()[0][:300] if message else type(error).__name__
-        tune.report({"failed": reason, "accuracy": 0.0, "epoch": 0})
+        tune.report({"failed": reason, "accuracy": 0.0, "epoch": 0, "node": node})
         return
-    tune.report(dict(result, final=True))
+    tune.report(dict(result, final=True, node=node))
+
+
+def this_node() -> str:
+    """The Ray node this process runs on, as the table's ``node`` column says it: IP and node id's first 8 hex."""
+    import ray
+
+    return f"{ray.util.get_node_ip_address()}/{ray.get_runtime_context().get_node_id()[:8]}"
 
 
 def run_trials(study, dataset, objective, settings: dict, resources: Resources, run_dir: Path, on_event=None,
@@ -38,17 +47,22 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
     every curve as TensorBoard event files too (--tensorboard)."""
     from ray import tune
 
-    from scalesearch.pipeline.trial_crash import crash_reason
+    from scalesearch.pipeline.trial_crash import crash_reason, node_lost
     from scalesearch.training.proxy import ProxyConfig
 
     epochs = int(settings.get("epochs", ProxyConfig.epochs))  # a trial's length, unless the settings say
     searcher = StudySearcher(study, epochs, on_event, on_curve=_curve_keeper(run_dir, tensorboard), stage=stage)
 
     class CrashReasons(tune.Callback):
-        """Tune calls this right after the searcher heard of the crash: the reason is in the trial's error file."""
+        """Tune calls this right after the searcher heard of the crash: the reason is in the trial's error file. A
+        trial lost with its node is trained again on another; any other crash is the training's own failure."""
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            searcher.record_crashes({trial.trial_id: crash_reason(trial.error_file, name)})
+            reason = crash_reason(trial.error_file, name)
+            if node_lost(trial.error_file, (trial.last_result or {}).get("node"), _live_nodes()):
+                searcher.train_again(trial.trial_id, f"lost with its Ray node {TRAIN_AGAIN_LIMIT + 1} times: {reason}")
+            else:
+                searcher.record_crashes({trial.trial_id: reason})
 
     scheduler = None
     if resources.scheduler == "asha":
@@ -62,7 +76,8 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
                              cpus=resources.cpus_per_trial),
         {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
     )
-    remaining = max(1, study.max_trainings() - study.trainings_started())  # an upper bound: the study ends the run
+    # An upper bound (the study ends the run), with room for every training to be trained again after a lost node.
+    remaining = max(1, study.max_trainings() - study.trainings_started()) * (1 + TRAIN_AGAIN_LIMIT)
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
@@ -77,6 +92,13 @@ def run_trials(study, dataset, objective, settings: dict, resources: Resources, 
     )
     tuner.fit()
     searcher.finish()
+
+
+def _live_nodes() -> set[str]:
+    """The ids (hex) of the cluster's nodes that are alive, as the driver's Ray knows them now."""
+    import ray
+
+    return {node["NodeID"] for node in ray.nodes() if node.get("Alive")}
 
 
 def _curve_keeper(run_dir: Path, tensorboard: str | None):

@@ -50,6 +50,10 @@ def _quiet_ray(verbose: bool) -> RaySession:
         # Tune's copy of its experiment state (RUN_DIR/ray) is not what a resume reads (study.journal is). When it
         # cannot be saved (a full disk), Tune logs a traceback and goes on; the run's own next write says it in one line.
         levels["ray.tune.execution.experiment_state"] = logging.CRITICAL
+        # A crashed trial: the run says it in one line with the path to Tune's account (pipeline/trial_crash.py), or
+        # trains it again when its node was lost; Tune's traceback and "Trials did not complete" add nothing.
+        levels["ray.tune.execution.tune_controller"] = logging.CRITICAL
+        levels["ray.tune.tune"] = logging.CRITICAL
     session = RaySession(False, {name: os.environ.get(name) for name in (*defaults, *forced)},
                          {name: logging.getLogger(name).level for name in levels}, list(warnings.filters))
     for name, value in defaults.items():

@@ -12,6 +12,8 @@ from scalesearch.runs.learning_curves import SEARCH, EpochMetrics, LearningCurve
 from scalesearch.study.proposal import Proposal, Waiting, unusable_accuracy
 
 FINISHED = "finished"  # what suggest returns once nothing more will be proposed (Tune's Searcher.FINISHED)
+# How often one training is trained again after losing its node: a cluster that keeps losing nodes still ends.
+TRAIN_AGAIN_LIMIT = 2
 
 
 class StudySearcher:
@@ -29,7 +31,10 @@ class StudySearcher:
         self.live: dict[str, int] = {}  # trial id → study trial
         self.proposals: dict[str, Proposal] = {}  # trial id → what it trains, until it ends (its curve's name)
         self.reported: dict[str, dict[int, EpochMetrics]] = {}  # trial id → the epochs it reported so far
-        self.crashed: dict[str, int] = {}  # trial id → study trial, until record_crashes gives the reason
+        self.crashed: dict[str, tuple[int, Proposal | None]] = {}  # trial id → (study trial, proposal), until
+        # record_crashes gives the reason or train_again puts it back
+        self.again: list[tuple[int, Proposal]] = []  # lost with their node: trained again before anything new
+        self.lost: dict[int, int] = {}  # study trial → how often it was lost with its node
         self.failure: Exception | None = None  # the study could not record a result (a full disk): stop
 
     def suggest(self, trial_id: str) -> dict | str | None:
@@ -38,15 +43,19 @@ class StudySearcher:
         self.record_crashes()  # any whose reason never came: the generic reason, before anything else
         if self.failure is not None:
             return FINISHED
-        proposal = self.study.propose()
-        if proposal is None:
-            return FINISHED
-        if isinstance(proposal, Waiting):
-            return None
-        self.live[trial_id] = proposal.trial
+        if self.again:  # the study still counts it in flight: it is only handed to another trial
+            number, proposal = self.again.pop(0)
+        else:
+            proposal = self.study.propose()
+            if proposal is None:  # nothing new; a trial in flight may still lose its node and need training again
+                return None if self.live else FINISHED
+            if isinstance(proposal, Waiting):
+                return None
+            number = proposal.trial
+            self._said("started", number)
+        self.live[trial_id] = number
         self.proposals[trial_id], self.reported[trial_id] = proposal, {}
-        self._said("started", proposal.trial)
-        return {"spec": proposal.spec, "seed": proposal.seed, "trial": proposal.trial}
+        return {"spec": proposal.spec, "seed": proposal.seed, "trial": number}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """A trial's report on its way: an epoch's is kept for its learning curve."""
@@ -64,7 +73,7 @@ class StudySearcher:
         self.on_trial_result(trial_id, result or {})
         proposal, reported = self.proposals.pop(trial_id, None), self.reported.pop(trial_id, {})
         if error or not result:
-            self.crashed[trial_id] = number
+            self.crashed[trial_id] = (number, proposal)
             try:
                 self._record_curve(proposal, reported, TrialStatus.FAILED)
             except Exception as failure:  # as below: stop the search, raise after
@@ -91,7 +100,7 @@ class StudySearcher:
     def record_crashes(self, reasons: dict[str, str] | None = None) -> None:
         """Tells the study of the crashed trials: with the reason given for a trial id, else the generic one."""
         for trial_id in list(self.crashed if reasons is None else reasons):
-            number = self.crashed.pop(trial_id, None)
+            number, _ = self.crashed.pop(trial_id, (None, None))
             if number is None:
                 continue
             try:
@@ -101,10 +110,27 @@ class StudySearcher:
                 return
             self._said("finished", number)
 
+    def train_again(self, trial_id: str, reason: str) -> bool:
+        """A crashed trial that was lost with its node (pipeline/trial_crash.node_lost): its training goes to the
+        next trial, on whichever node has room, up to TRAIN_AGAIN_LIMIT times; after that it is recorded as failed
+        with ``reason``. True when it will be trained again."""
+        number, proposal = self.crashed.get(trial_id, (None, None))
+        if number is None or proposal is None or self.lost.get(number, 0) >= TRAIN_AGAIN_LIMIT:
+            self.record_crashes({trial_id: reason})
+            return False
+        del self.crashed[trial_id]
+        self.lost[number] = self.lost.get(number, 0) + 1
+        self.again.append((number, proposal))
+        self._said("lost", number)
+        return True
+
     def finish(self) -> None:
         """Once no trial is in flight: the crashes still untold get the generic reason, and a failure to record
         is raised."""
         self.record_crashes()
+        for number, _ in self.again:  # Tune ended before another trial took it (it ends only when told FINISHED)
+            self.study.fail(number, "lost with its Ray node, and the search ended before it was trained again")
+        self.again.clear()
         if self.failure is not None:
             raise self.failure
 

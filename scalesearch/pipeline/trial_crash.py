@@ -11,6 +11,10 @@ import re
 from pathlib import Path
 
 GENERIC = "the Ray trial crashed (see the Ray log in the run folder)"
+# What Ray's error says when the trial's node went away (a machine lost, its raylet killed), rather than the trial's
+# own process dying on a node that lives on: the driver can no longer reach the actor, or is told its node died.
+# (Ray 2.60's words: ActorUnavailableError's, a task's on a dead node, and a worker's whose node is dead.)
+_NODE_LOST = ("is temporarily unavailable", "node it was running on is dead", "its node is dead", "NodeDiedError")
 
 
 def crash_reason(error_file: str | None, stage: str) -> str:
@@ -23,6 +27,21 @@ def crash_reason(error_file: str | None, stage: str) -> str:
     except OSError:
         return GENERIC
     return reason_from(text, Path(stage) / Path(error_file).parent.name / Path(error_file).name)
+
+
+def node_lost(error_file: str | None, node: str | None, live_nodes: set[str]) -> bool:
+    """Whether a crashed trial was lost with its node, so that its training is to run again elsewhere: Ray's error
+    says so, or the node it last reported from (the table's ``node``: IP/id prefix) is no longer among
+    ``live_nodes`` (the cluster's live node ids in hex)."""
+    if node and "/" in node:
+        prefix = node.split("/", 1)[1]
+        if prefix and not any(live.startswith(prefix) for live in live_nodes):
+            return True
+    try:
+        text = Path(error_file).read_text(errors="replace") if error_file else ""
+    except OSError:
+        return False
+    return any(marker in text for marker in _NODE_LOST)
 
 
 def reason_from(text: str, where: Path | str) -> str:
