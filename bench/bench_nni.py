@@ -30,6 +30,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -38,19 +39,16 @@ from common import NUM_CLASSES, Trainer, machine, preset, proxy_setup  # noqa: E
 
 from scalesearch.model.scaling import scale  # noqa: E402
 from scalesearch.foundation.status import TrialStatus  # noqa: E402
-from scalesearch.study.feasibility import evaluate  # noqa: E402
-from scalesearch.study.samplers import GridSpec, formula_feasible, grid_points  # noqa: E402
+from scalesearch.testing.ground_truth import nni_grid as shared_nni_grid  # noqa: E402
 from scalesearch.verdict.statistics import estimate, paired_difference  # noqa: E402
 
-BUDGET, TOLERANCE = 2.0, 0.1
+BUDGET = 2.0
 
 
 def nni_grid(space: str, preset_name: str) -> list:
     """NNI's 108 formula-grid candidates, in grid order, built as the tool builds a formula-mode candidate."""
     base, base_flops = proxy_setup(space, preset_name)
-    points = [point for point in grid_points(GridSpec(step=0.05)) if formula_feasible(*point, BUDGET, TOLERANCE)]
-    return [evaluate(base, base_flops, alpha, beta, gamma, budget=BUDGET, tolerance=TOLERANCE, constraint="formula",
-                     num_classes=NUM_CLASSES, solve_resolution=False) for alpha, beta, gamma in points]
+    return shared_nni_grid(base, base_flops, SimpleNamespace(budget=BUDGET, num_classes=NUM_CLASSES))
 
 
 def _train(job: tuple) -> dict:

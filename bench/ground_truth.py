@@ -43,45 +43,10 @@ def default_networks():
     """(Prepared, {architecture: row fields}) for the default run: its share grid on budget and its references."""
     from scalesearch.pipeline.options import RunOptions, validate
     from scalesearch.pipeline.prepare import prepare
-    from scalesearch.study.candidates import measure_candidate
-    from scalesearch.study.feasibility import evaluate
-    from scalesearch.study.samplers import (SHARE_STEP, GridSpec, coefficients_from_shares, formula_feasible,
-                                            grid_points, reference_points)
+    from scalesearch.testing.ground_truth import networks_of
 
     prepared = prepare(validate(RunOptions()))
-    settings, base, base_flops = prepared.search_settings, prepared.base, prepared.base_cost.flops
-    networks: dict[str, dict] = {}
-
-    def add(candidate, label: str, nni: bool = False) -> None:
-        architecture = candidate.spec.architecture()
-        row = networks.setdefault(architecture, {
-            "architecture": architecture, "references": "", "alpha": candidate.alpha, "beta": candidate.beta,
-            "gamma": candidate.gamma, "resolution": candidate.spec.resolution, "flops": candidate.cost.flops,
-            "flops_ratio": candidate.flops_ratio, "feasible": candidate.feasible, "nni_only": nni,
-            "spec": json.dumps(candidate.spec.to_dict())})
-        if label:
-            row["references"] = "+".join(filter(None, [row["references"], label]))
-
-    for reference in reference_points(base.name, settings.budget, settings.constraint):
-        add(measure_candidate(base, base_flops, settings, reference.alpha, reference.beta, reference.gamma,
-                              reference.solve), reference.label)
-    steps = round(1 / SHARE_STEP)
-    for i in range(steps + 1):
-        for j in range(steps + 1):
-            alpha, beta, gamma = coefficients_from_shares(i * SHARE_STEP, j * SHARE_STEP, settings.budget)
-            candidate = measure_candidate(base, base_flops, settings, alpha, beta, gamma, "resolution")
-            if candidate.feasible:
-                add(candidate, "")
-    # NNI's procedure (bench/bench_nni.py): the formula grid at step 0.05 within 0.1 of α·β²·γ² = 2, built in
-    # formula mode (γ as given, not solved): 108 points, 57 networks, most of them not among the search's.
-    for alpha, beta, gamma in grid_points(GridSpec(step=0.05)):
-        if formula_feasible(alpha, beta, gamma, settings.budget, settings.tolerance):
-            candidate = evaluate(base, base_flops, alpha, beta, gamma, budget=settings.budget,
-                                 tolerance=settings.tolerance, constraint="formula",
-                                 num_classes=settings.num_classes, solve_resolution=False)
-            if candidate.spec.architecture() not in networks:
-                add(candidate, "", nni=True)
-    return prepared, networks
+    return prepared, networks_of(prepared.base, prepared.base_cost.flops, prepared.search_settings)
 
 
 def plan(networks: dict, proxy_epochs: int, factors: list[float], seeds: list[int], proxy_seeds: list[int],

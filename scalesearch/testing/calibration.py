@@ -10,7 +10,11 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+import pandas as pd
+
+from scalesearch.foundation.status import TrialStatus
 from scalesearch.model.scaling import ModelSpec
 from scalesearch.model.spaces import SearchSpace
 from scalesearch.foundation.spending import largest_share, spending_shares
@@ -42,9 +46,11 @@ class Replay:
                    if claim and claim * truth <= 0)
 
 
-def replay(world: World, base: SearchSpace, base_flops: int, settings, folder: Path | None = None) -> Replay:
-    """One run of the decision path under ``settings`` (a SearchSettings, whose tie-break and looks the verdict
-    takes) on ``world``."""
+def decision_path(base: SearchSpace, base_flops: int, settings, train: Callable[[ModelSpec, int], dict],
+                  folder: Path | None = None) -> tuple[Verdict, pd.DataFrame]:
+    """A run's whole decision path under ``settings`` (a SearchSettings, whose tie-break and looks the verdict
+    takes), one training after another, each answered by ``train(spec, seed)``: a result as an objective returns it.
+    The verdict and the run's table."""
     from scalesearch.study.proposal import Waiting
     from scalesearch.study.search_study import SearchStudy
 
@@ -52,16 +58,27 @@ def replay(world: World, base: SearchSpace, base_flops: int, settings, folder: P
         where = Path(folder or scratch)
         where.mkdir(parents=True, exist_ok=True)
         study = SearchStudy(where, base, base_flops, settings)
-        trainings = 0
         while (proposal := study.propose()) is not None:
             if isinstance(proposal, Waiting):  # nothing is in flight in a sequential replay
                 raise RuntimeError(f"the study waits with nothing in flight: {proposal.reason}")
-            study.complete(proposal.trial, _train(world, ModelSpec.from_dict(proposal.spec), proposal.seed, base))
-            trainings += 1
+            study.complete(proposal.trial, train(ModelSpec.from_dict(proposal.spec), proposal.seed))
         table = study.table()
     verdict = decide(table, settings.tie_break, settings.looks)
     if verdict is None:
         raise RuntimeError("no network completed on budget in a replay")
+    return verdict, table
+
+
+def trainings_of(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a run's table that were trainings (a duplicate reuses one, an infeasible candidate has none)."""
+    return table[table["status"].isin([TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.PRUNED])]
+
+
+def replay(world: World, base: SearchSpace, base_flops: int, settings, folder: Path | None = None) -> Replay:
+    """One run of the decision path under ``settings`` on ``world``."""
+    verdict, table = decision_path(base, base_flops, settings, lambda spec, seed: _train(world, spec, seed, base),
+                                   folder)
+    trainings = len(trainings_of(table))
     winner = verdict.winner
     shares = spending_shares(winner.alpha, winner.beta, winner.gamma)
     paper, paper_truth = _claim(world, verdict, verdict.versus_paper)
@@ -84,13 +101,15 @@ def _claim(world: World, verdict: Verdict, comparison) -> tuple[int, float]:
 
 
 def _train(world: World, spec: ModelSpec, seed: int, base: SearchSpace) -> dict:
-    ratio = spec.resolution / base.resolution
-    accuracy = world.accuracy(spec.architecture(), seed, spec.depth, spec.width, ratio)
-    # The tie-break's figure: activations grow as depth x width x resolution² (Dollár et al. 2021), and so, on a
-    # CPU, does the time of a forward pass.
-    latency = spec.depth * spec.width * ratio**2
+    accuracy = world.accuracy(spec.architecture(), seed, spec.depth, spec.width, spec.resolution / base.resolution)
     return {"accuracy": accuracy, "loss": 1.0 - accuracy, "train_loss": 1.0, "epochs": 1, "train_seconds": 0.0,
-            "latency_ms": latency, "device": "none"}
+            "latency_ms": latency_stand_in(spec, base), "device": "none"}
+
+
+def latency_stand_in(spec: ModelSpec, base: SearchSpace) -> float:
+    """The tie-break's figure in a replay: activations grow as depth x width x resolution² (Dollár et al. 2021), and
+    so, on a CPU, does the time of a forward pass."""
+    return spec.depth * spec.width * (spec.resolution / base.resolution) ** 2
 
 
 def grade(world: World, verdict: Verdict) -> str:

@@ -1,0 +1,53 @@
+"""A test aid: search procedures replayed on a ground-truth table (scalesearch/testing/ground_truth.py), no training:
+each training a procedure asks for is answered from the table, and what it picked is graded by the table's truth.
+
+- ``ours``: a run's whole decision path under a SearchSettings (the study's proposals and duplicates, the references,
+  the explore and confirm stages, racing, the verdict): the real code, through calibration.decision_path.
+- ``nni``: NNI's EfficientNet procedure: its formula grid, each point trained once with one seed, no dedupe (a repeat
+  is charged again: NNI would pay it), the best accuracy picked.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scalesearch.testing.calibration import decision_path, latency_stand_in, trainings_of
+from scalesearch.testing.ground_truth import GroundTruth
+
+
+@dataclass(frozen=True)
+class Picked:
+    """What one replay of a procedure picked, and what it cost."""
+
+    architecture: str
+    compute: float  # Σ CPU seconds of its trainings, as the table recorded them
+    trained: tuple[str, ...]  # the architecture of each training it asked for
+    outcome: str = ""  # the verdict's (ours only)
+
+    @property
+    def trainings(self) -> int:
+        return len(self.trained)
+
+
+def seed_order(table_seeds: list[int], replay: int) -> list[int]:
+    """Replay ``replay``'s permutation of the table's seeds: its run seed s is the table's seed order[s]."""
+    return [int(seed) for seed in np.random.default_rng(replay).permutation(table_seeds)]
+
+
+def replay_ours(truth: GroundTruth, base, base_flops: int, settings, order: list[int]) -> Picked:
+    """A run under ``settings`` (its ``seed`` seeds its sampler; its training seeds are the replay's ``order``)."""
+    train = truth.trainer(order, latency=lambda spec: latency_stand_in(spec, base), first_seed=settings.seed)
+    verdict, table = decision_path(base, base_flops, settings, train)
+    trained = trainings_of(table)
+    return Picked(verdict.winner.architecture, float(trained["train_seconds"].sum()), tuple(trained["architecture"]),
+                  verdict.outcome)
+
+
+def replay_nni(truth: GroundTruth, candidates: list, order: list[int]) -> Picked:
+    """NNI's procedure over ``candidates`` (ground_truth.nni_grid), each trained with the replay's first seed."""
+    train = truth.trainer(order)
+    results = [(train(candidate.spec, 0), candidate.spec.architecture()) for candidate in candidates]
+    best = max(range(len(results)), key=lambda index: results[index][0]["accuracy"])  # the first of equals
+    return Picked(results[best][1], float(sum(result["train_seconds"] for result, _ in results)),
+                  tuple(architecture for _, architecture in results))

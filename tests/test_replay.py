@@ -1,0 +1,97 @@
+"""Procedures replayed on a ground-truth table (issue 20 §2): a table written from a world with a known answer
+(scalesearch/testing/worlds.py) stands in for the trainings of the default task, so the replay's picks, compute and
+the table's own figures can be checked against what the world says. The real study, confirm stage and verdict run."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from scalesearch.cost.measure import measure
+from scalesearch.model.scaling import ModelSpec, proxy_base, scale
+from scalesearch.model.spaces import load_space
+from scalesearch.study.settings import SearchSettings
+from scalesearch.testing.ground_truth import GroundTruth, MissingTraining, networks_of, nni_grid
+from scalesearch.testing.procedures import replay_nni, replay_ours, seed_order
+from scalesearch.testing.worlds import World
+from scalesearch.training.presets import PRESETS
+
+pytestmark = pytest.mark.slow  # the default task's 99 networks measured, and whole studies replayed
+
+PROXY_EPOCHS, TRUTH_EPOCHS = 4, 16
+
+
+@pytest.fixture(scope="module")
+def task():
+    preset = PRESETS["cpu-tiny"]
+    base = proxy_base(load_space("efficientnet_b0"), preset.base_width, preset.base_depth, preset.base_resolution)
+    base_flops = measure(scale(base), 10, counter="arithmetic").flops
+    settings = SearchSettings(budget=2.0, sampler="tpe", trials=preset.trials, seed=0, seeds=3, confirm=3)
+    return base, base_flops, settings, networks_of(base, base_flops, settings)
+
+
+def world_table(base, networks: dict, world: World, truth_world: World, drop=()) -> pd.DataFrame:
+    """The table bench/ground_truth.py would write if training were ``world`` (at the proxy's length, 8 seeds) and
+    ``truth_world`` (4× longer, 5 seeds); CPU seconds the network's FLOPs ratio × epochs, so that compute is known."""
+    rows = []
+    for architecture, network in networks.items():
+        spec = ModelSpec.from_dict(json.loads(network["spec"]))
+        shape = (spec.depth, spec.width, spec.resolution / base.resolution)
+        for epochs, drawn, seeds in ((PROXY_EPOCHS, world, range(8)), (TRUTH_EPOCHS, truth_world, range(5))):
+            for seed in seeds:
+                if (architecture, epochs, seed) in drop:
+                    continue
+                accuracy = drawn.accuracy(architecture, seed, *shape)
+                rows.append({"architecture": architecture, "nni_only": network["nni_only"],
+                             "feasible": network["feasible"], "epochs": epochs, "seed": seed, "accuracy": accuracy,
+                             "loss": 1 - accuracy, "cpu_seconds": network["flops_ratio"] * epochs})
+    return pd.DataFrame(rows)
+
+
+def test_the_default_task_has_the_search_networks_and_nnis_grid(task):
+    base, base_flops, settings, networks = task
+    searched = [network for network in networks.values() if not network["nni_only"]]
+    assert len(networks) == 99 and len(searched) == 46  # as bench/ground_truth/default_task.meta.json records
+    assert {"dWr", "paper", "resolution-only"} <= {label for network in searched
+                                                   for label in network["references"].split("+")}
+    grid = nni_grid(base, base_flops, settings)
+    assert len(grid) == 108 and all(candidate.spec.architecture() in networks for candidate in grid)
+
+
+def test_a_replay_on_a_world_of_known_answer_picks_near_its_best_and_is_charged_what_the_table_says(task):
+    base, base_flops, settings, networks = task
+    world = World("resolution", delta=6.0, replay=1)
+    truth = GroundTruth(world_table(base, networks, world, World("resolution", delta=6.0, replay=2)),
+                        PROXY_EPOCHS, TRUTH_EPOCHS)
+    assert truth.seeds() == list(range(8)) and truth.seeds(TRUTH_EPOCHS) == list(range(5))
+    # The table's paired sd is the world's: sqrt(2) × its own sd, estimated from 99 networks × 5 seeds.
+    assert truth.paired_sd() == pytest.approx(math.sqrt(2) * world.own_sd, rel=0.15)
+    qualities = truth.truth()
+    order = seed_order(truth.seeds(), 3)
+    assert sorted(order) == list(range(8)) and order != list(range(8))
+    # The best mean wins (no tie-break among networks within the noise of it, which would pick a cheaper one).
+    ours = replay_ours(truth, base, base_flops, dataclasses.replace(settings, tie_break="none"), order)
+    # On this world resolution pays 6 paired sds: the pick is within two of the best network a run can pick.
+    assert truth.best() == qualities[list(truth.searched())].max()
+    assert truth.best() - qualities[ours.architecture] <= 2 * truth.paired_sd()
+    assert ours.compute == pytest.approx(sum(networks[a]["flops_ratio"] * PROXY_EPOCHS for a in ours.trained))
+    nni = replay_nni(truth, nni_grid(base, base_flops, settings), order)
+    assert nni.trainings == 108
+    grid = nni_grid(base, base_flops, settings)
+    accuracies = truth.at(PROXY_EPOCHS)[order[0]]
+    assert nni.architecture == max((c.spec.architecture() for c in grid), key=lambda a: accuracies[a])
+    assert nni.compute == pytest.approx(sum(networks[c.spec.architecture()]["flops_ratio"] * PROXY_EPOCHS for c in grid))
+
+
+def test_a_training_the_table_lacks_is_refused_not_made_up(task):
+    base, base_flops, settings, networks = task
+    dwr = next(a for a, network in networks.items() if "dWr" in network["references"].split("+"))
+    world = World("null", replay=1)
+    truth = GroundTruth(world_table(base, networks, world, world, drop={(dwr, PROXY_EPOCHS, 5)}), PROXY_EPOCHS,
+                        TRUTH_EPOCHS)
+    assert 5 not in truth.seeds()
+    with pytest.raises(MissingTraining, match=f"no 4-epoch training of {dwr} with seed 5"):
+        truth.trainer(list(range(8)))(ModelSpec.from_dict(json.loads(networks[dwr]["spec"])), 5)
