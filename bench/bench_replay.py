@@ -40,8 +40,9 @@ from scalesearch.testing.ground_truth import GroundTruth, MissingTraining, nni_g
 from scalesearch.testing.procedures import replay_nni, replay_ours, seed_order  # noqa: E402
 
 TABLE = Path(__file__).resolve().parent / "ground_truth" / "default_task.csv"
-# A procedure: "default" is the default run; a sampler's name is the default run with that sampler.
-PROCEDURES = ("default", "tpe", "gp", "random", "grid", "nni")
+# A procedure: "default" is the default run; a sampler's name is the default run with that sampler; "halving" the
+# default run with --fidelity halving (its rungs: 1 and 4 epochs, as the run would make them for cpu-tiny).
+PROCEDURES = ("default", "tpe", "gp", "random", "grid", "halving", "nni")
 
 _TRUTH: GroundTruth | None = None
 
@@ -58,17 +59,21 @@ def one_replay(job: tuple) -> tuple:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    procedure, index, path = job
+    procedure, index, path, seeds = job
     truth = _table(path)
     base, base_flops = proxy_setup()
-    settings = default_settings(index, None, None, None)
+    settings = default_settings(index, seeds, None, None)
     order = seed_order(truth.seeds(), index)
     clock = time.perf_counter()
     try:
         if procedure == "nni":
             picked = replay_nni(truth, nni_grid(base, base_flops, settings), order)
         else:
-            if procedure != "default":
+            if procedure == "halving":
+                from scalesearch.study.halving import rungs_for
+
+                settings = dataclasses.replace(settings, rungs=rungs_for(truth.proxy_epochs, settings.reduction))
+            elif procedure != "default":
                 settings = dataclasses.replace(settings, sampler=procedure)
             picked = replay_ours(truth, base, base_flops, settings, order)
     except MissingTraining as missing:
@@ -84,6 +89,8 @@ def main() -> None:
     parser.add_argument("--table", type=Path, default=TABLE)
     parser.add_argument("--csv", type=Path, default=None, help="one row per replay, written as they finish")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--seeds", default=None, help="the run's --seeds (default: the run's, auto); a number replays "
+                                                       "fixed seeds, e.g. 3 on a table with 3 seeds so far")
     arguments = parser.parse_args()
     if arguments.quick:
         arguments.replays, arguments.procedures = 20, ["default", "nni"]
@@ -104,7 +111,8 @@ def main() -> None:
         handle = arguments.csv.open("w", newline="")
         writer = csv.writer(handle)
         writer.writerow(["procedure", "replay", "pick", "outcome", "trainings", "compute", "regret", "seconds"])
-    jobs = [(procedure, index, arguments.table) for procedure in arguments.procedures for index in range(arguments.replays)]
+    jobs = [(procedure, index, arguments.table, arguments.seeds) for procedure in arguments.procedures
+            for index in range(arguments.replays)]
     picks: dict[str, list] = {procedure: [] for procedure in arguments.procedures}
     missing: dict[str, str] = {}
     started = time.perf_counter()

@@ -166,6 +166,16 @@ def test_ctrl_c_stops_gracefully_with_a_readable_table_and_report_with_slow_anal
         pytest.param(["--budget", "2x", "--seeds", "3", "--max-seeds", "2"], "--max-seeds 2 is below --seeds 3",
                      id="max-seeds-below-seeds"),
         pytest.param(["--budget", "2x", "--seeds", "many"], "whole number or auto", id="seeds-not-a-number"),
+        pytest.param(["--budget", "2x", "--fidelity", "quarter"], "unknown --fidelity 'quarter'; use full or halving",
+                     id="unknown-fidelity"),
+        pytest.param(["--budget", "2x", "--fidelity", "halving", "--min-epochs", "0"], "--min-epochs must be at least 1",
+                     id="min-epochs-zero"),
+        pytest.param(["--budget", "2x", "--fidelity", "halving", "--min-epochs", "4"],
+                     "--min-epochs 4 must be below the proxy's 4 epochs", id="min-epochs-not-below-the-proxy"),
+        pytest.param(["--budget", "2x", "--fidelity", "halving", "--reduction", "1"], "--reduction must be at least 2",
+                     id="reduction-one"),
+        pytest.param(["--budget", "2x", "--fidelity", "halving", "--scheduler", "asha"],
+                     "--fidelity halving and --scheduler asha both stop poor networks early", id="halving-with-asha"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):

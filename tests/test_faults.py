@@ -444,6 +444,43 @@ def test_sigkill_at_seeded_moments_then_resume_loses_no_finished_seed_and_trains
     assert all(not _carrying(run.ray_dir) for run in runs)  # nothing of any run is left running
 
 
+def test_sigkill_in_each_rung_of_halving_then_resume_trains_nothing_twice_with_slow_analytic_objective(tmp_path):
+    # --fidelity halving on a 3-epoch proxy: rungs of 1 and 3 epochs; six candidates at 1, the best two (the
+    # confirm stage's top) at 3, then their seed 1. Killed in the first rung, in the second, and in the confirm stage.
+    config, log = write_config(tmp_path, trials=6, seeds=2, confirm=2, fidelity="halving",
+                               objective_settings={"epochs": 3, "seconds_per_epoch": 0.4})
+    env = {"SCALESEARCH_CACHE": str(tmp_path / "measurements.jsonl")}
+    folder = tmp_path / "run"
+    moments = {"the first rung": lambda: any(e["event"] == "end" and e["epochs"] == 1 for e in trainings(log)),
+               "the second rung": lambda: any(e["event"] == "start" and e["epochs"] == 3 and e["seed"] == 0
+                                              for e in trainings(log)),
+               "the confirm stage": lambda: any(e["event"] == "start" and e["seed"] == 1 for e in trainings(log))}
+    args, retrained = ["run", "--config", config, "--out", folder], []
+    for where, reached_it in moments.items():
+        run = Run(*args, env=env)
+        assert run.kill_at(0.3, after=reached_it), f"the run ended before {where}"
+        table = pd.read_csv(folder / "trials.csv") if (folder / "trials.csv").exists() else pd.DataFrame()
+        done = table[table["status"].isin(["complete", "screened"])] if len(table) else table
+        recorded = set(zip(done["architecture"], done["epochs"], done["seed"])) if len(done) else set()
+        after = len(trainings(log))
+        args = ["run", "--resume", folder]
+        retrained.append((where, recorded, after))
+    final = Run(*args, env=env).finish(300)
+    assert final.returncode == 0, final.stderr[-3000:]
+    table = pd.read_csv(folder / "trials.csv")
+    trained = table[table["status"].isin(["complete", "screened"])]
+    assert ((trained["status"] == "screened") & (trained["epochs"] == 1)).sum() == 6
+    explore = trained[(trained["stage"] == "explore") & (trained["status"] == "complete")]
+    assert len(explore) == 2 and (explore["epochs"] == 3).all() and (explore["rung"] == 1).all()
+    assert set(trained[trained["stage"] == "confirm"]["seed"]) == {1}
+    keys = list(zip(trained["architecture"], trained["epochs"], trained["seed"]))
+    assert len(keys) == len(set(keys))  # each training once in the table
+    entries = trainings(log)
+    for where, recorded, after in retrained:  # nothing recorded before a kill was trained after it
+        again = [(e["architecture"], e["epochs"], e["seed"]) for e in entries[after:] if e["event"] == "start"]
+        assert not recorded & set(again), f"killed in {where}: trained again after being recorded"
+
+
 # ----- SIGKILL in the stages after the search: the scaling curve (--curve) and the fidelity check -----------------
 STAGE_KILLS = 3
 

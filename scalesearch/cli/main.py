@@ -105,6 +105,13 @@ def _add_run(commands) -> None:
     how.add_argument("--no-reference", dest="references", action="store_false", help="skip the reference trials (paper point, single-dimension scalings)")
     how.add_argument("--grid-step", type=float, help="grid step (default: 0.05)")
     how.add_argument("--scheduler", help="none (default) or asha (stop poor trials early; single objective only)")
+    how.add_argument("--fidelity", help="full (default): every candidate trains at the proxy's length; halving: "
+                                        "successive halving, every candidate first at --min-epochs and the best "
+                                        "1/--reduction of each rung again at the next length")
+    how.add_argument("--min-epochs", type=int, help="with --fidelity halving, the shortest rung's epochs "
+                                                   "(default: the proxy's epochs / --reduction)")
+    how.add_argument("--reduction", type=int, help="with --fidelity halving, a rung keeps 1/REDUCTION of its "
+                                                  "networks, and each is REDUCTION times the one below (default 3)")
     proxy = parser.add_argument_group("proxy training")
     proxy.add_argument("--preset", help="auto (default) | cpu-tiny | gpu-small | gpu-full")
     proxy.add_argument("--proxy-epochs", type=int, help="epochs per proxy training (default: the preset's)")

@@ -25,11 +25,14 @@ class TrialStatus(_Words):
     DUPLICATE = "duplicate"
     FAILED = "failed"
     PRUNED = "pruned"
+    # Trained to a lower rung of --fidelity halving (study/halving.py): its accuracy ranks networks for the next
+    # rung, and is never compared with a full-length training's.
+    SCREENED = "screened"
     RUNNING = "running"
 
 
 # Trials that trained (or began to): a failed seed is not tried again, it would fail again.
-ATTEMPTED = (TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.PRUNED)
+ATTEMPTED = (TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.PRUNED, TrialStatus.SCREENED)
 
 
 class RunStatus(_Words):

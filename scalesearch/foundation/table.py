@@ -32,7 +32,7 @@ R = True  # marks the columns a training fills
 # The order is the table's column order.
 COLUMNS: dict[str, Column] = {
     "trial": Column("Int64", "Optuna trial number"),
-    "status": Column("string", "complete | infeasible | duplicate | failed | pruned | running"),
+    "status": Column("string", "complete | infeasible | duplicate | failed | pruned | screened (a lower rung of --fidelity halving) | running"),
     "reference": Column("string", "paper | paper-literal | dWr | depth-only | width-only | resolution-only (foundation/references.py), empty for searched trials"),
     "feasible": Column("boolean", "meets the active constraint (formula or measured) within the tolerance"),
     "reason": Column("string", "why infeasible, failed or pruned; which trial a duplicate repeats"),
@@ -64,6 +64,7 @@ COLUMNS: dict[str, Column] = {
     "measure_seconds": Column("float64", "time spent building and measuring this candidate (and solving its resolution)"),
     "seed": Column("Int64", "proxy training seed (seed k is paired: the same data order and initialisation for every network)"),
     "stage": Column("string", "explore (the search) | confirm (further seeds of the top networks and the references)"),
+    "rung": Column("Int64", "--fidelity halving: the rung it trained at (0: the shortest; the last: the proxy's length); empty at full fidelity and for the references"),
     "sampler": Column("string", "grid | tpe | gp | nsga2 | random"),
     "constraint": Column("string", "formula | measured"),
     "budget": Column("float64", "FLOPs multiplier per φ step"),

@@ -49,6 +49,11 @@ class RunOptions:
     concurrency: int | None = None
     address: str | None = None
     scheduler: str = "none"
+    # The explore stage at full length (full) or as successive halving over rungs of fewer epochs (halving):
+    # study/halving.py; the rungs from --min-epochs (default: proxy epochs / reduction) up by --reduction.
+    fidelity: str = "full"
+    min_epochs: int | None = None
+    reduction: int = 3
     grid_step: float = GridSpec.step
     grid_alpha: tuple = GridSpec.alpha_range
     grid_beta: tuple = GridSpec.beta_range
@@ -119,6 +124,17 @@ def validate(options: RunOptions) -> RunOptions:
         raise InputError(f"unknown scheduler {options.scheduler!r}; use none or asha")
     if options.scheduler == "asha" and options.sampler == "nsga2":
         raise InputError("--scheduler asha needs a single objective; nsga2 has two (accuracy and FLOPs)")
+    from scalesearch.study.halving import FIDELITIES, HALVING
+
+    if options.fidelity not in FIDELITIES:
+        raise InputError(f"unknown --fidelity {options.fidelity!r}; use {' or '.join(FIDELITIES)}")
+    if options.reduction < 2:
+        raise InputError(f"--reduction must be at least 2 (each rung keeps 1/reduction of its networks), "
+                         f"got {options.reduction}")
+    if options.min_epochs is not None and options.min_epochs < 1:
+        raise InputError(f"--min-epochs must be at least 1, got {options.min_epochs}")
+    if options.fidelity == HALVING and options.scheduler == "asha":
+        raise InputError("--fidelity halving and --scheduler asha both stop poor networks early: choose one")
     if options.objective not in OBJECTIVES:
         raise InputError(f"unknown objective {options.objective!r}; use {', '.join(OBJECTIVES)}")
     for name in ("cpus_per_trial", "gpus_per_trial"):

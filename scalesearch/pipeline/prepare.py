@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from scalesearch.foundation.errors import InputError
 from scalesearch.model.scaling import proxy_base, scale
 from scalesearch.model.spaces import SearchSpace, load_space
 from scalesearch.pipeline.options import RunOptions, seed_plan
@@ -51,16 +52,34 @@ def prepare(options: RunOptions) -> Prepared:
     num_classes = dataset.num_classes if dataset is not None else 10
     seeds, max_seeds = seed_plan(options)
     base_cost = measure(scale(base), num_classes, counter="arithmetic")  # the candidates' own counter (cost/measure.py)
+    rungs = _rungs(options, int(settings["epochs"]))
     search_settings = SearchSettings(
         budget=options.budget, tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
         trials=options.trials or preset.trials, seed=options.seed, references=options.references,
         num_classes=num_classes,
         grid=GridSpec(tuple(options.grid_alpha), tuple(options.grid_beta), tuple(options.grid_gamma), options.grid_step),
         seeds=seeds, max_seeds=max_seeds, confirm=options.confirm, allow_shrink=options.allow_shrink,
-        tie_break=options.tie_break,
+        tie_break=options.tie_break, rungs=rungs, reduction=options.reduction,
     )
     return Prepared(resources, declared_gpus(options), device, preset, dataset, settings, base, base_cost, num_classes,
                     search_settings)
+
+
+def _rungs(options: RunOptions, epochs: int) -> tuple[int, ...]:
+    """--fidelity halving's rungs in epochs (study/halving.py), () at full fidelity; a --min-epochs that leaves
+    nothing to halve is refused."""
+    from scalesearch.study.halving import HALVING, rungs_for
+
+    if options.fidelity != HALVING:
+        return ()
+    if options.min_epochs is not None and options.min_epochs >= epochs:
+        raise InputError(f"--min-epochs {options.min_epochs} must be below the proxy's {epochs} epochs: "
+                         "halving needs a shorter rung than the proxy")
+    rungs = rungs_for(epochs, options.reduction, options.min_epochs)
+    if len(rungs) < 2:
+        raise InputError(f"a {epochs}-epoch proxy has no shorter rung to halve from: use more --proxy-epochs or "
+                         "--fidelity full")
+    return rungs
 
 
 def _data(options: RunOptions, device: str):

@@ -20,6 +20,8 @@ def _trainable(config, dataset=None, objective=None, settings=None, cpus=1.0):
     torch.set_num_threads(threads_for(cpus))
     spec = ModelSpec.from_dict(config["spec"])
     trial_settings = dict(settings or {}, seed=config["seed"])
+    if "epochs" in config:  # a rung of --fidelity halving trains for its own length
+        trial_settings["epochs"] = config["epochs"]
     node = this_node()
     try:
         result = objective(spec, dataset, trial_settings, lambda metrics: tune.report(dict(metrics, node=node)))

@@ -8,6 +8,7 @@ from scalesearch.foundation.status import RunStatus
 from scalesearch.pipeline.options import RunOptions
 from scalesearch.pipeline.prepare import Prepared
 from scalesearch.pipeline.provenance import machine, now, versions
+from scalesearch.study.halving import rung_plan
 from scalesearch.runs.record import ProxyBase, RunRecord
 
 # The options run.json repeats as they were given.
@@ -21,6 +22,9 @@ def starting_record(options: RunOptions, prepared: Prepared, study, *, name: str
     """The record of the run named ``name`` as it starts (status running); ``previous`` is the record of the run it
     resumes (an empty one for a new run): its command and start time are kept."""
     base, cost, dataset = prepared.base, prepared.base_cost, prepared.dataset
+    settings = prepared.search_settings
+    plan = rung_plan(settings.trials, settings.rungs, settings.reduction, settings.confirm)
+    promotions = sum(networks for _, networks in plan[1:])
     return RunRecord(
         **{key: getattr(options, key) for key in OPTIONS_RECORDED},
         name=name, status=RunStatus.RUNNING, command=command or previous.command, trials=prepared.trials,
@@ -35,5 +39,6 @@ def starting_record(options: RunOptions, prepared: Prepared, study, *, name: str
         started=previous.started or now(), resumed=bool(options.resume),
         versions=versions(), machine=machine(), grid=study.grid_summary(),
         max_trainings=study.max_trainings(), references=study.reference_count(),
-        max_confirm=study.max_trainings() - study.reference_count() - prepared.trials,
+        max_confirm=study.max_trainings() - study.reference_count() - prepared.trials - promotions,
+        rungs=[list(rung) for rung in plan] or None,
     )

@@ -55,7 +55,10 @@ class StudySearcher:
             self._said("started", number)
         self.live[trial_id] = number
         self.proposals[trial_id], self.reported[trial_id] = proposal, {}
-        return {"spec": proposal.spec, "seed": proposal.seed, "trial": number}
+        config = {"spec": proposal.spec, "seed": proposal.seed, "trial": number}
+        if proposal.epochs is not None:  # a rung of --fidelity halving
+            config["epochs"] = proposal.epochs
+        return config
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """A trial's report on its way: an epoch's is kept for its learning curve."""

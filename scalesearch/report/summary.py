@@ -9,6 +9,7 @@ from scalesearch.foundation.formatting import human
 from scalesearch.foundation.references import ORDER
 from scalesearch.foundation.table import missing
 from scalesearch.report.learning import run_still_learning_warning
+from scalesearch.study.halving import agreement_lines, rank_agreement
 from scalesearch.report.page import cards, esc, number
 from scalesearch.report.page import table as html_table
 from scalesearch.foundation.status import RunStatus, TrialStatus
@@ -200,6 +201,8 @@ def summary_section(run: Run, winner: pd.Series | None, knee: pd.Series | None) 
             if still_learning:  # beside the verdict it qualifies; the curves are in the Learning curves section
                 parts.append(f'<p class="warn still-learning">{still_learning} '
                              '(<a href="#learning">Learning curves</a>)</p>')
+            for pair, line in zip(rank_agreement(run.table), agreement_lines(run.table)):  # --fidelity halving
+                parts.append(f'<p class="{"warn" if pair["low"] else "note"} halving">{esc(line)}</p>')
         parts.append(
             f'<p class="headline">Winner: <b>α = {winner["alpha"]:.3f}, β = {winner["beta"]:.3f}, γ = {winner["gamma"]:.3f}</b>'
             f' — trial {winner["trial"]}' + (f' (reference: {esc(winner["reference"])})' if not missing(winner["reference"]) else "") + "</p>"

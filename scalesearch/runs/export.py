@@ -16,6 +16,7 @@ from scalesearch.model.spaces import load_space
 from pathlib import Path
 
 from scalesearch.runs.coefficients import FORMAT, VERSION, coefficients_document, write_document
+from scalesearch.study.halving import rank_agreement
 from scalesearch.foundation.run_files import WINNER_JSON
 
 PICKS = ("best", "knee")
@@ -50,6 +51,8 @@ def search_record(run, winner, pick: str) -> dict:
         "tolerance": run.record.tolerance,
         "proxy_base": dataclasses.asdict(run.record.proxy_base) if run.record.proxy_base else None,
         "data": run.record.data,
+        # --fidelity halving: each rung against the next, on the networks it promoted (study/halving.py); [] at full
+        "halving_rank_agreement": rank_agreement(run.table),
     }
 
 

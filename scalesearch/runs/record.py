@@ -74,6 +74,7 @@ class RunRecord:
     max_trainings: int | None = None
     references: int | None = None
     max_confirm: int | None = None
+    rungs: list | None = None  # --fidelity halving: [epochs, at most how many networks] of each rung; None: full
     finished: str | None = None
     wall_seconds: float | None = None
     resolution_multiple: int | None = None  # not written by the pipeline; read by the export when a file has it

@@ -18,6 +18,7 @@ class Proposal:
     # key; empty for the search, where a network trains once per seed, so its network and seed say it.
     key: str = ""
     name: str = ""  # the network as the report names it; empty: the key
+    epochs: int | None = None  # a rung's length (--fidelity halving); None: the run's
 
 
 @dataclass(frozen=True)

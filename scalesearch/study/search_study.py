@@ -14,7 +14,7 @@ from pathlib import Path
 from scalesearch.foundation.status import ATTEMPTED, TrialStatus
 from scalesearch.foundation.table import COLUMNS, RESULT_FIELDS
 from scalesearch.model.spaces import SearchSpace
-from scalesearch.study import persistence
+from scalesearch.study import halving, persistence
 from scalesearch.study.candidates import (
     coefficients,
     describe,
@@ -36,7 +36,7 @@ log = logging.getLogger("scalesearch.study.search_study")
 # What a confirm trial copies from the explore trial of its network: every column of its row but its results (the
 # confirm trial trains its own), its own bookkeeping, and the latency timed alone (the study's, not a trial's
 # attribute); and the network itself, which is no column.
-_BOOKKEEPING = ("trial", "status", "duplicate_of", "seed", "stage", "started", "finished", LATENCY_ALONE)
+_BOOKKEEPING = ("trial", "status", "duplicate_of", "seed", "stage", "rung", "started", "finished", LATENCY_ALONE)
 DESCRIPTION_KEYS = tuple(key for key, column in COLUMNS.items()
                          if not column.result and key not in _BOOKKEEPING) + ("spec",)
 
@@ -87,9 +87,11 @@ class SearchStudy:
         return len(self._trainings())
 
     def searched_trainings_started(self) -> int:
-        """What --trials counts: the explore stage's trainings of searched candidates (references train besides)."""
+        """What --trials counts: the explore stage's trainings of searched candidates (references train besides; a
+        network's training at a higher rung of --fidelity halving is not another candidate)."""
         return sum(1 for t in self._trainings()
-                   if not t.user_attrs.get("reference") and t.user_attrs.get("stage", EXPLORE) == EXPLORE)
+                   if not t.user_attrs.get("reference") and t.user_attrs.get("stage", EXPLORE) == EXPLORE
+                   and t.user_attrs.get("promotes") is None)
 
     def reference_count(self) -> int:
         settings = self.settings
@@ -98,7 +100,9 @@ class SearchStudy:
     def max_trainings(self) -> int:
         """The most trainings this run can do: references + searched trials + the confirm stage's seeds."""
         settings, references = self.settings, self.reference_count()
-        return (references + settings.trials + max_confirm_trainings(references, seeds=settings.seeds, top=settings.confirm)
+        promotions = halving.max_promotions(settings.trials, settings.rungs, settings.reduction, settings.confirm)
+        return (references + settings.trials + promotions
+                + max_confirm_trainings(references, seeds=settings.seeds, top=settings.confirm)
                 + max_extension_trainings(settings.seeds, settings.max_seeds))
 
     def propose(self, max_attempts: int = 60) -> Proposal | Waiting | None:
@@ -113,6 +117,10 @@ class SearchStudy:
             if proposal is not None:
                 return proposal
             self.explore_done = True
+        if self.settings.halving:
+            promotion = self._propose_promotion()
+            if promotion is not None:
+                return promotion
         return self._propose_confirm()
 
     def _propose_explore(self, max_attempts: int) -> Proposal | None:
@@ -126,7 +134,8 @@ class SearchStudy:
             if self.grid is not None and grid_exhausted(self.study, self.grid):
                 return None
             trial = self.study.ask()
-            if trial.user_attrs.get("stage") == CONFIRM:  # enqueued by a confirm stage killed before it asked
+            if trial.user_attrs.get("stage") == CONFIRM or trial.user_attrs.get("promotes") is not None:
+                # enqueued by a confirm stage or a promotion killed before it asked: their plans ask again
                 self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 continue
             self.proposals += 1
@@ -158,6 +167,8 @@ class SearchStudy:
             trial.set_user_attr("status", TrialStatus.RUNNING)
             trial.set_user_attr("started", _now())
             self.live[trial.number] = trial
+            if settings.halving and not reference:  # the references train at full length: the verdict's
+                return self._rung_proposal(trial, candidate.spec.to_dict(), architecture, 0)
             return Proposal(trial.number, candidate.spec.to_dict(), settings.seed, name=_network_name(trial.user_attrs))
         log.warning("no new candidate after %d proposals: the space may be exhausted", max_attempts)
         return None
@@ -167,6 +178,42 @@ class SearchStudy:
         import optuna
 
         return any(t.state == optuna.trial.TrialState.WAITING for t in self.study.get_trials(deepcopy=False))
+
+    def _rung_proposal(self, trial, spec: dict, architecture: str, rung: int) -> Proposal:
+        trial.set_user_attr("rung", rung)
+        seed = self.settings.seed
+        # A key of its own: the same network and seed train once per rung (runs/learning_curves.py).
+        return Proposal(trial.number, spec, seed, key=f"{architecture}:seed{seed}:rung{rung}",
+                        name=_network_name(trial.user_attrs), epochs=self.settings.rungs[rung])
+
+    def _propose_promotion(self) -> Proposal | Waiting | None:
+        """--fidelity halving: the next rung's training of a network its rung ranked high (study/halving.py);
+        ``Waiting`` while a rung's trainings are in flight; None once every rung is done."""
+        settings = self.settings
+        in_flight = {(t.user_attrs["architecture"], int(t.user_attrs["rung"])) for t in self.live.values()
+                     if t.user_attrs.get("rung") is not None}
+        needed = halving.promotions(self.table(), settings.rungs, settings.reduction, settings.confirm, in_flight)
+        if needed is None:
+            return None
+        if not needed:
+            return Waiting("a rung's trainings are in flight; the next rung takes the best of them")
+        architecture, rung = needed[0]
+        original = next(t for t in self.study.get_trials(deepcopy=False)
+                        if t.user_attrs.get("architecture") == architecture and t.user_attrs.get("rung") == rung - 1
+                        and t.user_attrs.get("status") in (TrialStatus.SCREENED, TrialStatus.COMPLETE))
+        self.study.enqueue_trial({}, user_attrs={"stage": EXPLORE, "promotes": original.number})
+        trial = self.study.ask()
+        for key in DESCRIPTION_KEYS:
+            if key in original.user_attrs:
+                trial.set_user_attr(key, original.user_attrs[key])
+        trial.set_user_attr("seed", settings.seed)
+        trial.set_user_attr("stage", EXPLORE)
+        trial.set_user_attr("promotes", original.number)
+        trial.set_user_attr("status", TrialStatus.RUNNING)
+        trial.set_user_attr("started", _now())
+        self.live[trial.number] = trial
+        self.save()
+        return self._rung_proposal(trial, json.loads(original.user_attrs["spec"]), architecture, rung)
 
     def _propose_confirm(self) -> Proposal | Waiting | None:
         settings = self.settings
@@ -221,7 +268,10 @@ class SearchStudy:
         for key in RESULT_FIELDS:
             if result.get(key) is not None:
                 trial.set_user_attr(key, result[key])
-        trial.set_user_attr("status", TrialStatus.PRUNED if pruned else TrialStatus.COMPLETE)
+        rung = trial.user_attrs.get("rung")
+        screened = rung is not None and rung < len(self.settings.rungs) - 1
+        trial.set_user_attr("status", TrialStatus.PRUNED if pruned else TrialStatus.SCREENED if screened
+                            else TrialStatus.COMPLETE)
         if pruned:
             trial.set_user_attr("reason", f"stopped early by the scheduler after epoch {result.get('epochs')}")
         trial.set_user_attr("finished", _now())
@@ -266,7 +316,7 @@ class SearchStudy:
     def _resolve_duplicate(self, trial, original: int) -> None:
         frozen = next(t for t in self.study.get_trials(deepcopy=False) if t.number == original)
         status = frozen.user_attrs.get("status")
-        if status in (TrialStatus.COMPLETE, TrialStatus.PRUNED):
+        if status in (TrialStatus.COMPLETE, TrialStatus.PRUNED, TrialStatus.SCREENED):
             self._copy_result(trial, frozen.user_attrs)
             self._tell(trial, frozen.user_attrs, status == TrialStatus.PRUNED)
         elif status == TrialStatus.FAILED:

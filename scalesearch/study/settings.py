@@ -22,6 +22,13 @@ class SearchSettings:
     allow_shrink: bool = False  # the paper's rule is α, β, γ ≥ 1; True lets measured mode solve γ < 1
     max_seeds: int | None = None  # --seeds auto: further paired seeds up to this many (study/auto_seeds.py); None: fixed
     tie_break: str = "latency"  # the verdict's, which --seeds auto asks which networks to compare
+    # --fidelity halving: the rungs' lengths in epochs, the proxy's own last (study/halving.py); (): full fidelity
+    rungs: tuple[int, ...] = ()
+    reduction: int = 3  # the best 1/reduction of a rung trains at the next
+
+    @property
+    def halving(self) -> bool:
+        return len(self.rungs) > 1
 
     @property
     def looks(self) -> int:

@@ -107,7 +107,7 @@ def _log_training(path: str, event: str, spec: ModelSpec, settings: dict, ordina
             ordinal = 1 + sum(1 for line in handle if '"event": "start"' in line)
         record = {"event": event, "training": ordinal, "pid": os.getpid(), "time": time.time(),
                   "architecture": spec.architecture(),  # the table's: a duplicate of a network shares it
-                  "resolution": spec.resolution, "seed": settings.get("seed")}
+                  "resolution": spec.resolution, "seed": settings.get("seed"), "epochs": settings.get("epochs")}
         handle.write(json.dumps(record) + "\n")
         handle.flush()
         os.fsync(handle.fileno())

@@ -46,11 +46,12 @@ class Replay:
                    if claim and claim * truth <= 0)
 
 
-def decision_path(base: SearchSpace, base_flops: int, settings, train: Callable[[ModelSpec, int], dict],
+def decision_path(base: SearchSpace, base_flops: int, settings, train: Callable[[ModelSpec, int, int | None], dict],
                   folder: Path | None = None) -> tuple[Verdict, pd.DataFrame]:
     """A run's whole decision path under ``settings`` (a SearchSettings, whose tie-break and looks the verdict
-    takes), one training after another, each answered by ``train(spec, seed)``: a result as an objective returns it.
-    The verdict and the run's table."""
+    takes), one training after another, each answered by ``train(spec, seed, epochs)`` (epochs: a rung's length
+    under --fidelity halving, else None: the proxy's): a result as an objective returns it. The verdict and the run's
+    table."""
     from scalesearch.study.proposal import Waiting
     from scalesearch.study.search_study import SearchStudy
 
@@ -61,7 +62,7 @@ def decision_path(base: SearchSpace, base_flops: int, settings, train: Callable[
         while (proposal := study.propose()) is not None:
             if isinstance(proposal, Waiting):  # nothing is in flight in a sequential replay
                 raise RuntimeError(f"the study waits with nothing in flight: {proposal.reason}")
-            study.complete(proposal.trial, train(ModelSpec.from_dict(proposal.spec), proposal.seed))
+            study.complete(proposal.trial, train(ModelSpec.from_dict(proposal.spec), proposal.seed, proposal.epochs))
         table = study.table()
     verdict = decide(table, settings.tie_break, settings.looks)
     if verdict is None:
@@ -76,8 +77,8 @@ def trainings_of(table: pd.DataFrame) -> pd.DataFrame:
 
 def replay(world: World, base: SearchSpace, base_flops: int, settings, folder: Path | None = None) -> Replay:
     """One run of the decision path under ``settings`` on ``world``."""
-    verdict, table = decision_path(base, base_flops, settings, lambda spec, seed: _train(world, spec, seed, base),
-                                   folder)
+    verdict, table = decision_path(base, base_flops, settings,
+                                   lambda spec, seed, epochs: _train(world, spec, seed, base), folder)
     trainings = len(trainings_of(table))
     winner = verdict.winner
     shares = spending_shares(winner.alpha, winner.beta, winner.gamma)

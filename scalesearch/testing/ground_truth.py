@@ -43,22 +43,21 @@ class GroundTruth:
         table = self.at(epochs or self.proxy_epochs)
         return sorted(int(seed) for seed in table.columns[table.notna().all()])
 
-    def trainer(self, seed_order: list[int], epochs: int | None = None, latency=None, first_seed: int = 0):
-        """A replay's ``train(spec, seed)``: run seed ``first_seed + k`` (a run's seeds start at its ``--seed``) is
-        the table's seed ``seed_order[k]``. ``latency(spec)`` is the tie-break's figure (the table has no timings of
-        its own that a tie-break could use)."""
-        epochs = epochs or self.proxy_epochs
-        rows = self.rows[self.rows["epochs"] == epochs].set_index(["architecture", "seed"])
-        answers = {key: (float(row.accuracy), float(row.loss), float(row.cpu_seconds))
-                   for key, row in zip(rows.index, rows.itertuples())}
+    def trainer(self, seed_order: list[int], latency=None, first_seed: int = 0):
+        """A replay's ``train(spec, seed, epochs=None)`` (epochs: the proxy's unless a rung asks for another): run
+        seed ``first_seed + k`` (a run's seeds start at its ``--seed``) is the table's seed ``seed_order[k]``.
+        ``latency(spec)`` is the tie-break's figure (the table has no timings that a tie-break could use)."""
+        answers = {(str(row.architecture), int(row.epochs), int(row.seed)):
+                   (float(row.accuracy), float(row.loss), float(row.cpu_seconds)) for row in self.rows.itertuples()}
 
-        def train(spec: ModelSpec, seed: int) -> dict:
+        def train(spec: ModelSpec, seed: int, epochs: int | None = None) -> dict:
+            epochs = epochs or self.proxy_epochs
             if not 0 <= seed - first_seed < len(seed_order):
                 raise MissingTraining(f"run seed {seed} (from {first_seed}): the replay's seed order has only "
                                       f"{len(seed_order)} seeds")
-            key = (spec.architecture(), seed_order[seed - first_seed])
+            key = (spec.architecture(), epochs, seed_order[seed - first_seed])
             if key not in answers:
-                raise MissingTraining(f"no {epochs}-epoch training of {key[0]} with seed {key[1]} in the table")
+                raise MissingTraining(f"no {epochs}-epoch training of {key[0]} with seed {key[2]} in the table")
             accuracy, loss, seconds = answers[key]
             return {"accuracy": accuracy, "loss": loss, "train_loss": loss, "epochs": epochs,
                     "train_seconds": seconds, "latency_ms": latency(spec) if latency else 0.0, "device": "table"}

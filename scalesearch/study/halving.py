@@ -1,0 +1,133 @@
+"""``--fidelity halving``: the explore stage as successive halving (Jamieson & Talwalkar 2016; the rungs of ASHA, Li
+et al. 2020), as pure functions of the table.
+
+Every searched candidate trains first at the shortest rung; the best 1/``reduction`` of each rung's networks (at
+least ``keep``: the confirm stage's top) train again, from scratch, at the next rung's length, up to the proxy's own
+length. A rung's training is a new one, not a continued one: the learning-rate schedule is set by a training's
+length, so a network cut short is not the start of a longer training. A training at a lower rung is
+``screened``: its accuracy ranks networks for the next rung only, never in the verdict, since it is not comparable
+with a full-length one. The references train at full length only: the verdict compares with them.
+
+A resumed run plans from the finished rows exactly what is missing, as the confirm stage does (study/confirm.py).
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from scalesearch.foundation.status import ATTEMPTED, TrialStatus
+from scalesearch.verdict import fidelity
+
+FULL, HALVING = "full", "halving"
+FIDELITIES = (FULL, HALVING)
+# Fewer promoted networks than this say nothing of a rung's ranking: at n = 3, τ is ±1/3 or ±1, and p ≥ 0.33.
+FEWEST_TO_JUDGE = 4
+
+
+def rungs_for(epochs: int, reduction: int, min_epochs: int | None = None) -> tuple[int, ...]:
+    """The rungs' lengths in epochs, shortest first and the proxy's own last: each 1/``reduction`` of the next,
+    down to ``min_epochs`` (default: one rung below the proxy's length). ``(epochs,)``: nothing to halve."""
+    lowest = min_epochs if min_epochs is not None else max(1, math.floor(epochs / reduction))
+    rungs = [epochs]
+    while True:
+        shorter = math.floor(rungs[0] / reduction)
+        if shorter < lowest or shorter < 1 or shorter == rungs[0]:
+            break
+        rungs.insert(0, shorter)
+    if rungs[0] > lowest:  # e.g. 4 epochs, reduction 3, min 1: 4/3 floors to 1
+        rungs.insert(0, lowest)
+    return tuple(rungs)
+
+
+def promoted_count(networks: int, reduction: int, keep: int) -> int:
+    """How many of a rung's networks train at the next rung."""
+    return min(networks, max(keep, math.ceil(networks / reduction)))
+
+
+def rung_plan(trials: int, rungs: tuple[int, ...], reduction: int, keep: int) -> list[tuple[int, int]]:
+    """(epochs, at most how many networks) of each rung for ``trials`` searched candidates; [] at full fidelity."""
+    if len(rungs) < 2:
+        return []
+    plan, networks = [(rungs[0], trials)], trials
+    for epochs in rungs[1:]:
+        networks = promoted_count(networks, reduction, keep)
+        plan.append((epochs, networks))
+    return plan
+
+
+def max_promotions(trials: int, rungs: tuple[int, ...], reduction: int, keep: int) -> int:
+    """The most trainings the rungs above the first add to ``trials`` searched candidates."""
+    return sum(networks for _, networks in rung_plan(trials, rungs, reduction, keep)[1:])
+
+
+def promotions(table: pd.DataFrame, rungs: tuple[int, ...], reduction: int, keep: int,
+               in_flight: set[tuple[str, int]]) -> list[tuple[str, int]] | None:
+    """The (architecture, rung) trainings needed now, best first; [] while a rung waits on trainings in flight; None
+    when every rung is done. ``in_flight``: (architecture, rung) of the trainings running."""
+    searched = _searched(table)
+    for rung in range(len(rungs) - 1):
+        here = searched[searched["rung"] == rung]
+        if any(flight_rung == rung for _, flight_rung in in_flight):
+            return []
+        finished = here[here["status"].isin([TrialStatus.SCREENED, TrialStatus.COMPLETE]) & here["accuracy"].notna()]
+        ranked = finished.sort_values(["accuracy", "flops", "trial"], ascending=[False, True, True])
+        best = list(ranked["architecture"].drop_duplicates())
+        chosen = best[:promoted_count(len(best), reduction, keep)]
+        tried = set(searched[(searched["rung"] == rung + 1) & searched["status"].isin(ATTEMPTED)]["architecture"])
+        needed = [(architecture, rung + 1) for architecture in chosen
+                  if architecture not in tried and (architecture, rung + 1) not in in_flight]
+        if needed:
+            return needed
+        if any(pair in in_flight for pair in ((architecture, rung + 1) for architecture in chosen)):
+            return []
+    return None
+
+
+def rank_agreement(table: pd.DataFrame) -> list[dict]:
+    """Between each rung and the next, on the networks trained at both: Kendall τ-b of their accuracies, its
+    two-sided p-value and n (verdict/fidelity.rank_agreement), and whether τ is below the tool's one threshold for a
+    proxy's fidelity (``fidelity.THRESHOLD``, which ``scalesearch check`` uses too). Only the promoted are compared,
+    so a good τ says the lower rung ranked the best networks as the higher one does, not that it ranked all."""
+    searched = _searched(table)
+    done = searched[searched["status"].isin([TrialStatus.SCREENED, TrialStatus.COMPLETE]) & searched["accuracy"].notna()]
+    out = []
+    for rung in range(int(done["rung"].max()) if len(done) else 0):
+        lower, upper = done[done["rung"] == rung], done[done["rung"] == rung + 1]
+        tau, p_value, n = fidelity.rank_agreement(*({str(a): float(x) for a, x in zip(rows["architecture"], rows["accuracy"])}
+                                                    for rows in (lower, upper)))
+        out.append({"from_epochs": _epochs(lower), "to_epochs": _epochs(upper), "n": n, "kendall_tau": tau,
+                    "p_value": p_value, "low": tau is not None and n >= FEWEST_TO_JUDGE and tau < fidelity.THRESHOLD})
+    return out
+
+
+def agreement_lines(table: pd.DataFrame) -> list[str]:
+    """What a run says of its rungs' rank agreement, one line each; none at full fidelity."""
+    lines = []
+    for pair in rank_agreement(table):
+        head = f"halving {pair['from_epochs']} → {pair['to_epochs']} epochs"
+        if pair["kendall_tau"] is None:
+            lines.append(f"{head}: Kendall τ undefined over {pair['n']} promoted network(s)")
+            continue
+        line = (f"{head}: Kendall τ = {pair['kendall_tau']:.2f} over the {pair['n']} promoted networks "
+                f"(two-sided p = {pair['p_value']:.2f})")
+        if pair["n"] < FEWEST_TO_JUDGE:
+            line += f"; too few to judge the rungs by (with {pair['n']}, τ takes only a few values)"
+        elif pair["low"]:
+            line += (f"; below {fidelity.THRESHOLD:g}: the shorter rung does not rank the networks as the longer one "
+                     "does, so its cut may have dropped the best: run again with --fidelity full to be sure")
+        lines.append(line)
+    return lines
+
+
+def _epochs(rows: pd.DataFrame) -> int | None:
+    epochs = rows["epochs"].dropna() if "epochs" in rows else ()
+    return int(epochs.median()) if len(epochs) else None
+
+
+def _searched(table: pd.DataFrame) -> pd.DataFrame:
+    """The explore stage's searched trainings that a rung holds (references train at full length, outside the rungs)."""
+    if "rung" not in table:
+        return table.iloc[0:0].assign(rung=pd.Series(dtype="Int64"))
+    rows = table[table["rung"].notna() & (table["reference"].fillna("") == "")]
+    return rows.assign(rung=rows["rung"].astype(int))
