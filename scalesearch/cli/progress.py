@@ -24,13 +24,15 @@ class Progress:
             record = RunRecord.from_json(record)
         self.study, self.total = study, record.max_trainings
         preset, base, proxy = record.preset, record.proxy_base, record.proxy
-        searched = f"{record.trials} searched candidates"
+        references, searched = f"{record.references} references", f"{record.trials} searched candidates"
         if record.rungs:  # --fidelity halving: how many at which length
             (epochs, _), *higher = record.rungs
+            if record.references:
+                references += f" (each also at {epochs} epoch(s), for the rungs' rank agreement)"
             searched += f" at {epochs} epoch(s)" + "".join(f", up to {networks} of them again at {length}"
                                                            for length, networks in higher) + " (--fidelity halving)"
         self._say(f"{record.space} at {record.budget:g}x ({record.constraint} constraint), sampler {record.sampler}, "
-                  f"at most {self.total} trainings on {record.device}: {record.references} references and "
+                  f"at most {self.total} trainings on {record.device}: {references} and "
                   f"{searched}, then up to {record.max_confirm} more seeds to confirm "
                   f"(--seeds {_seeds(record)}, --confirm {record.confirm})")
         self._say(f"preset {preset['name']}: proxy base at width {base.width:g}, depth {base.depth:g}, "

@@ -24,7 +24,7 @@ def starting_record(options: RunOptions, prepared: Prepared, study, *, name: str
     base, cost, dataset = prepared.base, prepared.base_cost, prepared.dataset
     settings = prepared.search_settings
     plan = rung_plan(settings.trials, settings.rungs, settings.reduction, settings.confirm)
-    promotions = sum(networks for _, networks in plan[1:])
+    promotions = sum(networks for _, networks in plan[1:]) + (study.reference_count() if plan else 0)
     return RunRecord(
         **{key: getattr(options, key) for key in OPTIONS_RECORDED},
         name=name, status=RunStatus.RUNNING, command=command or previous.command, trials=prepared.trials,

@@ -84,21 +84,48 @@ def promotions(table: pd.DataFrame, rungs: tuple[int, ...], reduction: int, keep
     return None
 
 
+def reference_screens(table: pd.DataFrame, in_flight: set[str]) -> list[str]:
+    """The references still to train at the shortest rung (besides their full-length training, which the verdict
+    uses): they put networks of every rank into the rank agreement, where the promoted are only the best. The
+    table is a study's, with every column (foundation/table.make_table)."""
+    explore = table[(table["stage"].fillna("explore") == "explore") & (table["reference"].fillna("") != "")]
+    screened = set(explore[explore["rung"].notna() & explore["status"].isin(ATTEMPTED)]["architecture"])
+    references = explore[explore["rung"].isna()]["architecture"].drop_duplicates()
+    return [architecture for architecture in references if architecture not in screened and architecture not in in_flight]
+
+
 def rank_agreement(table: pd.DataFrame) -> list[dict]:
-    """Between each rung and the next, on the networks trained at both: Kendall τ-b of their accuracies, its
-    two-sided p-value and n (verdict/fidelity.rank_agreement), and whether τ is below the tool's one threshold for a
-    proxy's fidelity (``fidelity.THRESHOLD``, which ``scalesearch check`` uses too). Only the promoted are compared,
-    so a good τ says the lower rung ranked the best networks as the higher one does, not that it ranked all."""
-    searched = _searched(table)
-    done = searched[searched["status"].isin([TrialStatus.SCREENED, TrialStatus.COMPLETE]) & searched["accuracy"].notna()]
+    """Between each rung and the next, and between the shortest and the last when there are more than two, on the
+    networks trained at both: Kendall τ-b of their accuracies, its two-sided p-value and n
+    (verdict/fidelity.rank_agreement), and whether τ is below the tool's one threshold for a proxy's fidelity
+    (``fidelity.THRESHOLD``, which ``scalesearch check`` uses too). The networks are the promoted and the references,
+    which train at the shortest rung and at full length: the promoted alone are the best of their rung, whose order
+    says little of whether the cut was right."""
+    ladder = _ladder(table)
+    last = int(ladder["rung"].max()) if len(ladder) else 0
+    pairs = [(rung, rung + 1) for rung in range(last)] + ([(0, last)] if last > 1 else [])
     out = []
-    for rung in range(int(done["rung"].max()) if len(done) else 0):
-        lower, upper = done[done["rung"] == rung], done[done["rung"] == rung + 1]
+    for low_rung, high_rung in pairs:
+        lower, upper = ladder[ladder["rung"] == low_rung], ladder[ladder["rung"] == high_rung]
         tau, p_value, n = fidelity.rank_agreement(*({str(a): float(x) for a, x in zip(rows["architecture"], rows["accuracy"])}
                                                     for rows in (lower, upper)))
         out.append({"from_epochs": _epochs(lower), "to_epochs": _epochs(upper), "n": n, "kendall_tau": tau,
                     "p_value": p_value, "low": tau is not None and n >= FEWEST_TO_JUDGE and tau < fidelity.THRESHOLD})
     return out
+
+
+def _ladder(table: pd.DataFrame) -> pd.DataFrame:
+    """Every finished training of a rung: the searched networks' by their rung, the references' screen at rung 0
+    and their full-length explore training at the last rung."""
+    if "rung" not in table or table["rung"].isna().all():
+        return table.iloc[0:0].assign(rung=pd.Series(dtype=int))
+    finished = table[table["status"].isin([TrialStatus.SCREENED, TrialStatus.COMPLETE]) & table["accuracy"].notna()
+                     & (table["stage"].fillna("explore") == "explore")]
+    ranked = finished[finished["rung"].notna()]
+    last = int(ranked["rung"].max())
+    full_references = finished[finished["rung"].isna() & (finished["reference"].fillna("") != "")]
+    ladder = pd.concat([ranked.assign(rung=ranked["rung"].astype(int)), full_references.assign(rung=last)])
+    return ladder.drop_duplicates(["architecture", "rung"])
 
 
 def agreement_lines(table: pd.DataFrame) -> list[str]:
@@ -107,10 +134,10 @@ def agreement_lines(table: pd.DataFrame) -> list[str]:
     for pair in rank_agreement(table):
         head = f"halving {pair['from_epochs']} → {pair['to_epochs']} epochs"
         if pair["kendall_tau"] is None:
-            lines.append(f"{head}: Kendall τ undefined over {pair['n']} promoted network(s)")
+            lines.append(f"{head}: Kendall τ undefined over {pair['n']} network(s)")
             continue
-        line = (f"{head}: Kendall τ = {pair['kendall_tau']:.2f} over the {pair['n']} promoted networks "
-                f"(two-sided p = {pair['p_value']:.2f})")
+        line = (f"{head}: Kendall τ = {pair['kendall_tau']:.2f} over {pair['n']} networks, the promoted and the "
+                f"references (two-sided p = {pair['p_value']:.2f})")
         if pair["n"] < FEWEST_TO_JUDGE:
             line += f"; too few to judge the rungs by (with {pair['n']}, τ takes only a few values)"
         elif pair["low"]:

@@ -130,7 +130,7 @@ def recover(study) -> dict[str, int]:
         attrs = trial.user_attrs
         if trial.state == optuna.trial.TrialState.RUNNING:
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)  # now interrupted(trial)
-            if attrs.get("stage") == CONFIRM or attrs.get("promotes") is not None:
+            if attrs.get("stage") == CONFIRM or attrs.get("rung_of") is not None:
                 continue  # the confirm plan or the rungs' (study/halving.py), derived from the table, ask again
             requeue = {key: attrs[key] for key in ("reference", "ref_alpha", "ref_beta", "ref_gamma", "ref_solve")
                        if "ref_alpha" in attrs}

@@ -91,7 +91,7 @@ class SearchStudy:
         network's training at a higher rung of --fidelity halving is not another candidate)."""
         return sum(1 for t in self._trainings()
                    if not t.user_attrs.get("reference") and t.user_attrs.get("stage", EXPLORE) == EXPLORE
-                   and t.user_attrs.get("promotes") is None)
+                   and t.user_attrs.get("rung_of") is None)
 
     def reference_count(self) -> int:
         settings = self.settings
@@ -101,6 +101,7 @@ class SearchStudy:
         """The most trainings this run can do: references + searched trials + the confirm stage's seeds."""
         settings, references = self.settings, self.reference_count()
         promotions = halving.max_promotions(settings.trials, settings.rungs, settings.reduction, settings.confirm)
+        promotions += references if settings.halving else 0  # each reference at the shortest rung too
         return (references + settings.trials + promotions
                 + max_confirm_trainings(references, seeds=settings.seeds, top=settings.confirm)
                 + max_extension_trainings(settings.seeds, settings.max_seeds))
@@ -134,7 +135,7 @@ class SearchStudy:
             if self.grid is not None and grid_exhausted(self.study, self.grid):
                 return None
             trial = self.study.ask()
-            if trial.user_attrs.get("stage") == CONFIRM or trial.user_attrs.get("promotes") is not None:
+            if trial.user_attrs.get("stage") == CONFIRM or trial.user_attrs.get("rung_of") is not None:
                 # enqueued by a confirm stage or a promotion killed before it asked: their plans ask again
                 self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 continue
@@ -190,9 +191,18 @@ class SearchStudy:
         """--fidelity halving: the next rung's training of a network its rung ranked high (study/halving.py);
         ``Waiting`` while a rung's trainings are in flight; None once every rung is done."""
         settings = self.settings
+        table = self.table()
+        screens = halving.reference_screens(table, {t.user_attrs["architecture"] for t in self.live.values()
+                                                    if t.user_attrs.get("reference") and t.user_attrs.get("rung") == 0})
+        if screens:  # a reference at the shortest rung too, for the rank agreement; it may run beside a rung
+            original = next(t for t in self.study.get_trials(deepcopy=False)
+                            if t.user_attrs.get("architecture") == screens[0] and t.user_attrs.get("reference")
+                            and t.user_attrs.get("stage", EXPLORE) == EXPLORE and t.user_attrs.get("rung") is None
+                            and "spec" in t.user_attrs)
+            return self._start_rung_training(original, screens[0], 0)
         in_flight = {(t.user_attrs["architecture"], int(t.user_attrs["rung"])) for t in self.live.values()
-                     if t.user_attrs.get("rung") is not None}
-        needed = halving.promotions(self.table(), settings.rungs, settings.reduction, settings.confirm, in_flight)
+                     if t.user_attrs.get("rung") is not None and not t.user_attrs.get("reference")}
+        needed = halving.promotions(table, settings.rungs, settings.reduction, settings.confirm, in_flight)
         if needed is None:
             return None
         if not needed:
@@ -201,14 +211,19 @@ class SearchStudy:
         original = next(t for t in self.study.get_trials(deepcopy=False)
                         if t.user_attrs.get("architecture") == architecture and t.user_attrs.get("rung") == rung - 1
                         and t.user_attrs.get("status") in (TrialStatus.SCREENED, TrialStatus.COMPLETE))
-        self.study.enqueue_trial({}, user_attrs={"stage": EXPLORE, "promotes": original.number})
+        return self._start_rung_training(original, architecture, rung)
+
+    def _start_rung_training(self, original, architecture: str, rung: int) -> Proposal:
+        """A new trial that trains ``original``'s network at ``rung`` (its ``rung_of``), in the explore stage."""
+        settings = self.settings
+        self.study.enqueue_trial({}, user_attrs={"stage": EXPLORE, "rung_of": original.number})
         trial = self.study.ask()
         for key in DESCRIPTION_KEYS:
             if key in original.user_attrs:
                 trial.set_user_attr(key, original.user_attrs[key])
         trial.set_user_attr("seed", settings.seed)
         trial.set_user_attr("stage", EXPLORE)
-        trial.set_user_attr("promotes", original.number)
+        trial.set_user_attr("rung_of", original.number)
         trial.set_user_attr("status", TrialStatus.RUNNING)
         trial.set_user_attr("started", _now())
         self.live[trial.number] = trial
