@@ -178,3 +178,18 @@ def test_a_result_is_the_tables_result_fields_of_the_last_report():
     assert result_of(report) == {"accuracy": 0.5, "latency_ms": 2.0, "epochs": 3}
     assert result_of({"accuracy": 0.5, "epochs": 4, "epoch": 4})["epochs"] == 4  # the training's own count first
     assert set(result_of(report)) <= set(RESULT_FIELDS)
+
+
+def test_a_rung_of_halving_goes_out_with_its_epochs_and_its_curve_is_screened_not_complete(tmp_path):
+    study = make_study(tmp_path, sampler="random", trials=1, references=False, rungs=(1, 2), reduction=3, confirm=1)
+    curves = []
+    searcher = StudySearcher(study, 2, on_curve=curves.append)
+    config = searcher.suggest("a")
+    assert config["epochs"] == 1  # the first rung's length, for the trial's settings
+    searcher.on_trial_result("a", {"epoch": 1, "accuracy": 0.4, "loss": 0.6})
+    searcher.on_trial_complete("a", dict(trained(config, epochs=1), epoch=1))
+    assert row(study, config["trial"])["status"] == "screened"
+    assert [curve.status for curve in curves] == ["screened"]  # the still-rising rule counts complete curves only
+    promoted = searcher.suggest("b")
+    same = ModelSpec.from_dict(promoted["spec"]).architecture() == ModelSpec.from_dict(config["spec"]).architecture()
+    assert promoted["epochs"] == 2 and same  # the network the first rung ranked best, at the proxy's length

@@ -89,8 +89,10 @@ class StudySearcher:
             else:
                 # ASHA may stop a trial at its last epoch's report, before the final one: that is complete.
                 pruned = not result.get("final") and result.get("epoch", 0) < self.epochs
+                screened = proposal is not None and proposal.epochs is not None and proposal.epochs < self.epochs
                 status = (TrialStatus.FAILED if unusable_accuracy(result_of(result)) else
-                          TrialStatus.PRUNED if pruned else TrialStatus.COMPLETE)  # as the study will record it
+                          TrialStatus.PRUNED if pruned else
+                          TrialStatus.SCREENED if screened else TrialStatus.COMPLETE)  # as the study will record it
                 self._record_curve(proposal, reported, status)
                 self.study.complete(number, result_of(result), pruned=pruned)
         except Exception as failure:
