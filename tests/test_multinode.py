@@ -23,8 +23,11 @@ from tests.ray_cluster import RayHead, RayNode, descendants
 pytestmark = pytest.mark.slow  # a real three-node cluster and three runs
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONS = ("--budget", "2x", "--constraint", "formula", "--sampler", "random", "--trials", "6", "--no-reference",
-           "--seeds", "1")
+# Ten trainings: enough that a node has finished one and started another well before the run ends, even when the
+# planted crash takes one node's first (a loaded machine restarts its trial process slowly).
+TRIALS = 10
+OPTIONS = ("--budget", "2x", "--constraint", "formula", "--sampler", "random", "--trials", str(TRIALS),
+           "--no-reference", "--seeds", "1")
 
 
 def _env():
@@ -49,10 +52,10 @@ def _events(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
 
 
-def _wait(condition, process: subprocess.Popen, seconds: float = 240) -> None:
+def _wait(condition, process: subprocess.Popen, seconds: float = 240, said=lambda: "") -> None:
     deadline = time.monotonic() + seconds
     while not condition():
-        assert process.poll() is None, "the run ended before the moment the test waited for"
+        assert process.poll() is None, f"the run ended before the moment the test waited for: {said()}"
         assert time.monotonic() < deadline, "the moment the test waited for never came"
         time.sleep(0.1)
 
@@ -68,18 +71,28 @@ def test_a_run_on_a_two_node_cluster_uses_both_loses_one_without_losing_a_traini
         folder, log = tmp_path / "run", tmp_path / "trainings.jsonl"
         run = _start(*OPTIONS, "--config", str(_config(tmp_path, log, faults={2: "killed"})), "--out", str(folder),
                      "--address", head.address, out=tmp_path / "run.out")
-        on_first: set[int] = set()  # the pids of the first node's trial processes, as seen while it lives
+        on_node: dict[RayNode, set[int]] = {first: set(), second: set()}  # trial pids, as seen while it lives
+        lost: list[RayNode] = []
 
-        def first_node_has_finished_one_and_started_another() -> bool:
-            on_first.update(process.pid for process in descendants(first.process.pid))
-            mine = [event for event in _events(log) if event["pid"] in on_first]
-            ended = [index for index, event in enumerate(mine) if event["event"] == "end"]
-            # A start after an end in the same (reused) trial process: the ended one's result went out before.
-            return bool(ended) and any(event["event"] == "start" for event in mine[ended[0] + 1:])
+        def a_node_has_finished_one_and_started_another() -> bool:
+            """Whichever node first holds a training that started after one of its own ended (in the same, reused
+            trial process: the ended one's result went out before): that node is the one to lose."""
+            events = _events(log)
+            for node, pids in on_node.items():
+                pids.update(process.pid for process in descendants(node.process.pid))
+                mine = [event for event in events if event["pid"] in pids]
+                ended = [index for index, event in enumerate(mine) if event["event"] == "end"]
+                if ended and any(event["event"] == "start" for event in mine[ended[0] + 1:]):
+                    lost.append(node)
+                    return True
+            return False
 
-        _wait(first_node_has_finished_one_and_started_another, run)
-        first.kill()
-        cut = [event for event in _events(log) if event["pid"] in on_first][-1]
+        _wait(a_node_has_finished_one_and_started_another, run,
+              said=lambda: f"pids {[sorted(p) for p in on_node.values()]}; log {[(e['event'], e['pid']) for e in _events(log)]}")
+        victim = lost[0]
+        victim.kill()
+        on_victim = on_node[victim]
+        cut = [event for event in _events(log) if event["pid"] in on_victim][-1]
         assert cut["event"] == "start"
         assert run.wait(timeout=300) == 0, (tmp_path / "run.out").read_text()[-3000:]
         said = (tmp_path / "run.out").read_text()
@@ -87,7 +100,7 @@ def test_a_run_on_a_two_node_cluster_uses_both_loses_one_without_losing_a_traini
 
         table = pd.read_csv(folder / "trials.csv")
         trained = table[table["status"].isin(["complete", "failed"])]
-        assert len(trained) == 6 and (trained["stage"] == "explore").all()
+        assert len(trained) == TRIALS and (trained["stage"] == "explore").all()
         complete = trained[trained["status"] == "complete"]
         nodes = set(complete["node"])
         assert len(nodes) == 2 and all(re.fullmatch(r"[\d.]+/[0-9a-f]{8}", node) for node in nodes), nodes
@@ -96,7 +109,7 @@ def test_a_run_on_a_two_node_cluster_uses_both_loses_one_without_losing_a_traini
         events = _events(log)
         starts = Counter(_key(event) for event in events if event["event"] == "start")
         assert starts[_key(cut)] == 2 and all(count == 1 for key, count in starts.items() if key != _key(cut))
-        assert any(_key(event) == _key(cut) and event["event"] == "end" and event["pid"] not in on_first
+        assert any(_key(event) == _key(cut) and event["event"] == "end" and event["pid"] not in on_victim
                    for event in events)
         # The planted crash (the second training's process SIGKILLed, its node alive): a failed row, not trained
         # again, whose reason names Tune's account of it, which is in the run folder on the driver.
@@ -120,7 +133,7 @@ def test_a_run_on_a_two_node_cluster_uses_both_loses_one_without_losing_a_traini
         assert resumed.wait(timeout=300) == 0, (tmp_path / "resumed.out").read_text()[-3000:]
         assert head.jobs() == jobs + 2  # the killed driver and the resumed one, both on this cluster
         table = pd.read_csv(folder / "trials.csv")
-        assert (table["status"] == "complete").sum() == 6
+        assert (table["status"] == "complete").sum() == TRIALS
         ends = Counter(_key(event) for event in _events(log) if event["event"] == "end")
         # At most the one training whose end came just before the kill, before its record, is trained again.
         assert sum(count - 1 for count in ends.values()) <= 1 and set(ends) >= ended_before

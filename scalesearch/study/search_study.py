@@ -215,20 +215,26 @@ class SearchStudy:
 
     def _start_rung_training(self, original, architecture: str, rung: int) -> Proposal:
         """A new trial that trains ``original``'s network at ``rung`` (its ``rung_of``), in the explore stage."""
-        settings = self.settings
-        self.study.enqueue_trial({}, user_attrs={"stage": EXPLORE, "rung_of": original.number})
+        trial = self._train_again(original, self.settings.seed, EXPLORE, "rung_of")
+        return self._rung_proposal(trial, json.loads(original.user_attrs["spec"]), architecture, rung)
+
+    def _train_again(self, original, seed: int, stage: str, link: str):
+        """A new trial, running, that trains ``original``'s network again with ``seed`` in ``stage``; its ``link``
+        attribute names the original. Enqueued with no parameters: the sampler draws nothing (GridSampler assigns no
+        grid point to it)."""
+        self.study.enqueue_trial({}, user_attrs={"stage": stage, link: original.number})
         trial = self.study.ask()
         for key in DESCRIPTION_KEYS:
             if key in original.user_attrs:
                 trial.set_user_attr(key, original.user_attrs[key])
-        trial.set_user_attr("seed", settings.seed)
-        trial.set_user_attr("stage", EXPLORE)
-        trial.set_user_attr("rung_of", original.number)
+        trial.set_user_attr("seed", seed)
+        trial.set_user_attr("stage", stage)
+        trial.set_user_attr(link, original.number)
         trial.set_user_attr("status", TrialStatus.RUNNING)
         trial.set_user_attr("started", _now())
         self.live[trial.number] = trial
         self.save()
-        return self._rung_proposal(trial, json.loads(original.user_attrs["spec"]), architecture, rung)
+        return trial
 
     def _propose_confirm(self) -> Proposal | Waiting | None:
         settings = self.settings
@@ -258,19 +264,7 @@ class SearchStudy:
         original = next(t for t in self.study.get_trials(deepcopy=False)
                         if t.user_attrs.get("architecture") == architecture and t.user_attrs.get("stage", EXPLORE) == EXPLORE
                         and t.user_attrs.get("status") in (TrialStatus.COMPLETE, TrialStatus.PRUNED))
-        # Enqueued with no parameters: the sampler draws nothing (GridSampler assigns no grid point to it).
-        self.study.enqueue_trial({}, user_attrs={"stage": CONFIRM})
-        trial = self.study.ask()
-        for key in DESCRIPTION_KEYS:
-            if key in original.user_attrs:
-                trial.set_user_attr(key, original.user_attrs[key])
-        trial.set_user_attr("seed", seed)
-        trial.set_user_attr("stage", CONFIRM)
-        trial.set_user_attr("confirms", original.number)
-        trial.set_user_attr("status", TrialStatus.RUNNING)
-        trial.set_user_attr("started", _now())
-        self.live[trial.number] = trial
-        self.save()
+        trial = self._train_again(original, seed, CONFIRM, "confirms")
         return Proposal(trial.number, json.loads(original.user_attrs["spec"]), seed, name=_network_name(trial.user_attrs))
 
     # ----- results -----------------------------------------------------------------------

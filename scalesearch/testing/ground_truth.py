@@ -64,13 +64,6 @@ class GroundTruth:
 
         return train
 
-    def seconds(self, architecture: str, epochs: int | None = None) -> float:
-        """The CPU seconds of one training of that network at that length (the median over its seeds)."""
-        rows = self.rows[(self.rows["architecture"] == architecture) & (self.rows["epochs"] == (epochs or self.proxy_epochs))]
-        if rows.empty:
-            raise MissingTraining(f"no training of {architecture} at {epochs or self.proxy_epochs} epochs in the table")
-        return float(rows["cpu_seconds"].median())
-
     def truth(self, minimum_seeds: int = 3) -> pd.Series:
         """Each network's true quality: its mean over the seeds at the truth's length; networks with fewer than
         ``minimum_seeds`` of them are left out."""
