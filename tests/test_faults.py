@@ -387,6 +387,11 @@ def test_sigkill_at_seeded_moments_then_resume_loses_no_finished_seed_and_trains
         moments.pop(0)
         finished = recorded(folder)
         chain["finished"].update(finished)
+        # Where the log stood at this kill, and what was recorded then: a start after it of one of those is a
+        # training trained twice after being recorded (a key recorded only at a later kill may have ended twice
+        # before it, once in transit: that is no repeat of a recorded training).
+        chain.setdefault("kills", []).append((len(trainings(log)), {
+            (architecture, seed) for status, _, architecture, seed in finished.values() if status in ("complete", "failed")}))
         kills_landed.append({"moment": moment, "run": " ".join(next_args[:2]), "landed": where_it_landed(folder, run, log),
                              "finished before": len(finished)})
         if not (folder / "config.yaml").exists():
@@ -427,7 +432,13 @@ def test_sigkill_at_seeded_moments_then_resume_loses_no_finished_seed_and_trains
                 lost.append((chain["folder"].name, number))
         recorded_keys = {(architecture, seed) for status, _, architecture, seed in chain["finished"].values()
                          if status in ("complete", "failed")}
-        repeated, again, cut_here = count_trainings(entries[chain["log_from"]:after], recorded_keys)
+        _, _, cut_here = count_trainings(entries[chain["log_from"]:after], recorded_keys)
+        repeated = sorted({(entry["architecture"], entry["seed"]) for position, keys in chain.get("kills", [])
+                           for entry in entries[position:after] if entry["event"] == "start"
+                           and (entry["architecture"], entry["seed"]) in keys})
+        ends = Counter((entry["architecture"], entry["seed"]) for entry in entries[chain["log_from"]:after]
+                       if entry["event"] == "end")
+        again = [key for key, count in ends.items() if count > 1 and key not in repeated]
         twice, in_transit, cut = twice + repeated, in_transit + again, cut + cut_here
     confirm_finished = sum(1 for chain in chains for _, _, _, seed in chain["finished"].values() if seed)
     lines = [f"{len(kills_landed)} kills (seed {KILL_SEED}, seeds {seeds}), {len(chains)} run(s), {len(runs)} processes:"]
