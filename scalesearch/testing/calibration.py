@@ -14,7 +14,7 @@ from typing import Callable
 
 import pandas as pd
 
-from scalesearch.foundation.status import TrialStatus
+from scalesearch.foundation.status import ATTEMPTED
 from scalesearch.model.scaling import ModelSpec
 from scalesearch.model.spaces import SearchSpace
 from scalesearch.foundation.spending import largest_share, spending_shares
@@ -71,8 +71,9 @@ def decision_path(base: SearchSpace, base_flops: int, settings, train: Callable[
 
 
 def trainings_of(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of a run's table that were trainings (a duplicate reuses one, an infeasible candidate has none)."""
-    return table[table["status"].isin([TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.PRUNED])]
+    """The rows of a run's table that were trainings (a duplicate reuses one, an infeasible candidate has none), a
+    first rung's screened ones included."""
+    return table[table["status"].isin(ATTEMPTED)]
 
 
 def replay(world: World, base: SearchSpace, base_flops: int, settings, folder: Path | None = None) -> Replay:
