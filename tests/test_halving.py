@@ -10,7 +10,8 @@ import pytest
 
 from scalesearch.foundation.status import TrialStatus
 from scalesearch.model.scaling import ModelSpec
-from scalesearch.study.halving import agreement_lines, max_promotions, promoted_count, promotions, rank_agreement, rungs_for
+from scalesearch.study.halving import (agreement_lines, extra_trainings, promoted_count, promotions, rank_agreement,
+                                      rungs_for)
 from scalesearch.study.proposal import Waiting
 from scalesearch.testing.analytic import analytic_objective
 from scalesearch.verdict.verdict import decide
@@ -27,7 +28,9 @@ def test_each_rung_is_a_reduction_of_the_next_down_to_the_shortest(epochs, reduc
 
 def test_a_rung_keeps_a_reduction_of_its_networks_and_never_fewer_than_the_confirm_stage_needs():
     assert [promoted_count(n, 3, 3) for n in (1, 3, 9, 10, 30)] == [1, 3, 3, 4, 10]
-    assert max_promotions(10, (1, 3, 9), 3, 3) == 4 + 3 and max_promotions(10, (4,), 3, 3) == 0
+    assert extra_trainings(10, (1, 3, 9), 3, 3, references=0) == 4 + 3
+    assert extra_trainings(10, (1, 3, 9), 3, 3, references=6) == 4 + 3 + 6  # each reference at the shortest rung
+    assert extra_trainings(10, (4,), 3, 3, references=6) == 0  # full fidelity adds nothing
 
 
 def _rows(*rows) -> pd.DataFrame:
@@ -50,14 +53,14 @@ def test_promotions_wait_for_a_whole_rung_then_take_its_best_and_end_when_the_la
     # Rank agreement between the rungs, on the promoted: n1 > n4 at 1 epoch, n4 > n1 at 4: τ = −1, but of two.
     [pair] = rank_agreement(finished)
     assert (pair["from_epochs"], pair["to_epochs"], pair["n"], pair["kendall_tau"], pair["low"]) == (1, 4, 2, -1.0, False)
-    assert "too few to judge" in agreement_lines(finished)[0]
+    assert "too few to judge" in agreement_lines(rank_agreement(finished))[0]
     # Four promoted, in the reverse order of their first rung: τ = −1, below 0.6, and the run says what to do.
     reversed_ = _rows(*screened, *[(6 + index, name, 1, TrialStatus.COMPLETE, accuracy, 100, None, 4)
                                    for index, (name, accuracy) in enumerate([("n1", 0.6), ("n4", 0.7), ("n2", 0.8),
                                                                              ("n3", 0.9)])])
     [pair] = rank_agreement(reversed_)
     assert (pair["n"], pair["kendall_tau"], pair["low"]) == (4, -1.0, True)
-    assert "below 0.6" in agreement_lines(reversed_)[0] and "--fidelity full" in agreement_lines(reversed_)[0]
+    assert "below 0.6" in agreement_lines(rank_agreement(reversed_))[0] and "--fidelity full" in agreement_lines(rank_agreement(reversed_))[0]
     assert rank_agreement(_rows((0, "a", None, TrialStatus.COMPLETE, 0.5, 100, None, 4))) == []  # full fidelity
 
 

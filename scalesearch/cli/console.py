@@ -58,7 +58,7 @@ def run_summary(outcome) -> str:
     """The last lines of a run: winner, accuracy against the references, where the files are."""
     from scalesearch.foundation.status import RunStatus
     from scalesearch.runs.winner import pick_winner
-    from scalesearch.study.halving import agreement_lines
+    from scalesearch.study.halving import agreement_lines, rank_agreement
     from scalesearch.verdict.verdict import decide
     from scalesearch.verdict.verdict import per_network_table as network_summary
 
@@ -84,7 +84,7 @@ def run_summary(outcome) -> str:
             lines.append(f"references: {versus}")
         verdict = decide(table, outcome.tie_break, outcome.looks)
         lines.append(f"verdict: {verdict.sentence}")
-        lines += agreement_lines(table)  # --fidelity halving: did the short rungs rank as the long ones?
+        lines += agreement_lines(rank_agreement(table))  # --fidelity halving: did the short rungs rank as the long ones?
     lines += curve_lines(outcome.run_dir)
     if outcome.report:
         lines.append(f"report: {outcome.report}")

@@ -9,6 +9,9 @@ from scalesearch.foundation.status import ATTEMPTED, TrialStatus
 from scalesearch.runs.winner import pick_winner
 
 
+# A trial lost with its Ray node (pipeline/study_searcher.train_again), as the progress says it.
+LOST = "lost with its Ray node: training it again on another"
+
 class Progress:
     def __init__(self, stream=None, live: bool | None = None):
         self.stream = stream or sys.stderr
@@ -69,7 +72,7 @@ class Progress:
             row = table.set_index("trial").loc[trial]
             detail = f"trial {trial} {row['status']}"
             if kind == "lost":
-                detail = f"trial {trial} lost with its Ray node: training it again on another"
+                detail = f"trial {trial} {LOST}"
             elif kind == "finished" and row["status"] == TrialStatus.COMPLETE:
                 detail += f": accuracy {row['accuracy']:.3f}, {row['flops_ratio']:.2f}x FLOPs"
             elif kind == "finished" and row["status"] == TrialStatus.FAILED:
@@ -91,7 +94,7 @@ class Progress:
         if not self.live:
             row = table[table["key"] == planned.key].iloc[0]
             name = f"{planned.labels['network']}, φ={planned.labels['phi']}" if "phi" in planned.labels else planned.labels.get("network", planned.key)
-            said = {"started": "started", "lost": "lost with its Ray node: training it again on another"}
+            said = {"started": "started", "lost": LOST}
             detail = f"{name}, seed {planned.seed}: {said.get(kind, row['status'])}"
             if row["status"] == "complete":
                 detail += f": accuracy {row['accuracy']:.3f}"

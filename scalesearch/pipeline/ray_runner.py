@@ -11,7 +11,7 @@ from scalesearch.runs.learning_curves import SEARCH, LearningCurve, LearningCurv
 
 def _trainable(config, dataset=None, objective=None, settings=None, cpus=1.0):
     """One Ray trial: rebuild the candidate from plain data, run the objective, report. Every report says the node
-    it came from: the table's ``node``, and how a crash is told from the loss of its node (``node_of``)."""
+    it came from: the table's ``node``, and how a crash is told from the loss of its node (trial_crash.node_lost)."""
     import torch
     from ray import tune
 

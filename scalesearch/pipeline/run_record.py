@@ -8,7 +8,7 @@ from scalesearch.foundation.status import RunStatus
 from scalesearch.pipeline.options import RunOptions
 from scalesearch.pipeline.prepare import Prepared
 from scalesearch.pipeline.provenance import machine, now, versions
-from scalesearch.study.halving import rung_plan
+from scalesearch.study.halving import extra_trainings, rung_plan
 from scalesearch.runs.record import ProxyBase, RunRecord
 
 # The options run.json repeats as they were given.
@@ -24,7 +24,8 @@ def starting_record(options: RunOptions, prepared: Prepared, study, *, name: str
     base, cost, dataset = prepared.base, prepared.base_cost, prepared.dataset
     settings = prepared.search_settings
     plan = rung_plan(settings.trials, settings.rungs, settings.reduction, settings.confirm)
-    promotions = sum(networks for _, networks in plan[1:]) + (study.reference_count() if plan else 0)
+    halving_adds = extra_trainings(settings.trials, settings.rungs, settings.reduction, settings.confirm,
+                                   study.reference_count())
     return RunRecord(
         **{key: getattr(options, key) for key in OPTIONS_RECORDED},
         name=name, status=RunStatus.RUNNING, command=command or previous.command, trials=prepared.trials,
@@ -39,6 +40,6 @@ def starting_record(options: RunOptions, prepared: Prepared, study, *, name: str
         started=previous.started or now(), resumed=bool(options.resume),
         versions=versions(), machine=machine(), grid=study.grid_summary(),
         max_trainings=study.max_trainings(), references=study.reference_count(),
-        max_confirm=study.max_trainings() - study.reference_count() - prepared.trials - promotions,
+        max_confirm=study.max_trainings() - study.reference_count() - prepared.trials - halving_adds,
         rungs=[list(rung) for rung in plan] or None,
     )

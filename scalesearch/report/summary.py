@@ -201,7 +201,8 @@ def summary_section(run: Run, winner: pd.Series | None, knee: pd.Series | None) 
             if still_learning:  # beside the verdict it qualifies; the curves are in the Learning curves section
                 parts.append(f'<p class="warn still-learning">{still_learning} '
                              '(<a href="#learning">Learning curves</a>)</p>')
-            for pair, line in zip(rank_agreement(run.table), agreement_lines(run.table)):  # --fidelity halving
+            pairs = rank_agreement(run.table)  # --fidelity halving
+            for pair, line in zip(pairs, agreement_lines(pairs)):
                 parts.append(f'<p class="{"warn" if pair["low"] else "note"} halving">{esc(line)}</p>')
         parts.append(
             f'<p class="headline">Winner: <b>α = {winner["alpha"]:.3f}, β = {winner["beta"]:.3f}, γ = {winner["gamma"]:.3f}</b>'

@@ -51,7 +51,8 @@ def search_record(run, winner, pick: str) -> dict:
         "tolerance": run.record.tolerance,
         "proxy_base": dataclasses.asdict(run.record.proxy_base) if run.record.proxy_base else None,
         "data": run.record.data,
-        # --fidelity halving: each rung against the next, on the networks it promoted (study/halving.py); [] at full
+        # --fidelity halving: each rung against the next, on the promoted and the references (study/halving.py); []
+        # at full fidelity
         "halving_rank_agreement": rank_agreement(run.table),
     }
 

@@ -6,7 +6,8 @@ least ``keep``: the confirm stage's top) train again, from scratch, at the next 
 length. A rung's training is a new one, not a continued one: the learning-rate schedule is set by a training's
 length, so a network cut short is not the start of a longer training. A training at a lower rung is
 ``screened``: its accuracy ranks networks for the next rung only, never in the verdict, since it is not comparable
-with a full-length one. The references train at full length only: the verdict compares with them.
+with a full-length one. The references train at full length, which the verdict compares with, and at the shortest
+rung too, so that the rank agreement spans networks of every rank.
 
 A resumed run plans from the finished rows exactly what is missing, as the confirm stage does (study/confirm.py).
 """
@@ -30,11 +31,8 @@ def rungs_for(epochs: int, reduction: int, min_epochs: int | None = None) -> tup
     down to ``min_epochs`` (default: one rung below the proxy's length). ``(epochs,)``: nothing to halve."""
     lowest = min_epochs if min_epochs is not None else max(1, math.floor(epochs / reduction))
     rungs = [epochs]
-    while True:
-        shorter = math.floor(rungs[0] / reduction)
-        if shorter < lowest or shorter < 1 or shorter == rungs[0]:
-            break
-        rungs.insert(0, shorter)
+    while rungs[0] // reduction >= lowest:  # lowest ≥ 1 and reduction ≥ 2: each step is shorter, and ends
+        rungs.insert(0, rungs[0] // reduction)
     if rungs[0] > lowest:  # e.g. 4 epochs, reduction 3, min 1: 4/3 floors to 1
         rungs.insert(0, lowest)
     return tuple(rungs)
@@ -56,9 +54,11 @@ def rung_plan(trials: int, rungs: tuple[int, ...], reduction: int, keep: int) ->
     return plan
 
 
-def max_promotions(trials: int, rungs: tuple[int, ...], reduction: int, keep: int) -> int:
-    """The most trainings the rungs above the first add to ``trials`` searched candidates."""
-    return sum(networks for _, networks in rung_plan(trials, rungs, reduction, keep)[1:])
+def extra_trainings(trials: int, rungs: tuple[int, ...], reduction: int, keep: int, references: int) -> int:
+    """The most trainings halving adds to a run's ``trials`` searched candidates and its references: the rungs above
+    the first, and each reference at the shortest rung. 0 at full fidelity."""
+    plan = rung_plan(trials, rungs, reduction, keep)
+    return sum(networks for _, networks in plan[1:]) + (references if plan else 0)
 
 
 def promotions(table: pd.DataFrame, rungs: tuple[int, ...], reduction: int, keep: int,
@@ -128,10 +128,11 @@ def _ladder(table: pd.DataFrame) -> pd.DataFrame:
     return ladder.drop_duplicates(["architecture", "rung"])
 
 
-def agreement_lines(table: pd.DataFrame) -> list[str]:
-    """What a run says of its rungs' rank agreement, one line each; none at full fidelity."""
+def agreement_lines(pairs: list[dict]) -> list[str]:
+    """What a run says of its rungs' rank agreement (``rank_agreement``'s pairs), one line each; none at full
+    fidelity."""
     lines = []
-    for pair in rank_agreement(table):
+    for pair in pairs:
         head = f"halving {pair['from_epochs']} → {pair['to_epochs']} epochs"
         if pair["kendall_tau"] is None:
             lines.append(f"{head}: Kendall τ undefined over {pair['n']} network(s)")

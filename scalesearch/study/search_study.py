@@ -100,9 +100,9 @@ class SearchStudy:
     def max_trainings(self) -> int:
         """The most trainings this run can do: references + searched trials + the confirm stage's seeds."""
         settings, references = self.settings, self.reference_count()
-        promotions = halving.max_promotions(settings.trials, settings.rungs, settings.reduction, settings.confirm)
-        promotions += references if settings.halving else 0  # each reference at the shortest rung too
-        return (references + settings.trials + promotions
+        halving_adds = halving.extra_trainings(settings.trials, settings.rungs, settings.reduction, settings.confirm,
+                                               references)
+        return (references + settings.trials + halving_adds
                 + max_confirm_trainings(references, seeds=settings.seeds, top=settings.confirm)
                 + max_extension_trainings(settings.seeds, settings.max_seeds))
 
