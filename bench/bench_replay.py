@@ -38,6 +38,7 @@ from common import machine  # noqa: E402
 
 from scalesearch.testing.ground_truth import GroundTruth, MissingTraining, nni_grid  # noqa: E402
 from scalesearch.testing.procedures import replay_nni, replay_ours, seed_order  # noqa: E402
+from scalesearch.verdict.verdict import TIE_BREAKS  # noqa: E402
 
 TABLE = Path(__file__).resolve().parent / "ground_truth" / "default_task.csv"
 # A procedure: "default" is the default run; a sampler's name is the default run with that sampler; "halving" the
@@ -59,10 +60,12 @@ def one_replay(job: tuple) -> tuple:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    procedure, index, path, seeds = job
+    procedure, index, path, seeds, tie_break = job
     truth = _table(path)
     base, base_flops = proxy_setup()
     settings = default_settings(index, seeds, None, None)
+    if tie_break:
+        settings = dataclasses.replace(settings, tie_break=tie_break)
     order = seed_order(truth.seeds(), index)
     clock = time.perf_counter()
     try:
@@ -91,27 +94,33 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     parser.add_argument("--seeds", default=None, help="the run's --seeds (default: the run's, auto); a number replays "
                                                        "fixed seeds, e.g. 3 on a table with 3 seeds so far")
+    parser.add_argument("--tie-break", default=None, choices=TIE_BREAKS,
+                        help="the run's --tie-break (default: the run's default)")
+    parser.add_argument("--truth-seeds", type=int, default=3,
+                        help="the fewest seeds of the long training that make a network's true quality (default 3; "
+                             "2 gives interim figures on a table still being built)")
     arguments = parser.parse_args()
     if arguments.quick:
         arguments.replays, arguments.procedures = 20, ["default", "nni"]
     truth = _table(arguments.table)
-    qualities = truth.truth()
+    qualities = truth.truth(arguments.truth_seeds)
     sd = truth.paired_sd()
     if qualities.empty or not truth.seeds():
-        print(f"{arguments.table} holds no truth yet (≥ 3 seeds at {truth.truth_epochs} epochs) or no seed every "
+        print(f"{arguments.table} holds no truth yet (≥ {arguments.truth_seeds} seeds at {truth.truth_epochs} epochs) or no seed every "
               f"network has at {truth.proxy_epochs}: build it further with bench/ground_truth.py", file=sys.stderr)
         sys.exit(2)
-    best = truth.best()
+    best = truth.best(arguments.truth_seeds)
     print(f"machine: {machine()}")
     print(f"table: {arguments.table.name}, {len(truth.rows)} trainings; truth of {len(qualities)} networks, best "
-          f"{best:.3f}, spread {qualities.min():.3f}…{best:.3f}; paired-seed sd of the long training {sd:.4f}; "
-          f"proxy seeds {truth.seeds()}")
+          f"{best:.3f}, spread {qualities.min():.3f}…{best:.3f} (means of ≥ {arguments.truth_seeds} seeds); paired-seed sd of the long training {sd:.4f}; "
+          f"proxy seeds {truth.seeds()}; run --seeds {arguments.seeds or 'default'}, --tie-break "
+          f"{arguments.tie_break or 'default'}")
     writer = handle = None
     if arguments.csv:
         handle = arguments.csv.open("w", newline="")
         writer = csv.writer(handle)
         writer.writerow(["procedure", "replay", "pick", "outcome", "trainings", "compute", "regret", "seconds"])
-    jobs = [(procedure, index, arguments.table, arguments.seeds) for procedure in arguments.procedures
+    jobs = [(procedure, index, arguments.table, arguments.seeds, arguments.tie_break) for procedure in arguments.procedures
             for index in range(arguments.replays)]
     picks: dict[str, list] = {procedure: [] for procedure in arguments.procedures}
     missing: dict[str, str] = {}
