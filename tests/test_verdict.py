@@ -8,7 +8,7 @@ from scalesearch.verdict.racing import dropped, leader
 from scalesearch.verdict.statistics import estimate, paired_difference, pooled_sd
 from scalesearch.verdict.power import minimum_detectable_difference, paired_noise, power
 from scalesearch.verdict.verdict import (
-    BETTER, COMPOUND_WINS, NO_DIFFERENCE, NO_INTERVAL, SINGLE_WINS, WITHIN_NOISE, WORSE, Comparison, decide,
+    BETTER, COMPOUND_WINS, NO_DIFFERENCE, NO_INTERVAL, SINGLE_WINS, WITHIN_NOISE, WORSE, TIE_MARGIN, Comparison, decide,
     difference_phrase,
 )
 
@@ -100,44 +100,57 @@ def test_a_single_dimension_is_judged_against_the_best_confirmed_compound_not_th
     assert verdict.outcome == NO_DIFFERENCE
 
 
+def _tie_table():
+    """c1 the best mean; c2 shown at most 0.003 worse (tied: within TIE_MARGIN at the interval's low end); r the
+    fastest, its interval with c1 containing 0 but too wide to show it as good (not tied)."""
+    return _table([("c1", "", 1.1, 1.05, 1.1, 5.0, [0.650, 0.700, 0.680]),
+                   ("c2", "", 1.0, 1.2, 1.0, 1.0, [0.649, 0.698, 0.6785]),
+                   ("r", "resolution-only", 1.0, 1.0, 1.41, 0.5, [0.58, 0.72, 0.62])])
+
+
 def test_a_tie_is_said_and_the_faster_network_is_picked():
-    table = _table([("c1", "", 1.1, 1.05, 1.1, 5.0, [0.60, 0.70, 0.65]),
-                    ("c2", "", 1.0, 1.2, 1.0, 1.0, [0.62, 0.66, 0.64]),
-                    ("r", "resolution-only", 1.0, 1.0, 1.41, 3.0, [0.58, 0.72, 0.62])])
-    verdict = decide(table, tie_break="latency")
+    verdict = decide(_tie_table(), tie_break="latency")
     assert verdict.outcome == NO_DIFFERENCE
-    assert verdict.winner.architecture == "c2" and "picked by latency" in verdict.sentence
-    assert decide(table, tie_break="none").winner.architecture == "c1"  # the best mean
+    assert verdict.winner.architecture == "c2" and "picked by latency among 2 networks" in verdict.sentence
+    assert set(verdict.tied) == {"c1", "c2"} and verdict.to_dict()["tie_margin"] == TIE_MARGIN
+    assert decide(_tie_table(), tie_break="none").winner.architecture == "c1"  # the best mean
+
+
+def test_a_network_the_seeds_cannot_tell_from_the_best_is_not_tied_with_it_unless_shown_as_good():
+    # r is the fastest and its interval with the best contains 0, but it spans −0.14 … +0.07: a failure to tell
+    # them apart, not a showing that r is as good. The old rule ("contains 0") picked r here.
+    verdict = decide(_tie_table(), tie_break="latency")
+    assert "r" not in verdict.tied and verdict.winner.architecture != "r"
+    alone = _table([("c1", "", 1.1, 1.05, 1.1, 5.0, [0.650, 0.700, 0.680]),
+                    ("r", "resolution-only", 1.0, 1.0, 1.41, 0.5, [0.58, 0.72, 0.62])])
+    verdict = decide(alone, tie_break="latency")
+    assert verdict.winner.architecture == "c1" and verdict.tied == ("c1",) and "picked by" not in verdict.sentence
 
 
 def test_latency_timed_alone_after_the_search_outranks_the_trials_own_when_every_tied_network_has_it():
-    table = _table([("c1", "", 1.1, 1.05, 1.1, 5.0, [0.60, 0.70, 0.65]),
-                    ("c2", "", 1.0, 1.2, 1.0, 1.0, [0.62, 0.66, 0.64]),
-                    ("r", "resolution-only", 1.0, 1.0, 1.41, 3.0, [0.58, 0.72, 0.62])])
-    table["latency_ms_alone"] = table["architecture"].map({"c1": 0.5, "c2": 0.9, "r": 0.7})
+    table = _tie_table()
+    table["latency_ms_alone"] = table["architecture"].map({"c1": 0.5, "c2": 0.9, "r": 0.1})
     verdict = decide(table, tie_break="latency")
     assert verdict.winner.architecture == "c1" and verdict.tie_figure == "latency_ms_alone"
-    assert "picked by latency (timed alone after the search) among 3 networks" in verdict.sentence
+    assert "picked by latency (timed alone after the search) among 2 networks" in verdict.sentence
     assert verdict.to_dict()["tie_figure"] == "latency_ms_alone"
     # One tied network without the figure (its timing never happened): all are compared by the trials' own.
-    table.loc[table["architecture"] == "r", "latency_ms_alone"] = None
+    table.loc[table["architecture"] == "c2", "latency_ms_alone"] = None
     verdict = decide(table, tie_break="latency")
     assert verdict.winner.architecture == "c2" and verdict.tie_figure == "latency_ms"
     assert "timed alone" not in verdict.sentence
 
 
 def test_latencies_within_ten_percent_are_one_speed_and_the_best_mean_among_them_wins():
-    table = _table([("c1", "", 1.1, 1.05, 1.1, 5.0, [0.60, 0.70, 0.65]),
-                    ("c2", "", 1.0, 1.2, 1.0, 1.0, [0.62, 0.66, 0.64]),
-                    ("r", "resolution-only", 1.0, 1.0, 1.41, 3.0, [0.58, 0.72, 0.62])])
-    table["latency_ms_alone"] = table["architecture"].map({"c1": 1.02, "c2": 1.00, "r": 0.995})
-    assert decide(table, tie_break="latency").winner.architecture == "c1"  # best mean of the three within 10%
-    table["latency_ms_alone"] = table["architecture"].map({"c1": 1.12, "c2": 1.00, "r": 0.995})
-    assert decide(table, tie_break="latency").winner.architecture == "c2"  # c1 is 12.6% slower: out of the band
+    table = _tie_table()
+    table["latency_ms_alone"] = table["architecture"].map({"c1": 1.02, "c2": 1.00, "r": 0.5})
+    assert decide(table, tie_break="latency").winner.architecture == "c1"  # best mean of the two within 10%
+    table["latency_ms_alone"] = table["architecture"].map({"c1": 1.12, "c2": 1.00, "r": 0.5})
+    assert decide(table, tie_break="latency").winner.architecture == "c2"  # c1 is 12% slower: out of the band
     # The trials' own latency has no band: a run recorded before the timing alone keeps its pick, the fastest.
     table = table.drop(columns="latency_ms_alone")
-    table["latency_ms"] = table["architecture"].map({"c1": 1.02, "c2": 1.00, "r": 0.995})
-    assert decide(table, tie_break="latency").winner.architecture == "r"
+    table["latency_ms"] = table["architecture"].map({"c1": 1.02, "c2": 1.00, "r": 0.5})
+    assert decide(table, tie_break="latency").winner.architecture == "c2"
 
 
 def test_a_single_dimension_wins_when_it_clears_every_compound_network():

@@ -16,7 +16,7 @@ from scalesearch.foundation.status import RunStatus, TrialStatus
 from scalesearch.foundation.table import STATUSES, completed
 from scalesearch.runs.folder import Run
 from scalesearch.verdict.statistics import Estimate, paired_difference, pooled_sd
-from scalesearch.verdict.verdict import LATENCY_ALONE, LATENCY_BAND, Network, Verdict, decide, difference_phrase, networks, per_network_table
+from scalesearch.verdict.verdict import LATENCY_ALONE, LATENCY_BAND, TIE_MARGIN, Network, Verdict, decide, difference_phrase, networks, per_network_table
 
 
 
@@ -226,8 +226,9 @@ def summary_section(run: Run, winner: pd.Series | None, knee: pd.Series | None) 
                          f'β {knee["beta"]:.3f}, γ {knee["gamma"]:.3f}, accuracy {knee["accuracy"]:.3f} at {number(knee["flops_ratio"], 2)}× '
                          "(<code>scalesearch export --pick knee</code>).</p>")
         parts.append(f'<p class="note">{len(completed(run.table))} complete, feasible trial(s) competed; the winner has the '
-                     "highest mean accuracy over its seeds among the networks with the most seeds; networks within the "
-                     f"seed noise of it are tied, and the tie-break ({esc(run.tie_break)}) picks among them.</p>")
+                     "highest mean accuracy over its seeds among the networks with the most seeds; networks its seeds show at most "
+                     f"{TIE_MARGIN:g} worse (the paired 95% interval's low end) are tied with it, and the tie-break "
+                     f"({esc(run.tie_break)}) picks among them.</p>")
         parts.append(networks_table(run.table))
     parts.append(references(run.table, verdict))
     parts.append(noise(run.table, verdict))

@@ -32,7 +32,7 @@ class Run:
 
     @property
     def tie_break(self) -> str:
-        """How the run picks among networks tied within the noise (latency unless it said otherwise)."""
+        """How the run picks among networks tied with the best (latency unless it said otherwise)."""
         return str(self.record.tie_break or "latency")
 
     @property

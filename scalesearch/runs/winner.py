@@ -20,7 +20,7 @@ def pick_winner(table: pd.DataFrame, pick: str = "best", tie_break: str = "laten
     """The winning network as its first completed row, ``accuracy`` replaced by its mean over seeds (``seeds``: n).
 
     ``best``: the verdict's winner (verdict/verdict.py owns that choice: the best mean, and among networks tied
-    within the seed noise the tie-break's pick by ``tie_break``). ``knee``: the knee of the Pareto front of the networks'
+    with it (verdict.TIE_MARGIN) the tie-break's pick by ``tie_break``). ``knee``: the knee of the Pareto front of the networks'
     mean accuracy against FLOPs (both normalised; the point farthest from the line through the front's ends)."""
     from scalesearch.verdict.verdict import decide, per_network_table
 

@@ -26,7 +26,9 @@ def analytic_objective(spec: ModelSpec, dataset, settings: dict, on_epoch) -> di
     can count real trainings across kills and resumes;
     ``faults`` ({N: kind}, needs ``training_log``) makes the N-th training of that log fail (see FAULTS);
     ``seed_noise`` adds a made-up, repeatable effect of up to that size for each seed and length of training (the
-    verdict's intervals need spread; a longer training reshuffles it, as the fidelity check must see)."""
+    verdict's intervals need spread; a longer training reshuffles it, as the fidelity check must see);
+    ``flat`` gives every network the same accuracy before that effect (a world with no difference: with a small
+    ``seed_noise`` the seeds show the networks as good as each other, so the tie-break has a tie to break)."""
     threshold = settings.get("fail_if_resolution_above")
     if threshold is not None and spec.resolution > threshold:
         raise FloatingPointError("loss became nan (analytic objective told to fail)")
@@ -39,7 +41,7 @@ def analytic_objective(spec: ModelSpec, dataset, settings: dict, on_epoch) -> di
     width = sum(stage.channels for stage in spec.stages)
     score = (math.log(blocks) + 0.8 * math.log(width) + 1.5 * math.log(spec.resolution)) / 3.0
     balance = -((math.log(blocks) - 1.3 * math.log(spec.resolution) + 1.5) ** 2) / 20.0
-    accuracy = 1.0 / (1.0 + math.exp(-(score + balance - 3.3)))
+    accuracy = 0.7 if settings.get("flat") else 1.0 / (1.0 + math.exp(-(score + balance - 3.3)))
     from scalesearch.training.proxy import ProxyConfig
 
     epochs = int(settings.get("epochs", ProxyConfig.epochs))  # the proxy's length unless told: one owner
