@@ -60,10 +60,10 @@ def one_replay(job: tuple) -> tuple:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    procedure, index, path, seeds, tie_break = job
+    procedure, index, path, seeds, max_seeds, tie_break = job
     truth = _table(path)
     base, base_flops = proxy_setup()
-    settings = default_settings(index, seeds, None, None)
+    settings = default_settings(index, seeds, max_seeds, None)
     if tie_break:
         settings = dataclasses.replace(settings, tie_break=tie_break)
     order = seed_order(truth.seeds(), index)
@@ -94,6 +94,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     parser.add_argument("--seeds", default=None, help="the run's --seeds (default: the run's, auto); a number replays "
                                                        "fixed seeds, e.g. 3 on a table with 3 seeds so far")
+    parser.add_argument("--max-seeds", type=int, default=None,
+                        help="the run's --max-seeds with --seeds auto (default: the run's, 8)")
     parser.add_argument("--tie-break", default=None, choices=TIE_BREAKS,
                         help="the run's --tie-break (default: the run's default)")
     parser.add_argument("--truth-seeds", type=int, default=3,
@@ -113,14 +115,16 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"table: {arguments.table.name}, {len(truth.rows)} trainings; truth of {len(qualities)} networks, best "
           f"{best:.3f}, spread {qualities.min():.3f}…{best:.3f} (means of ≥ {arguments.truth_seeds} seeds); paired-seed sd of the long training {sd:.4f}; "
-          f"proxy seeds {truth.seeds()}; run --seeds {arguments.seeds or 'default'}, --tie-break "
+          f"proxy seeds {truth.seeds()}; run --seeds {arguments.seeds or 'default'}, --max-seeds "
+          f"{arguments.max_seeds or 'default'}, --tie-break "
           f"{arguments.tie_break or 'default'}")
     writer = handle = None
     if arguments.csv:
         handle = arguments.csv.open("w", newline="")
         writer = csv.writer(handle)
         writer.writerow(["procedure", "replay", "pick", "outcome", "trainings", "compute", "regret", "seconds"])
-    jobs = [(procedure, index, arguments.table, arguments.seeds, arguments.tie_break) for procedure in arguments.procedures
+    jobs = [(procedure, index, arguments.table, arguments.seeds, arguments.max_seeds,
+             arguments.tie_break) for procedure in arguments.procedures
             for index in range(arguments.replays)]
     picks: dict[str, list] = {procedure: [] for procedure in arguments.procedures}
     missing: dict[str, str] = {}
