@@ -30,9 +30,9 @@ LATENCY_ALONE = "latency_ms_alone"
 LATENCY_BAND = 0.10
 # A cheaper network takes the best's place only where the seeds show it at most this much worse (non-inferiority:
 # the low end of the paired 95% interval above −TIE_MARGIN). Not "its interval contains 0": that is a failure to
-# tell them apart, and on the default task's noisy proxy it let the tie-break trade 0.16 of mean accuracy for
-# speed; replayed on the ground-truth table it cost a median regret of 2.5× the best-mean pick's (docs/design.md §4,
-# benchmarks §13). Half an accuracy point: a difference a user would trade for speed.
+# tell them apart, and on the default task's noisy proxy at 2–3 seeds it let the tie-break trade 0.16 of mean
+# accuracy for speed (docs/design.md §4, benchmarks §13). Half an accuracy point: a difference a user would trade
+# for speed.
 TIE_MARGIN = 0.005
 COMPOUND_WINS, SINGLE_WINS, NO_DIFFERENCE = "compound scaling wins", "a single dimension wins", "no difference beyond the noise"
 # What one comparison found: the winner better or worse beyond the noise (the interval excludes 0), or neither.
