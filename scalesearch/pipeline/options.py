@@ -35,7 +35,7 @@ class RunOptions:
     seeds: int | str = "auto"
     max_seeds: int | None = None  # with seeds "auto": at most this many per network (None: 8)
     confirm: int = 3  # the explore stage's best networks that the confirm stage trains again, beside the references
-    tie_break: str = "latency"  # among networks shown as good as the best (verdict.TIE_MARGIN): latency | activations | params | none
+    tie_break: str = "latency"  # among networks shown as good as the best (verdict.TIE_MARGIN): latency | ... | none
     allow_shrink: bool = False  # the paper requires α, β, γ ≥ 1
     curve: bool = False  # after the verdict: the winner and its rival at φ = curve_phi (the paper's Figure 3)
     curve_phi: str = "0-2"
