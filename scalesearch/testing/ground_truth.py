@@ -39,8 +39,11 @@ class GroundTruth:
         return rows.pivot_table(index="architecture", columns="seed", values="accuracy", aggfunc="first")
 
     def seeds(self, epochs: int | None = None) -> list[int]:
-        """The seeds every network of the table has at that length (the proxy's by default)."""
+        """The seeds every search network of the table has at that length (the proxy's by default). NNI's own
+        networks are left out: the table trains them last, so counting them would hide every seed a search has."""
         table = self.at(epochs or self.proxy_epochs)
+        if "nni_only" in self.rows:
+            table = table[table.index.isin(self.rows.loc[~self.rows["nni_only"].astype(bool), "architecture"])]
         return sorted(int(seed) for seed in table.columns[table.notna().all()])
 
     def trainer(self, seed_order: list[int], latency=None, first_seed: int = 0):
