@@ -13,24 +13,34 @@ def _row(trial, architecture, seed, accuracy, *, reference=None, flops=1_000, st
 
 
 def _table(extra=()):
-    rows = [_row(0, "A", 0, 0.50), _row(1, "B", 0, 0.47), _row(2, "R", 0, 0.45, reference="depth-only"),
-            _row(3, "A", 1, 0.53), _row(4, "B", 1, 0.495), _row(5, "R", 1, 0.46, reference="depth-only"), *extra]
+    # Explore seed 0 chose A and B; on the judging seeds 1 and 2 A leads and B trails it beyond the noise. B's
+    # explore seed, the luck that chose it, would keep it in the race if racing read it.
+    rows = [_row(0, "A", 0, 0.40), _row(1, "B", 0, 0.60), _row(2, "R", 0, 0.45, reference="depth-only"),
+            _row(3, "A", 1, 0.50), _row(4, "B", 1, 0.47), _row(5, "R", 1, 0.45, reference="depth-only"),
+            _row(6, "A", 2, 0.53), _row(7, "B", 2, 0.495), _row(8, "R", 2, 0.46, reference="depth-only"), *extra]
     return make_table(rows)
 
 
-def test_racing_after_a_round_ignores_a_reference_seed_trained_ahead_of_it():
-    # On seeds 0 and 1, A leads and B trails it beyond the noise: B is out of round 2. R's lucky seed 2, trained
-    # early as a filler, would make R the leader and keep B in, if racing read it.
-    early = _table([_row(6, "R", 2, 0.90, reference="depth-only")])
-    assert plan(early, base_seed=0, seeds=3, top=2, in_flight=set()) == [("A", 2)]
-    assert plan(_table(), base_seed=0, seeds=3, top=2, in_flight=set()) == [("A", 2), ("R", 2)]
+def test_racing_reads_the_judging_seeds_so_far_not_the_explore_seed_nor_a_seed_trained_ahead():
+    # R's lucky seed 3, trained early as a filler, would make R the leader and keep B in, if racing read it.
+    early = _table([_row(9, "R", 3, 0.90, reference="depth-only")])
+    assert plan(early, base_seed=0, seeds=3, top=2, in_flight=set()) == [("A", 3)]
+    assert plan(_table(), base_seed=0, seeds=3, top=2, in_flight=set()) == [("A", 3), ("R", 3)]
+
+
+def test_the_confirm_stage_judges_on_seeds_drawn_after_the_explore_seed_chose():
+    # --seeds 2: the explore seed (0) chose them; seeds 1 and 2 judge them, so the stage is done only after seed 2.
+    table = _table()
+    assert plan(table, base_seed=0, seeds=2, top=2, in_flight=set()) is None
+    assert plan(make_table([row for row in table.to_dict("records") if row["seed"] < 2]), base_seed=0, seeds=2,
+                top=2, in_flight=set()) == [("B", 2), ("A", 2), ("R", 2)]
 
 
 def test_fillers_are_the_references_later_seeds_not_yet_tried_lowest_seed_first():
     table = make_table([_row(0, "A", 0, 0.5), _row(1, "R", 0, 0.4, reference="depth-only", flops=10),
                         _row(2, "W", 0, 0.4, reference="width-only", flops=30),
                         _row(3, "W", 1, 0.41, reference="width-only", flops=30)])
-    assert fillers(table, base_seed=0, seeds=3, in_flight={("R", 1)}) == [("W", 2), ("R", 2)]
+    assert fillers(table, base_seed=0, seeds=3, in_flight={("R", 1)}) == [("W", 2), ("R", 2), ("W", 3), ("R", 3)]
     assert fillers(table, base_seed=0, seeds=1, in_flight=set()) == []
 
 

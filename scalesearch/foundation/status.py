@@ -31,6 +31,13 @@ class TrialStatus(_Words):
     RUNNING = "running"
 
 
+class TrialStage(_Words):
+    """Which stage of the search a trial belongs to: the table's ``stage`` column."""
+
+    EXPLORE = "explore"  # the search: one training per candidate, at the run's --seed, which ranks them
+    CONFIRM = "confirm"  # further paired seeds of the top networks and the references: the seeds that judge them
+
+
 # Trials that trained (or began to): a failed seed is not tried again, it would fail again.
 ATTEMPTED = (TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.PRUNED, TrialStatus.SCREENED)
 

@@ -30,10 +30,10 @@ def extension(table: pd.DataFrame, *, base_seed: int, seeds: int, max_seeds: int
     points = look_points(seeds, max_seeds)
     attempted = table[table["status"].isin(ATTEMPTED)]
     tried = set(zip(attempted["architecture"], attempted["seed"].fillna(base_seed).astype(int)))
-    first = base_seed + seeds  # the first further seed
+    first = base_seed + seeds + 1  # the first further seed: the confirm stage judged on base + 1 … base + seeds
     allowance = max_extension_trainings(seeds, max_seeds) - sum(1 for _, seed in tried if seed >= first)
-    for round_ in range(seeds, max_seeds):  # round_ seeds are done before it: base_seed … base_seed + round_ − 1
-        seed = base_seed + round_
+    for round_ in range(seeds, max_seeds):  # round_ judging seeds are done before it: base + 1 … base + round_
+        seed = base_seed + round_ + 1
         verdict = decide(table[table["seed"].fillna(base_seed) < seed], tie_break, len(points))
         if verdict is None:
             return None
@@ -44,7 +44,7 @@ def extension(table: pd.DataFrame, *, base_seed: int, seeds: int, max_seeds: int
         if needed:
             return _within(needed, allowance, in_flight)
     final = decide(table, tie_break, len(points))
-    needed = _missing(final, range(first, base_seed + max_seeds), tried) if final is not None else []
+    needed = _missing(final, range(first, base_seed + max_seeds + 1), tried) if final is not None else []
     return _within(needed, allowance, in_flight) if needed else None
 
 

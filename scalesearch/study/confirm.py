@@ -1,8 +1,10 @@
 """The confirm stage's plan: which network to train with which seed next, as a pure function of the table.
 
 The top ``top`` distinct networks of the explore stage (on budget, by accuracy) and every reference are trained
-again with seeds base+1, base+2, … until each has ``seeds``. Seeds go round by round; after each round, racing
-drops what cannot win (verdict/racing.py), except the references, which the verdict needs. Everything is derived
+again with seeds base+1, base+2, … base+``seeds``: the explore seed (base) chose them, these judge them, so the
+luck that chose a network is not judged again (verdict.judging_rows, docs/design.md §4). Seeds go round by round;
+after each round, racing drops what cannot win (verdict/racing.py), on the judging seeds alone, except the
+references, which the verdict needs. Everything is derived
 from the finished rows, so a resumed run plans exactly what is missing.
 
 Racing after round r reads only seeds up to r, so its decisions never depend on which trainings happened to
@@ -14,10 +16,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from scalesearch.foundation.status import ATTEMPTED, TrialStatus
+from scalesearch.foundation.status import ATTEMPTED, TrialStage, TrialStatus
 from scalesearch.verdict.racing import dropped
 
-EXPLORE, CONFIRM = "explore", "confirm"
+EXPLORE, CONFIRM = TrialStage.EXPLORE, TrialStage.CONFIRM
 
 
 def entries(table: pd.DataFrame, top: int) -> tuple[list[str], frozenset[str]]:
@@ -47,13 +49,14 @@ def plan(table: pd.DataFrame, *, base_seed: int, seeds: int, top: int,
         if architecture in samples:
             samples[architecture][int(seed)] = float(accuracy)
     flops = _flops(table)
-    for round_ in range(1, seeds):
+    for round_ in range(1, seeds + 1):
         seed = base_seed + round_
         needed = [(architecture, seed) for architecture in racing if (architecture, seed) not in tried]
         if needed:
             needed.sort(key=lambda pair: -flops.get(pair[0], 0))  # longest first: a short training ends the round
             return [pair for pair in needed if pair not in in_flight]
-        scored = {architecture: {s: a for s, a in samples[architecture].items() if s <= seed} for architecture in racing}
+        scored = {architecture: {s: a for s, a in samples[architecture].items() if base_seed < s <= seed}
+                  for architecture in racing}
         out = dropped({architecture: seeds_ for architecture, seeds_ in scored.items() if seeds_}, protected)
         racing = [architecture for architecture in racing if architecture not in out]
     return None
@@ -67,7 +70,7 @@ def fillers(table: pd.DataFrame, *, base_seed: int, seeds: int, in_flight: set[t
     references = sorted(entries(table, top=0)[1])  # sorted: equal FLOPs go in the same order on every run
     tried = _tried(table[table["status"].isin(ATTEMPTED)], base_seed)
     flops = _flops(table)
-    wanted = [(architecture, base_seed + round_) for round_ in range(1, seeds) for architecture in references]
+    wanted = [(architecture, base_seed + round_) for round_ in range(1, seeds + 1) for architecture in references]
     wanted.sort(key=lambda pair: (pair[1], -flops.get(pair[0], 0)))
     return [pair for pair in wanted if pair not in tried and pair not in in_flight]
 
@@ -84,7 +87,7 @@ def _flops(table: pd.DataFrame) -> dict[str, float]:
 
 def max_confirm_trainings(references: int, *, seeds: int, top: int) -> int:
     """The most the confirm stage can train (racing usually trains fewer)."""
-    return max(0, seeds - 1) * (top + references)
+    return seeds * (top + references) if seeds > 1 else 0
 
 
 def _stage(table: pd.DataFrame) -> pd.Series:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from scalesearch.foundation.references import FAST_COMPOUND, PAPER, SINGLE_DIMENSION
-from scalesearch.foundation.status import TrialStatus
+from scalesearch.foundation.status import TrialStage, TrialStatus
 from scalesearch.foundation.spending import DIMENSIONS, largest_share, shares_phrase, spending_shares
 from scalesearch.verdict.power import POWER, PairedNoise, minimum_detectable_difference, paired_noise
 from scalesearch.verdict.sequential import corrected_confidence
@@ -205,8 +205,9 @@ def _spending(network: Network) -> dict:
 
 
 def networks(table: pd.DataFrame) -> list[Network]:
-    """Every network with at least one completed training, its accuracies by seed."""
-    rows = table[(table["status"] == TrialStatus.COMPLETE).fillna(False) & table["accuracy"].notna()]
+    """Every network with at least one completed training, its accuracies by the seeds that judge it
+    (``judging_rows``)."""
+    rows = judging_rows(table[(table["status"] == TrialStatus.COMPLETE).fillna(False) & table["accuracy"].notna()])
     out = []
     for architecture, group in rows.groupby("architecture", sort=False):
         first = group.iloc[0]
@@ -267,6 +268,23 @@ def decide(table: pd.DataFrame, tie_break: str = "latency", looks: int = 1) -> V
     return Verdict(outcome, winner, versus_single, versus_paper, tie_break, tuple(n.architecture for n in tied), dimension,
                    rival, tie_figure(tied, tie_break) if len(tied) > 1 else None, versus_fast,
                    paired_noise({network.architecture: network.seeds for network in everything}), looks, versus_each)
+
+
+def judging_rows(completed: pd.DataFrame) -> pd.DataFrame:
+    """The trainings that judge a network: its confirm stage's where it has any, else its explore stage's.
+
+    The explore seed chose the networks that the confirm stage trains again: of a dozen candidates the best few by
+    that one seed, so its accuracies there are the luckiest draws. Judged on it again, a confirmed network carries
+    that luck into every comparison (the winner's curse: on the resolution world it made "compound scaling wins" of
+    a network truly a little worse, docs/design.md §4). The confirm stage's seeds were drawn after the choice. A
+    reference's explore seed was not chosen on, but every comparison pairs it with a searched network on the same
+    seeds, so it is left out alike. A network the confirm stage never trained keeps its one explore seed (the
+    report's table and front): never a contender, which needs the most seeds."""
+    if "stage" not in completed:
+        return completed
+    confirmed = completed["stage"].fillna("") == TrialStage.CONFIRM
+    judged_again = set(completed.loc[confirmed, "architecture"])
+    return completed[confirmed | ~completed["architecture"].isin(judged_again)]
 
 
 def per_network_table(table: pd.DataFrame) -> pd.DataFrame:
