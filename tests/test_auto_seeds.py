@@ -11,15 +11,22 @@ from scalesearch.study.auto_seeds import max_extension_trainings, members
 from scalesearch.study.settings import SearchSettings
 from scalesearch.testing.calibration import replay
 from scalesearch.testing.worlds import World
-from scalesearch.verdict.sequential import corrected_confidence, look_points, looks, resolved
+from scalesearch.verdict.sequential import look_points, looks, resolved
 from scalesearch.verdict.statistics import estimate
 from tests.helpers import BASE_FLOPS, TINY
 
 
-def test_the_verdict_looks_a_few_times_each_at_five_percent_over_all_looks():
+def test_the_verdict_looks_a_few_times_spending_five_percent_over_all_looks_most_at_the_last():
     assert look_points(3, None) == [3] and look_points(3, 8) == [3, 5, 8] and look_points(3, 3) == [3]
-    assert looks(3, 8) == 3 and looks(3, 6) == 3 and looks(5, 8) == 2
-    assert corrected_confidence(1) == pytest.approx(0.95) and corrected_confidence(3) == pytest.approx(1 - 0.05 / 3)
+    assert looks(3, 8).count == 3 and looks(3, 6).count == 3 and looks(5, 8).count == 2 and looks(3, None).count == 1
+    assert looks(3, None).confidence_at(3) == pytest.approx(0.95) and looks(3, 3).confidence_at(3) == pytest.approx(0.95)
+    default = looks(3, 8)
+    spent = [1 - default.confidence_at(n) for n in (3, 5, 8)]
+    assert sum(spent) == pytest.approx(0.05)  # Bonferroni: at most 5% over the three looks together
+    # O'Brien–Fleming's shares (Lan & DeMets): 2 − 2Φ(1.96/√t) by t = 3/8 and 5/8 of the last look's seeds.
+    assert spent == pytest.approx([0.00137, 0.01180, 0.03683], abs=2e-5)
+    assert default.confidence_at(4) == default.confidence_at(3) and default.confidence_at(7) == default.confidence_at(5)
+    assert default.final_confidence == default.confidence_at(8)
 
 
 def test_a_comparison_is_resolved_when_decided_or_when_more_seeds_could_not_decide_it():
@@ -51,7 +58,7 @@ def test_auto_seeds_stop_at_once_on_a_plain_answer_with_a_stand_in_for_training(
     fixed = replay(World("compound", 40.0, replay=1), TINY, BASE_FLOPS, _settings(1, None))
     auto = replay(World("compound", 40.0, replay=1), TINY, BASE_FLOPS, _settings(1, 6))
     assert auto.verdict.outcome == fixed.verdict.outcome and auto.trainings == fixed.trainings
-    assert auto.verdict.looks == 3 and auto.verdict.confidence == pytest.approx(1 - 0.05 / 3)
+    assert auto.verdict.looks.count == 3 and auto.verdict.confidence == pytest.approx(looks(3, 6).confidence_at(3))
 
 
 @pytest.mark.slow  # replays of a whole study
@@ -67,9 +74,10 @@ def test_auto_seeds_add_paired_rounds_for_what_the_verdict_compares_with_a_stand
 
         table = load_table(folder)
         complete = table[table["status"] == "complete"]
-        per_network = complete.groupby("architecture")["seed"].nunique()
-        assert per_network.max() <= 6
-        later = complete[complete["seed"] >= index + 3]
+        judging = complete[complete["stage"] == "confirm"]  # the explore seed chose them; these judge them
+        assert judging.groupby("architecture")["seed"].nunique().max() <= 6
+        assert not (judging["seed"] == index).any()  # never the explore seed (the run's --seed) again
+        later = complete[complete["seed"] > index + 3]
         assert result.trainings - fixed.trainings == len(later) <= max_extension_trainings(3, 6)
         extended += len(later) > 0
         if len(later):

@@ -107,7 +107,7 @@ def test_a_halving_search_screens_every_candidate_short_and_judges_only_full_len
     # The confirm stage's networks are promoted ones and references, at full length with further seeds.
     confirm = table[table["stage"] == "confirm"]
     assert set(confirm["architecture"]) <= set(promoted["architecture"]) | set(references["architecture"])
-    assert (confirm["epochs"] == 4).all() and set(confirm["seed"]) == {1, 2}
+    assert (confirm["epochs"] == 4).all() and set(confirm["seed"]) == {1, 2, 3}
     verdict = decide(table)
     judged = {network.architecture for network in [verdict.winner]}
     assert judged <= set(promoted["architecture"]) | set(references["architecture"])

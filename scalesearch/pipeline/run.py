@@ -19,6 +19,7 @@ from scalesearch.pipeline.options import RunOptions, save_config, validate
 from scalesearch.pipeline.prepare import Prepared, prepare
 from scalesearch.pipeline.provenance import now
 from scalesearch.runs.record import RunRecord, read_run_file, write_run_file
+from scalesearch.verdict.sequential import Looks
 
 if TYPE_CHECKING:  # imported where they are used (Optuna)
     from scalesearch.pipeline.ray_session import RaySession
@@ -35,7 +36,7 @@ class Outcome:
     winner_json: Path | None = None
     message: str = ""  # why it failed, in one line
     tie_break: str = "latency"  # how the winner was picked among networks tied within the noise
-    looks: int = 1  # how many times the verdict could stop on a finding (--seeds auto)
+    looks: Looks = Looks()  # where the verdict could stop on a finding (--seeds auto)
 
     @property
     def succeeded(self) -> bool:

@@ -36,9 +36,9 @@ class Run:
         return str(self.record.tie_break or "latency")
 
     @property
-    def looks(self) -> int:
-        """How many times the run's verdict could stop on a finding: one, or with --seeds auto one per round of
-        further seeds (verdict/sequential.py); its comparisons are judged at 95% over all of them."""
+    def looks(self):
+        """Where the run's verdict could stop on a finding: once, or with --seeds auto at a few seed counts
+        (verdict/sequential.Looks); its comparisons are judged at 95% over all of them."""
         from scalesearch.verdict.sequential import looks
 
         return looks(int(self.record.seeds or 1), self.record.max_seeds)

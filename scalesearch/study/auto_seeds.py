@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from scalesearch.foundation.status import ATTEMPTED
-from scalesearch.verdict.sequential import corrected_confidence, look_points, resolved
+from scalesearch.verdict.sequential import looks, resolved
 from scalesearch.verdict.verdict import Verdict, decide
 
 # The most networks a round trains: the winner, its rival, the paper's point, dWr.
@@ -27,23 +27,29 @@ def extension(table: pd.DataFrame, *, base_seed: int, seeds: int, max_seeds: int
     A network that becomes a member late (the rival is the best by mean, and that can change) first gets the further
     seeds it missed, so every comparison stays paired on all of them; the final verdict's members too, once the last
     round is done. Never more than ``max_extension_trainings`` in all, the figure the run announces."""
-    points = look_points(seeds, max_seeds)
+    plan = looks(seeds, max_seeds)
+    points = plan.points or (seeds,)
     attempted = table[table["status"].isin(ATTEMPTED)]
     tried = set(zip(attempted["architecture"], attempted["seed"].fillna(base_seed).astype(int)))
     first = base_seed + seeds + 1  # the first further seed: the confirm stage judged on base + 1 … base + seeds
     allowance = max_extension_trainings(seeds, max_seeds) - sum(1 for _, seed in tried if seed >= first)
     for round_ in range(seeds, max_seeds):  # round_ judging seeds are done before it: base + 1 … base + round_
         seed = base_seed + round_ + 1
-        verdict = decide(table[table["seed"].fillna(base_seed) < seed], tie_break, len(points))
+        verdict = decide(table[table["seed"].fillna(base_seed) < seed], tie_break, plan)
         if verdict is None:
             return None
-        if round_ in points and resolved(_compared(verdict), max_seeds, corrected_confidence(len(points)),
+        # A member that joined late (the rival by mean changed) first gets the seeds it missed, and the look waits
+        # for them: otherwise the look would judge the winner against it on the confirm stage's seeds alone.
+        missed = _missing(verdict, range(first, seed), tried)
+        if missed:
+            return _within(missed, allowance, in_flight)
+        if round_ in points and resolved(_compared(verdict), max_seeds, plan.final_confidence,
                                          first_look=round_ == points[0]):
             return None
-        needed = _missing(verdict, range(first, seed + 1), tried)
+        needed = _missing(verdict, range(seed, seed + 1), tried)
         if needed:
             return _within(needed, allowance, in_flight)
-    final = decide(table, tie_break, len(points))
+    final = decide(table, tie_break, plan)
     needed = _missing(final, range(first, base_seed + max_seeds + 1), tried) if final is not None else []
     return _within(needed, allowance, in_flight) if needed else None
 

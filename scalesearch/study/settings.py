@@ -31,8 +31,8 @@ class SearchSettings:
         return len(self.rungs) > 1
 
     @property
-    def looks(self) -> int:
-        """How many times the verdict may stop on a finding (verdict/sequential.py)."""
+    def looks(self):
+        """Where the verdict may stop on a finding, and each look's level (verdict/sequential.Looks)."""
         from scalesearch.verdict.sequential import looks
 
         return looks(self.seeds, self.max_seeds)

@@ -4,21 +4,28 @@ to stop. Pure functions.
 After the confirm stage's fixed seeds, further rounds of paired seeds go to the networks the verdict compares, up to
 ``--max-seeds``, and the verdict looks at a few of those counts only (``look_points``: 3, 5 and 8 seeds for the
 default), each about 1.6 times the last. Looking after every round and stopping at the first interval that excludes 0
-would find a difference that is not there far more often than 5% (each look is another chance). So every look, the
-last one included, tests at 1 − 0.05/L, L the number of looks: by Bonferroni's inequality the chance of any false
-claim over all of them is at most 5%, whatever the correlation between looks. Conservative (a Pocock boundary would
-allow a little more), and exact in what it promises. Few looks keep it from costing much power: a true difference of
-2 paired sds is found at 8 seeds with 98% power at 1 − 0.05/3, 94% at 1 − 0.05/6.
+would find a difference that is not there far more often than 5% (each look is another chance). So the 5% is spent
+across the looks (``Looks``): each look tests at its own share, and by Bonferroni's inequality the chance of any false
+claim over all of them is at most the sum of the shares, 5%, whatever the correlation between looks.
+
+The shares follow O'Brien and Fleming's spending function in Lan and DeMets' form (1983): by a look at a fraction t
+of the last look's seeds, 2 − 2Φ(z₀.₉₇₅ / √t) of the 5% is spent. At 3, 5 and 8 seeds that is 0.14%, 1.2% and 3.7%
+at the three looks. Not an equal 1.7% each (the rule before it): the first look judges on three seeds, with 2
+degrees of freedom, right after the same seeds chose the winner from a dozen networks (the winner's curse). There the
+sd of three differences is often small by chance, and the best mean of many is the luckiest. Six of the eight false
+or wrong claims in 400 calibration replays came at that look (docs/design.md §4). The first look stops only on a plain
+answer; the last, on the most seeds, gets the most of the 5%.
 
 A comparison stops adding seeds when it is decided (its interval at that level excludes 0), or, from the second look
-on, when the seeds left could not decide it: the power at ``--max-seeds`` to find a true difference as large as the
-one seen, with the noise seen, is under ``FUTILITY``. Not at the first look, where three seeds say too little of the
-difference to give up on it. Stopping for futility only ever withholds a claim, so it cannot raise the false-claim
-rate; it saves the seeds a flat comparison would spend to no end.
+on, when the seeds left could not decide it: the power at ``--max-seeds`` (at the last look's level) to find a true
+difference as large as the one seen, with the noise seen, is under ``FUTILITY``. Not at the first look, where three
+seeds say too little of the difference to give up on it. Stopping for futility only ever withholds a claim, so it
+cannot raise the false-claim rate; it saves the seeds a flat comparison would spend to no end.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from scalesearch.verdict.power import power
 from scalesearch.verdict.statistics import CONFIDENCE, Estimate
@@ -41,20 +48,51 @@ def look_points(seeds: int, max_seeds: int | None) -> list[int]:
     return points
 
 
-def looks(seeds: int, max_seeds: int | None) -> int:
-    """How many times the verdict may stop on a finding."""
-    return len(look_points(seeds, max_seeds))
+@dataclass(frozen=True)
+class Looks:
+    """The seed counts at which the verdict may stop on a finding, and how sure each look must be. One look (fixed
+    seeds, or none given) tests at ``confidence`` itself."""
+
+    points: tuple[int, ...] = ()
+    confidence: float = CONFIDENCE
+
+    @property
+    def count(self) -> int:
+        return max(1, len(self.points))
+
+    def confidence_at(self, n: int) -> float:
+        """The level of the look at n seeds (the last look at or below n; below the first, the first's)."""
+        if self.count == 1:
+            return self.confidence
+        index = max([0] + [k for k, point in enumerate(self.points) if point <= n])
+        last = self.points[-1]
+        before = _spent(self.points[index - 1] / last, self.confidence) if index else 0.0
+        return 1.0 - (_spent(self.points[index] / last, self.confidence) - before)
+
+    @property
+    def final_confidence(self) -> float:
+        return self.confidence_at(self.points[-1]) if self.points else self.confidence
 
 
-def corrected_confidence(number_of_looks: int, confidence: float = CONFIDENCE) -> float:
-    """The confidence each look tests at so that all of them together claim a false difference at most 1 − confidence
-    of the time (Bonferroni)."""
-    return 1 - (1 - confidence) / number_of_looks
+def _spent(fraction: float, confidence: float) -> float:
+    """O'Brien–Fleming-type spending (Lan & DeMets 1983): the share of 1 − ``confidence`` spent by a look at
+    ``fraction`` of the last look's seeds."""
+    from scipy.stats import norm
+
+    z = norm.ppf(1 - (1 - confidence) / 2)
+    return float(2 * norm.sf(z / math.sqrt(fraction)))
 
 
-def resolved(difference: Estimate | None, max_seeds: int, confidence: float, first_look: bool = False) -> bool:
-    """Whether a paired comparison needs no more seeds: decided at ``confidence`` (the interval ``difference`` carries),
-    or, after the first look, futile by ``max_seeds``."""
+def looks(seeds: int, max_seeds: int | None) -> Looks:
+    """The looks of a run with these seeds: one at ``seeds`` when they are fixed, else one per ``look_points``."""
+    points = look_points(seeds, max_seeds)
+    return Looks(tuple(points) if len(points) > 1 else ())
+
+
+def resolved(difference: Estimate | None, max_seeds: int, final_confidence: float, first_look: bool = False) -> bool:
+    """Whether a paired comparison needs no more seeds: decided (the interval ``difference`` carries, at its look's
+    level, excludes 0), or, after the first look, futile by ``max_seeds``: too little power there, at the last look's
+    level ``final_confidence``."""
     if difference is None or difference.n >= max_seeds:
         return True
     if difference.n < 2 or not math.isfinite(difference.sd):
@@ -65,4 +103,4 @@ def resolved(difference: Estimate | None, max_seeds: int, confidence: float, fir
         return False
     if difference.sd == 0:
         return difference.mean == 0  # no noise and no difference: nothing for more seeds to find
-    return power(abs(difference.mean), difference.sd, max_seeds, confidence) < FUTILITY
+    return power(abs(difference.mean), difference.sd, max_seeds, final_confidence) < FUTILITY

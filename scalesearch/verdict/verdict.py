@@ -17,7 +17,7 @@ from scalesearch.foundation.references import FAST_COMPOUND, PAPER, SINGLE_DIMEN
 from scalesearch.foundation.status import TrialStage, TrialStatus
 from scalesearch.foundation.spending import DIMENSIONS, largest_share, shares_phrase, spending_shares
 from scalesearch.verdict.power import POWER, PairedNoise, minimum_detectable_difference, paired_noise
-from scalesearch.verdict.sequential import corrected_confidence
+from scalesearch.verdict.sequential import Looks
 from scalesearch.verdict.statistics import CONFIDENCE, Estimate, estimate, paired_difference
 
 TIE_BREAKS = {"latency": "latency_ms", "activations": "activations", "params": "params", "none": None}
@@ -122,14 +122,10 @@ class Verdict:
     tie_figure: str | None = None  # the column the tie-break compared (a Network.cost key), None when it did not pick
     versus_fast_compound: Comparison | None = None  # against dWr, the strongest rule that needs no search
     noise: PairedNoise | None = None  # the seed noise of a paired difference, from every network on shared seeds
-    looks: int = 1  # how many times the run's seeds could stop on a finding (--seeds auto: verdict/sequential.py)
+    looks: Looks = Looks()  # where the run's seeds could stop on a finding (--seeds auto: verdict/sequential.py)
+    confidence: float = CONFIDENCE  # the level every comparison is judged at: its look's share of 95% over all looks
     # With a compound winner: against every single-dimension reference (the rival is the best of them).
     versus_each_single: tuple[Comparison, ...] = ()
-
-    @property
-    def confidence(self) -> float:
-        """The level every comparison is judged at: 95% over all the run's looks together."""
-        return corrected_confidence(self.looks)
 
     @property
     def comparisons(self) -> tuple[Comparison, ...]:
@@ -171,10 +167,11 @@ class Verdict:
 
     @property
     def interval_words(self) -> str:
-        if self.looks == 1:
+        if self.looks.count == 1:
             return f"{CONFIDENCE:.0%} t-intervals of paired seed differences"
-        return (f"{self.confidence:.1%} t-intervals of paired seed differences: {CONFIDENCE:.0%} over the run's "
-                f"{self.looks} looks, Bonferroni")
+        return (f"{self.confidence:.1%} t-intervals of paired seed differences: this look's share of {CONFIDENCE:.0%} "
+                f"over the run's {self.looks.count} looks at {', '.join(map(str, self.looks.points))} seeds "
+                "(O'Brien–Fleming spending, Bonferroni)")
 
     def to_dict(self) -> dict:
         accuracy = self.winner.accuracy
@@ -191,7 +188,7 @@ class Verdict:
             "tie_break": self.tie_break, "tie_figure": self.tie_figure, "tied": list(self.tied), "tie_margin": TIE_MARGIN,
             "interval": f"{self.confidence:.4g} Student-t interval over paired seeds (seed k: same data subset, order and "
                         "init for every network)",
-            "confidence": self.confidence, "looks": self.looks,
+            "confidence": self.confidence, "looks": self.looks.count, "look_seeds": list(self.looks.points),
         }
 
 
@@ -220,10 +217,10 @@ def networks(table: pd.DataFrame) -> list[Network]:
     return out
 
 
-def decide(table: pd.DataFrame, tie_break: str = "latency", looks: int = 1) -> Verdict | None:
-    """The verdict, or None when no network completed on budget. ``looks``: how many times the run could have stopped
-    on a finding (``--seeds auto``); every comparison is then judged at 95% over all of them (verdict/sequential.py)."""
-    confidence = corrected_confidence(looks)
+def decide(table: pd.DataFrame, tie_break: str = "latency", looks: Looks = Looks()) -> Verdict | None:
+    """The verdict, or None when no network completed on budget. ``looks``: where the run could have stopped on a
+    finding (``--seeds auto``); every comparison is judged at the share of 95% of the look at its seeds
+    (verdict/sequential.py)."""
     everything = networks(table)
     on_budget = [network for network in everything if network.feasible]
     if not on_budget:
@@ -233,6 +230,7 @@ def decide(table: pd.DataFrame, tie_break: str = "latency", looks: int = 1) -> V
     # to fewer FLOPs, then to the earlier network.
     most = max(network.accuracy.n for network in on_budget)
     contenders = [network for network in on_budget if network.accuracy.n == most]
+    confidence = looks.confidence_at(most)
     best = max(contenders, key=lambda network: (network.accuracy.mean, -(network.cost.get("flops") or 0)))
     tied = [network for network in contenders if network is best or _tied(network, best)]
     winner = _pick(tied, tie_break) or best
@@ -267,7 +265,8 @@ def decide(table: pd.DataFrame, tie_break: str = "latency", looks: int = 1) -> V
                    if fast else None)
     return Verdict(outcome, winner, versus_single, versus_paper, tie_break, tuple(n.architecture for n in tied), dimension,
                    rival, tie_figure(tied, tie_break) if len(tied) > 1 else None, versus_fast,
-                   paired_noise({network.architecture: network.seeds for network in everything}), looks, versus_each)
+                   paired_noise({network.architecture: network.seeds for network in everything}), looks, confidence,
+                   versus_each)
 
 
 def judging_rows(completed: pd.DataFrame) -> pd.DataFrame:
