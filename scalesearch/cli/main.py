@@ -87,11 +87,14 @@ def _add_run(commands) -> None:
     how.add_argument("--sampler", help="grid | tpe (default) | gp | nsga2 | random")
     how.add_argument("--trials", type=int, help="searched candidates to train in the explore stage; the references "
                                                "train besides (default: the preset's)")
-    how.add_argument("--seed", type=int, help="seed of the sampler and the first seed of every network (default: 0)")
-    how.add_argument("--seeds", help="seeds per network in the confirm stage, paired across networks; 1: no confirm "
-                                     "stage; auto: 3, then further seeds for the networks the verdict compares until "
-                                     "its comparison is resolved (default: auto)")
-    how.add_argument("--max-seeds", type=int, help="with --seeds auto, the most seeds a network gets (default: 8)")
+    how.add_argument("--seed", type=int, help="seed of the sampler and of the explore stage; the confirm stage's "
+                                              "seeds follow it (default: 0)")
+    how.add_argument("--seeds", help="seeds per network in the confirm stage, paired across networks, beside the "
+                                     "explore seed that chose it, which does not judge it; 1: no confirm stage; auto: "
+                                     "3, then further seeds for the networks the verdict compares until its comparison "
+                                     "is resolved (default: auto)")
+    how.add_argument("--max-seeds", type=int, help="with --seeds auto, the most confirm-stage seeds a network gets "
+                                                   "(default: 8)")
     how.add_argument("--confirm", type=int, help="how many of the explore stage's best networks the confirm stage "
                                                  "trains again, beside every reference (default: 3)")
     how.add_argument("--tie-break", help="among networks their seeds show as good as the best mean (within the "

@@ -18,6 +18,7 @@ def train_curve(table, options: RunOptions, prepared: Prepared, folder: Path, pr
     from scalesearch.foundation.run_files import CURVE_FILE
     from scalesearch.runs.learning_curves import CURVE
     from scalesearch.study.curve import curve_plan
+    from scalesearch.study.confirm import judging_seeds
     from scalesearch.study.planned import PlannedTrainings, estimated_seconds
     from scalesearch.verdict.verdict import decide
 
@@ -25,9 +26,9 @@ def train_curve(table, options: RunOptions, prepared: Prepared, folder: Path, pr
     if verdict is None:
         return
     phis = curve_phis(options.curve_phi)
-    # The winner's own seeds: the fixed ones, or as many as --seeds auto gave it.
-    seeds = sorted(verdict.winner.seeds) if prepared.search_settings.max_seeds else list(
-        range(options.seed, options.seed + prepared.search_settings.seeds))
+    # The winner's own judging seeds: the fixed ones, or as many as --seeds auto gave it.
+    seeds = sorted(verdict.winner.seeds) if prepared.search_settings.max_seeds else judging_seeds(
+        options.seed, prepared.search_settings.seeds)
     plan, done = curve_plan(table, verdict, prepared.base, phis=phis, seeds=seeds, num_classes=prepared.num_classes,
                             cost=functools.partial(measure, counter="arithmetic"))
     stage = PlannedTrainings(folder / CURVE_FILE, plan, done)

@@ -85,6 +85,12 @@ def _flops(table: pd.DataFrame) -> dict[str, float]:
     return {str(architecture): float(flops) for architecture, flops in zip(known["architecture"], known["flops"])}
 
 
+def judging_seeds(base_seed: int, seeds: int) -> list[int]:
+    """The seeds that judge a network under fixed ``--seeds``: the confirm stage's, after the explore seed that chose
+    it; with one seed (no confirm stage), the explore seed itself."""
+    return [base_seed] if seeds <= 1 else list(range(base_seed + 1, base_seed + seeds + 1))
+
+
 def max_confirm_trainings(references: int, *, seeds: int, top: int) -> int:
     """The most the confirm stage can train (racing usually trains fewer)."""
     return seeds * (top + references) if seeds > 1 else 0
