@@ -50,9 +50,9 @@ def test_trials_run_on_local_ray_with_analytic_objective(local_ray, tmp_path):
     explore, confirm = trained[trained["stage"] == "explore"], trained[trained["stage"] == "confirm"]
     assert len(explore) == 2 + 4  # two searched candidates beside dWr and the three single-dimension references
     assert set(explore["reference"]) >= {"dWr", "depth-only", "width-only", "resolution-only"}
-    # The confirm stage ran on Ray too, after the explore stage (the searcher waited for its results): seed 1 of
-    # the best searched network and of every reference.
-    assert len(confirm) == 1 + 4 and set(confirm["seed"]) == {1}
+    # The confirm stage ran on Ray too, after the explore stage (the searcher waited for its results): the judging
+    # seeds 1 and 2 (the explore seed 0 chose, these judge) of the best searched network and of every reference.
+    assert len(confirm) == 2 * (1 + 4) and set(confirm["seed"]) == {1, 2}
     assert trained["accuracy"].between(0, 1).all() and (trained["epochs"] == 2).all()
     count = len(trained)
     assert sorted(kind for kind, _ in events) == ["finished"] * count + ["started"] * count
