@@ -119,12 +119,12 @@ def test_the_seed_noise_is_judged_by_the_verdicts_paired_differences_not_by_the_
     # Seed 1 is lucky for both networks: their own intervals overlap, their paired difference clears 0.
     records = [trial(seed, 1.2, 1.1, 1.15, accuracy=accuracy, seed=seed) for seed, accuracy in enumerate((0.50, 0.60, 0.55))]
     records += [trial(3 + seed, 1.1, 1.05, 1.25, accuracy=accuracy, seed=seed)
-                for seed, accuracy in enumerate((0.46, 0.58, 0.52))]
+                for seed, accuracy in enumerate((0.46, 0.57, 0.515))]
     run = read_run(make_run(tmp_path / "run", records))
     section = summary_section(run, pick_winner(run.table), None)
     verdict = decide(run.table)
     rival = next(network for network in networks(run.table) if network.architecture != verdict.winner.architecture)
-    difference = paired_difference(verdict.winner.seeds, rival.seeds)
+    difference = paired_difference(verdict.winner.seeds, rival.seeds, verdict.confidence)  # at the verdict's level
     assert difference.excludes_zero() and estimate(rival.seeds.values()).high > verdict.winner.accuracy.low
     assert f'<span class="up">{difference_phrase(difference)}</span>' in section
     pooled = pooled_sd(network.accuracy for network in networks(run.table))

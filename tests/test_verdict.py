@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from scalesearch.verdict.racing import dropped, leader
-from scalesearch.verdict.statistics import estimate, paired_difference, pooled_sd
+from scalesearch.verdict.statistics import CLAIM_CONFIDENCE, estimate, paired_difference, pooled_sd
 from scalesearch.verdict.power import minimum_detectable_difference, paired_noise, power
 from scalesearch.verdict.verdict import (
     BETTER, COMPOUND_WINS, NO_DIFFERENCE, NO_INTERVAL, SINGLE_WINS, WITHIN_NOISE, WORSE, TIE_MARGIN, Comparison, decide,
@@ -256,7 +256,9 @@ def test_a_no_difference_verdict_says_what_it_could_have_seen():
         ("c1", [0.60, 0.70, 0.65]), ("w", [0.61, 0.68, 0.66]), ("f", [0.59, 0.71, 0.64]))})
     detectable = verdict.to_dict()["minimum_detectable_difference"]
     assert detectable["n"] == 3 and detectable["paired_sd"] == pytest.approx(noise.sd)
-    assert detectable["value"] == pytest.approx(minimum_detectable_difference(noise.sd, 3))
+    # At the claims' level (98%), the level the comparison it speaks for is judged at.
+    assert detectable["confidence"] == pytest.approx(CLAIM_CONFIDENCE)
+    assert detectable["value"] == pytest.approx(minimum_detectable_difference(noise.sd, 3, confidence=CLAIM_CONFIDENCE))
     assert f"a difference of {detectable['value']:.3f} or more would have been found with 80% power at n = 3" in verdict.sentence
     assert verdict.versus_fast_compound is not None and verdict.versus_fast_compound.against == "dWr"
     assert verdict.to_dict()["versus_fast_compound"]["finding"] == WITHIN_NOISE

@@ -15,7 +15,7 @@ from scalesearch.report.page import table as html_table
 from scalesearch.foundation.status import RunStatus, TrialStatus
 from scalesearch.foundation.table import STATUSES, completed
 from scalesearch.runs.folder import Run
-from scalesearch.verdict.statistics import Estimate, paired_difference, pooled_sd
+from scalesearch.verdict.statistics import CLAIM_CONFIDENCE, Estimate, paired_difference, pooled_sd
 from scalesearch.verdict.verdict import LATENCY_ALONE, LATENCY_BAND, TIE_MARGIN, Network, Verdict, decide, difference_phrase, networks, per_network_table
 
 
@@ -77,12 +77,12 @@ def _accuracy_text(accuracy: Estimate | None) -> str:
 
 def _difference_text(verdict: Verdict | None, network: Network | None) -> str:
     """winner − network over the seeds both have, in the verdict's words; coloured where the verdict would call it
-    beyond the noise (its 95% t-interval excludes 0)."""
+    beyond the noise (its t-interval at the verdict's own level excludes 0)."""
     if verdict is None or network is None:
         return "–"
     if network.architecture == verdict.winner.architecture:
         return "this is the winner"
-    difference = paired_difference(verdict.winner.seeds, network.seeds)
+    difference = paired_difference(verdict.winner.seeds, network.seeds, verdict.confidence)
     if difference is None:
         return "no shared seeds"
     if not difference.excludes_zero():
@@ -131,10 +131,11 @@ def noise(table: pd.DataFrame, verdict: Verdict | None) -> str:
             str(accuracy.n), f"{accuracy.mean:.3f} ± {accuracy.sd:.3f}", _difference_text(verdict, network),
         ])
     pooled = pooled_sd(network.accuracy for network in several)
+    level = verdict.confidence if verdict is not None else CLAIM_CONFIDENCE
     return (f"<h3>Seed noise</h3><p class=\"note\">{len(several)} network(s) were trained with several seeds; the pooled "
             f"standard deviation of accuracy is <b>{pooled:.3f}</b>. The verdict does not judge by it: a difference is "
-            "beyond the noise where the 95% t-interval of the paired seed differences excludes 0 (seed k moves both "
-            "networks alike, and pairing removes that share). The last column gives winner − network over the seeds "
+            f"beyond the noise where the verdict's {level:.1%} t-interval of the paired seed differences excludes 0 "
+            "(seed k moves both networks alike, and pairing removes that share). The last column gives winner − network over the seeds "
             "both have, coloured where it is beyond the noise.</p>"
             + html_table(["trials", "α / β / γ", "seeds", "accuracy mean ± sd", "winner − network (paired seeds)"], rows,
                          text_columns=(0,)))

@@ -38,7 +38,7 @@ class Run:
     @property
     def looks(self):
         """Where the run's verdict could stop on a finding: once, or with --seeds auto at a few seed counts
-        (verdict/sequential.Looks); its comparisons are judged at 95% over all of them."""
+        (verdict/sequential.Looks); its comparisons are judged at 98% over all of them."""
         from scalesearch.verdict.sequential import looks
 
         return looks(int(self.record.seeds or 1), self.record.max_seeds)

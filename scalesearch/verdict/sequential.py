@@ -4,17 +4,18 @@ to stop. Pure functions.
 After the confirm stage's fixed seeds, further rounds of paired seeds go to the networks the verdict compares, up to
 ``--max-seeds``, and the verdict looks at a few of those counts only (``look_points``: 3, 5 and 8 seeds for the
 default), each about 1.6 times the last. Looking after every round and stopping at the first interval that excludes 0
-would find a difference that is not there far more often than 5% (each look is another chance). So the 5% is spent
-across the looks (``Looks``): each look tests at its own share, and by Bonferroni's inequality the chance of any false
-claim over all of them is at most the sum of the shares, 5%, whatever the correlation between looks.
+would find a difference that is not there far more often than the claims' level (each look is another chance). So
+the 2% of ``CLAIM_CONFIDENCE`` (verdict/statistics.py) is spent across the looks (``Looks``): each look tests at its
+own share, and by Bonferroni's inequality the chance of any false claim over all of them is at most the sum of the
+shares, 2%, whatever the correlation between looks; a claim on the wrong side of a pair, at most half that.
 
 The shares follow O'Brien and Fleming's spending function in Lan and DeMets' form (1983): by a look at a fraction t
-of the last look's seeds, 2 − 2Φ(z₀.₉₇₅ / √t) of the 5% is spent. At 3, 5 and 8 seeds that is 0.14%, 1.2% and 3.7%
-at the three looks. Not an equal 1.7% each (the rule before it): the first look judges on three seeds, with 2
-degrees of freedom, right after the same seeds chose the winner from a dozen networks (the winner's curse). There the
-sd of three differences is often small by chance, and the best mean of many is the luckiest. Six of the eight false
-or wrong claims in 400 calibration replays came at that look (docs/design.md §4). The first look stops only on a plain
-answer; the last, on the most seeds, gets the most of the 5%.
+of the last look's seeds, 2 − 2Φ(z / √t) of the 2% is spent (z = z₀.₉₉). At 3, 5 and 8 seeds that is 0.015%, 0.31%
+and 1.7% at the three looks. Not an equal share each (the rule before it): the first look judges on three seeds, with
+2 degrees of freedom, right after the same seeds chose the winner from a dozen networks (the winner's curse). There
+the sd of three differences is often small by chance, and the best mean of many is the luckiest. Six of the eight
+false or wrong claims in 400 calibration replays came at that look (docs/design.md §4). The first look stops only on
+a plain answer; the last, on the most seeds, gets the most of the 2%.
 
 A comparison stops adding seeds when it is decided (its interval at that level excludes 0), or, from the second look
 on, when the seeds left could not decide it: the power at ``--max-seeds`` (at the last look's level) to find a true
@@ -28,7 +29,7 @@ import math
 from dataclasses import dataclass
 
 from scalesearch.verdict.power import power
-from scalesearch.verdict.statistics import CONFIDENCE, Estimate
+from scalesearch.verdict.statistics import CLAIM_CONFIDENCE, Estimate
 
 AUTO = "auto"
 AUTO_FIRST_SEEDS = 3  # the fixed seeds of the confirm stage before the first look
@@ -54,7 +55,7 @@ class Looks:
     seeds, or none given) tests at ``confidence`` itself."""
 
     points: tuple[int, ...] = ()
-    confidence: float = CONFIDENCE
+    confidence: float = CLAIM_CONFIDENCE
 
     @property
     def count(self) -> int:

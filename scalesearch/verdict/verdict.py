@@ -18,7 +18,7 @@ from scalesearch.foundation.status import TrialStage, TrialStatus
 from scalesearch.foundation.spending import DIMENSIONS, largest_share, shares_phrase, spending_shares
 from scalesearch.verdict.power import POWER, PairedNoise, minimum_detectable_difference, paired_noise
 from scalesearch.verdict.sequential import Looks
-from scalesearch.verdict.statistics import CONFIDENCE, Estimate, estimate, paired_difference
+from scalesearch.verdict.statistics import CLAIM_CONFIDENCE, Estimate, estimate, paired_difference
 
 TIE_BREAKS = {"latency": "latency_ms", "activations": "activations", "params": "params", "none": None}
 # What latency picks by when every tied network has it: timed alone after the search (cost/latency.py). A trial's own
@@ -123,7 +123,7 @@ class Verdict:
     versus_fast_compound: Comparison | None = None  # against dWr, the strongest rule that needs no search
     noise: PairedNoise | None = None  # the seed noise of a paired difference, from every network on shared seeds
     looks: Looks = Looks()  # where the run's seeds could stop on a finding (--seeds auto: verdict/sequential.py)
-    confidence: float = CONFIDENCE  # the level every comparison is judged at: its look's share of 95% over all looks
+    confidence: float = CLAIM_CONFIDENCE  # every comparison's level: its look's share of 98% over all looks
     # With a compound winner: against every single-dimension reference (the rival is the best of them).
     versus_each_single: tuple[Comparison, ...] = ()
 
@@ -168,8 +168,9 @@ class Verdict:
     @property
     def interval_words(self) -> str:
         if self.looks.count == 1:
-            return f"{CONFIDENCE:.0%} t-intervals of paired seed differences"
-        return (f"{self.confidence:.1%} t-intervals of paired seed differences: this look's share of {CONFIDENCE:.0%} "
+            return f"{self.confidence:.0%} t-intervals of paired seed differences"
+        return (f"{self.confidence:.1%} t-intervals of paired seed differences: this look's share of "
+                f"{self.looks.confidence:.0%} "
                 f"over the run's {self.looks.count} looks at {', '.join(map(str, self.looks.points))} seeds "
                 "(O'Brien–Fleming spending, Bonferroni)")
 
@@ -219,7 +220,7 @@ def networks(table: pd.DataFrame) -> list[Network]:
 
 def decide(table: pd.DataFrame, tie_break: str = "latency", looks: Looks = Looks()) -> Verdict | None:
     """The verdict, or None when no network completed on budget. ``looks``: where the run could have stopped on a
-    finding (``--seeds auto``); every comparison is judged at the share of 95% of the look at its seeds
+    finding (``--seeds auto``); every comparison is judged at the look's share of the claims' 98% at its seeds
     (verdict/sequential.py)."""
     everything = networks(table)
     on_budget = [network for network in everything if network.feasible]
