@@ -46,6 +46,11 @@ class GroundTruth:
             table = table[table.index.isin(self.rows.loc[~self.rows["nni_only"].astype(bool), "architecture"])]
         return sorted(int(seed) for seed in table.columns[table.notna().all()])
 
+    def has(self, architectures, seed: int, epochs: int | None = None) -> bool:
+        """Whether every one of ``architectures`` has a training with the table's ``seed`` at that length."""
+        table = self.at(epochs or self.proxy_epochs)
+        return seed in table.columns and table[seed].reindex(list(set(architectures))).notna().all()
+
     def trainer(self, seed_order: list[int], latency=None, first_seed: int = 0):
         """A replay's ``train(spec, seed, epochs=None)`` (epochs: the proxy's unless a rung asks for another): run
         seed ``first_seed + k`` (a run's seeds start at its ``--seed``) is the table's seed ``seed_order[k]``.

@@ -45,9 +45,13 @@ def replay_ours(truth: GroundTruth, base, base_flops: int, settings, order: list
 
 
 def replay_nni(truth: GroundTruth, candidates: list, order: list[int]) -> Picked:
-    """NNI's procedure over ``candidates`` (ground_truth.nni_grid), each trained with the replay's first seed."""
-    train = truth.trainer(order)
-    results = [(train(candidate.spec, 0), candidate.spec.architecture()) for candidate in candidates]
+    """NNI's procedure over ``candidates`` (ground_truth.nni_grid), each trained with the replay's first seed that
+    the table has for all of them: NNI's own networks are trained for fewer seeds than the search's, and a replay's
+    order is a permutation of the search's, so its first such seed is drawn evenly from those NNI's grid has."""
+    architectures = [candidate.spec.architecture() for candidate in candidates]
+    first = next((k for k, seed in enumerate(order) if truth.has(architectures, seed)), 0)
+    train = truth.trainer(order[first:])
+    results = [(train(candidate.spec, 0), architecture) for candidate, architecture in zip(candidates, architectures)]
     best = max(range(len(results)), key=lambda index: results[index][0]["accuracy"])  # the first of equals
     return Picked(results[best][1], float(sum(result["train_seconds"] for result, _ in results)),
                   tuple(architecture for _, architecture in results))
