@@ -37,7 +37,7 @@ from bench_calibration import default_settings, proxy_setup  # noqa: E402
 from common import machine  # noqa: E402
 
 from scalesearch.testing.ground_truth import GroundTruth, MissingTraining, nni_grid  # noqa: E402
-from scalesearch.testing.procedures import replay_nni, replay_ours, seed_order  # noqa: E402
+from scalesearch.testing.procedures import first_among, replay_nni, replay_ours, seed_order  # noqa: E402
 from scalesearch.verdict.verdict import TIE_BREAKS  # noqa: E402
 
 TABLE = Path(__file__).resolve().parent / "ground_truth" / "default_task.csv"
@@ -76,6 +76,8 @@ def one_replay(job: tuple) -> tuple:
                 from scalesearch.study.halving import rungs_for
 
                 settings = dataclasses.replace(settings, rungs=rungs_for(truth.proxy_epochs, settings.reduction))
+                # The rungs train with the explore seed: one the table has at every rung's length.
+                order = first_among(order, set.intersection(*(set(truth.seeds(epochs)) for epochs in settings.rungs)))
             elif procedure != "default":
                 settings = dataclasses.replace(settings, sampler=procedure)
             picked = replay_ours(truth, base, base_flops, settings, order)
@@ -152,11 +154,14 @@ def main() -> None:
         compute = statistics.median(picked.compute for picked, _ in results)
         within = sum(regret <= sd for regret in known)
         medians[procedure] = (compute, statistics.median(known) if known else float("nan"), within, len(results))
+        regret = (f"regret median {medians[procedure][1]:.4f}, 90th percentile {known[int(0.9 * (len(known) - 1))]:.4f}, "
+                  f"max {known[-1]:.4f}; within one paired sd of the best: {within}/{len(known)}" if known
+                  else "no pick has a truth")
+        untrue = sorted({picked.architecture for picked, regret in results if regret != regret})
         print(f"\n{procedure} ({len(results)} replays): median compute {compute:.0f} CPU s, "
-              f"{statistics.median(picked.trainings for picked, _ in results):.0f} trainings; regret median "
-              f"{medians[procedure][1]:.4f}, 90th percentile {known[int(0.9 * (len(known) - 1))]:.4f}, "
-              f"max {known[-1]:.4f}; within one paired sd of the best: {within}/{len(known)}"
-              + (f"; {len(regrets) - len(known)} picks without a truth" if len(known) < len(regrets) else ""))
+              f"{statistics.median(picked.trainings for picked, _ in results):.0f} trainings; {regret}"
+              + (f"; {len(regrets) - len(known)} picks without a truth (bench/ground_truth.py --networks "
+                 f"{' '.join(untrue)})" if untrue else ""))
     print(f"\n{time.perf_counter() - started:.0f} s in all")
     if "default" in medians and "nni" in medians:
         ours, nni = medians["default"], medians["nni"]

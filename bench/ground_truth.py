@@ -132,8 +132,17 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--table", type=Path, default=TABLE)
     parser.add_argument("--plan", action="store_true", help="print what is left to train and stop")
+    parser.add_argument("--networks", nargs="+", default=None, metavar="ARCHITECTURE",
+                        help="train these networks only (e.g. the picks a replay has no truth for: bench_replay.py "
+                             "names them), in every pass they belong to")
     options = parser.parse_args()
     prepared, networks = default_networks()
+    everything = networks
+    if options.networks:
+        unknown = sorted(set(options.networks) - set(networks))
+        if unknown:
+            parser.error(f"not a network of the default task: {', '.join(unknown)}")
+        networks = {architecture: row for architecture, row in networks.items() if architecture in options.networks}
     proxy_epochs = prepared.trial_settings["epochs"]
     jobs = plan(networks, proxy_epochs, options.factors, options.seeds, options.proxy_seeds, _done(options.table))
     epochs_left = sum(epochs for _, epochs, _, _ in jobs)
@@ -145,7 +154,7 @@ def main() -> None:
     if options.plan or not jobs:
         return
     options.table.parent.mkdir(parents=True, exist_ok=True)
-    _record_meta(options.table, prepared, networks, sys.argv[1:])
+    _record_meta(options.table, prepared, everything, sys.argv[1:])
     fresh = not options.table.exists()
     with open(options.table, "a", newline="") as handle, \
             ProcessPoolExecutor(options.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:

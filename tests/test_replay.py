@@ -14,7 +14,7 @@ from scalesearch.model.scaling import ModelSpec, proxy_base, scale
 from scalesearch.model.spaces import load_space
 from scalesearch.study.settings import SearchSettings
 from scalesearch.testing.ground_truth import GroundTruth, MissingTraining, networks_of, nni_grid
-from scalesearch.testing.procedures import replay_nni, replay_ours, seed_order
+from scalesearch.testing.procedures import first_among, replay_nni, replay_ours, seed_order
 from scalesearch.testing.worlds import World
 from scalesearch.training.presets import PRESETS
 
@@ -101,6 +101,11 @@ def test_nnis_replay_trains_with_the_first_seed_of_its_order_that_all_its_networ
     accuracies = truth.at(PROXY_EPOCHS)[2]
     assert nni.trainings == 108
     assert nni.architecture == max((c.spec.architecture() for c in grid), key=lambda a: accuracies[a])
+
+
+def test_a_replays_explore_seed_is_its_orders_first_that_the_table_has_for_what_it_trains():
+    assert first_among([5, 6, 2, 0, 1], {0, 1, 2}) == [2, 5, 6, 0, 1]
+    assert first_among([0, 6, 2], {0, 1, 2}) == [0, 6, 2] and first_among([5, 6], {0}) == [5, 6]
 
 
 def test_a_training_the_table_lacks_is_refused_not_made_up(task):

@@ -35,6 +35,14 @@ def seed_order(table_seeds: list[int], replay: int) -> list[int]:
     return [int(seed) for seed in np.random.default_rng(replay).permutation(table_seeds)]
 
 
+def first_among(order: list[int], seeds) -> list[int]:
+    """``order`` with its first seed that is in ``seeds`` moved to the front (unchanged where none is): a replay's
+    explore seed must be one the table has for every training it asks for with that seed (NNI's networks and the
+    short rungs are trained for fewer seeds than the proxy's length), drawn as evenly from those as the order is."""
+    first = next((seed for seed in order if seed in set(seeds)), None)
+    return order if first is None else [first] + [seed for seed in order if seed != first]
+
+
 def replay_ours(truth: GroundTruth, base, base_flops: int, settings, order: list[int]) -> Picked:
     """A run under ``settings`` (its ``seed`` seeds its sampler; its training seeds are the replay's ``order``)."""
     train = truth.trainer(order, latency=lambda spec: latency_stand_in(spec, base), first_seed=settings.seed)
@@ -49,8 +57,7 @@ def replay_nni(truth: GroundTruth, candidates: list, order: list[int]) -> Picked
     the table has for all of them: NNI's own networks are trained for fewer seeds than the search's, and a replay's
     order is a permutation of the search's, so its first such seed is drawn evenly from those NNI's grid has."""
     architectures = [candidate.spec.architecture() for candidate in candidates]
-    first = next((k for k, seed in enumerate(order) if truth.has(architectures, seed)), 0)
-    train = truth.trainer(order[first:])
+    train = truth.trainer(first_among(order, [seed for seed in order if truth.has(architectures, seed)]))
     results = [(train(candidate.spec, 0), architecture) for candidate, architecture in zip(candidates, architectures)]
     best = max(range(len(results)), key=lambda index: results[index][0]["accuracy"])  # the first of equals
     return Picked(results[best][1], float(sum(result["train_seconds"] for result, _ in results)),
