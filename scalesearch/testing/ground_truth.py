@@ -41,10 +41,14 @@ class GroundTruth:
     def seeds(self, epochs: int | None = None) -> list[int]:
         """The seeds every search network of the table has at that length (the proxy's by default). NNI's own
         networks are left out: the table trains them last, so counting them would hide every seed a search has."""
-        table = self.at(epochs or self.proxy_epochs)
-        if "nni_only" in self.rows:
-            table = table[table.index.isin(self.rows.loc[~self.rows["nni_only"].astype(bool), "architecture"])]
+        table = self._search_networks(self.at(epochs or self.proxy_epochs))
         return sorted(int(seed) for seed in table.columns[table.notna().all()])
+
+    def _search_networks(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table``'s rows of the search's networks: NNI's own are trained last and for fewer seeds."""
+        if "nni_only" not in self.rows:
+            return table
+        return table[table.index.isin(self.rows.loc[~self.rows["nni_only"].astype(bool), "architecture"])]
 
     def has(self, architectures, seed: int, epochs: int | None = None) -> bool:
         """Whether every one of ``architectures`` has a training with the table's ``seed`` at that length."""
@@ -93,8 +97,8 @@ class GroundTruth:
     def paired_sd(self, epochs: int | None = None) -> float:
         """The sd of the paired difference of two networks' accuracies at that length (the truth's by default):
         each accuracy less its network's mean and its seed's mean (the part every network shares for that seed),
-        pooled over the table with the degrees of freedom of a two-way layout, times sqrt(2)."""
-        table = self.at(epochs or self.truth_epochs)
+        pooled over the search's networks with the degrees of freedom of a two-way layout, times sqrt(2)."""
+        table = self._search_networks(self.at(epochs or self.truth_epochs))
         seeds = [seed for seed in table.columns if table[seed].notna().all()]
         table = table[seeds].dropna()
         networks, n = table.shape
