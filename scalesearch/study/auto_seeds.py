@@ -25,8 +25,8 @@ def extension(table: pd.DataFrame, *, base_seed: int, seeds: int, max_seeds: int
     verdict's comparison is resolved or the seeds are spent.
 
     A network that becomes a member late (the rival is the best by mean, and that can change) first gets the further
-    seeds it missed, so every comparison stays paired on all of them; the final verdict's members too, once the last
-    round is done. Never more than ``max_extension_trainings`` in all, the figure the run announces."""
+    seeds it missed, so every comparison stays paired on all of them; the final verdict's members too, once a look
+    resolves the comparison or the last round is done. Never more than ``max_extension_trainings`` in all, the figure the run announces."""
     plan = looks(seeds, max_seeds)
     points = plan.points or (seeds,)
     attempted = table[table["status"].isin(ATTEMPTED)]
@@ -45,12 +45,18 @@ def extension(table: pd.DataFrame, *, base_seed: int, seeds: int, max_seeds: int
             return _within(missed, allowance, in_flight)
         if round_ in points and resolved(_compared(verdict), max_seeds, plan.final_confidence,
                                          first_look=round_ == points[0]):
-            return None
+            last = _last_seed(table, members(decide(table, tie_break, plan)), base_seed)
+            break
         needed = _missing(verdict, range(seed, seed + 1), tried)
         if needed:
             return _within(needed, allowance, in_flight)
+    else:
+        last = base_seed + max_seeds
+    # The final verdict's members get every further seed that any of them has (all of them once the rounds ran out),
+    # so each of its comparisons is paired on all of them. A look can resolve after the fact, when a member that
+    # joined late gets its missed seeds, while the winner already has the next round's seed.
     final = decide(table, tie_break, plan)
-    needed = _missing(final, range(first, base_seed + max_seeds + 1), tried) if final is not None else []
+    needed = _missing(final, range(first, last + 1), tried) if final is not None else []
     return _within(needed, allowance, in_flight) if needed else None
 
 
@@ -72,6 +78,12 @@ def members(verdict: Verdict) -> list[str]:
     networks += [comparison.network for comparison in (verdict.versus_paper, verdict.versus_fast_compound)
                  if comparison is not None]
     return list(dict.fromkeys(network.architecture for network in networks if network is not None))
+
+
+def _last_seed(table: pd.DataFrame, architectures: list[str], base_seed: int) -> int:
+    """The highest seed any of ``architectures`` has a finished or running training of."""
+    rows = table[table["status"].isin(ATTEMPTED) & table["architecture"].isin(architectures)]
+    return int(rows["seed"].fillna(base_seed).max()) if len(rows) else base_seed
 
 
 def max_extension_trainings(seeds: int, max_seeds: int | None) -> int:
