@@ -132,6 +132,22 @@ def test_the_seed_noise_is_judged_by_the_verdicts_paired_differences_not_by_the_
     assert "(2 sd)" not in section
 
 
+def test_the_seed_noise_colours_only_what_the_verdicts_own_level_calls_beyond_the_noise(tmp_path):
+    # +0.030 over three seeds: beyond the noise at 95% (± 0.025), not at the verdict's 98% (± 0.040): uncoloured,
+    # so the report never calls a difference that the verdict's sentence does not.
+    records = [trial(seed, 1.2, 1.1, 1.15, accuracy=accuracy, seed=seed) for seed, accuracy in enumerate((0.50, 0.60, 0.55))]
+    records += [trial(3 + seed, 1.1, 1.05, 1.25, accuracy=accuracy, seed=seed)
+                for seed, accuracy in enumerate((0.46, 0.58, 0.52))]
+    run = read_run(make_run(tmp_path / "run", records))
+    section = summary_section(run, pick_winner(run.table), None)
+    verdict = decide(run.table)
+    rival = next(network for network in networks(run.table) if network.architecture != verdict.winner.architecture)
+    assert paired_difference(verdict.winner.seeds, rival.seeds, 0.95).excludes_zero()
+    difference = paired_difference(verdict.winner.seeds, rival.seeds, verdict.confidence)
+    assert not difference.excludes_zero() and verdict.confidence == pytest.approx(0.98)
+    assert difference_phrase(difference) in section and f'">{difference_phrase(difference)}</span>' not in section
+
+
 def test_an_existing_matching_winner_json_is_reused_and_a_stale_one_is_not(report, run_dir, monkeypatch, tmp_path):
     def measuring(*args, **kwargs):
         raise AssertionError("measured again")
