@@ -288,3 +288,18 @@ def test_power_stays_a_number_far_in_the_tails():
     # A difference of thousands of sds (a stand-in objective's repeatable noise): scipy's noncentral t gives NaN there.
     assert power(0.25, 1e-5, 3) == 1.0 and power(0.0, 1e-5, 3) < 0.06
     assert 0 < minimum_detectable_difference(1e-5, 3) < 1e-3
+
+
+def test_the_winner_line_and_winner_json_say_the_verdicts_mean_and_n_not_the_explore_seeds():
+    # The explore seed chose A (0.90, lucky); the confirm seeds judge it. The winner line once said "over 3 seeds"
+    # and 0.667 beside the verdict's n=2 and 0.55.
+    from scalesearch.foundation.table import make_table
+    from scalesearch.runs.winner import pick_winner
+
+    table = make_table([dict(trial=k, status="complete", reference=None, feasible=True, alpha=1.0, beta=1.0, gamma=1.2,
+                             flops=1000, accuracy=accuracy, architecture="A", seed=seed,
+                             stage="explore" if seed == 0 else "confirm")
+                        for k, (seed, accuracy) in enumerate([(0, 0.90), (1, 0.50), (2, 0.60)])])
+    winner, verdict = pick_winner(table), decide(table)
+    assert winner["seeds"] == verdict.winner.accuracy.n == 2
+    assert winner["accuracy"] == pytest.approx(verdict.winner.accuracy.mean) and winner["accuracy"] == pytest.approx(0.55)

@@ -46,7 +46,11 @@ def pick_winner(table: pd.DataFrame, pick: str = "best", tie_break: str = "laten
 
 
 def _representative(table: pd.DataFrame, architecture: str) -> pd.Series:
-    rows = completed(table)
+    """The network's first judging row, with its mean and n over the seeds that judge it: the verdict's own
+    (verdict.judging_rows), so the winner line and winner.json say the accuracy and n that the verdict says."""
+    from scalesearch.verdict.verdict import judging_rows
+
+    rows = judging_rows(completed(table))
     rows = rows[rows["architecture"] == architecture]
     row = rows.iloc[0].copy()
     row["accuracy"] = float(rows["accuracy"].mean())
