@@ -211,6 +211,8 @@ def _search(options: RunOptions, prepared: Prepared, folder: Path, under_way: _U
         raise
     finally:
         with signals_held():  # the files that say how the run ended, each whole, whatever a second signal says
+            # The table again: a signal can land between a save's CSV and its Parquet, leaving one a row behind.
+            study.save()
             record.status, record.finished = status, now()
             record.wall_seconds = under_way.earlier_seconds + time.time() - under_way.clock
             write_run_file(folder, record)
