@@ -26,7 +26,8 @@ def extension(table: pd.DataFrame, *, base_seed: int, seeds: int, max_seeds: int
 
     A network that becomes a member late (the rival is the best by mean, and that can change) first gets the further
     seeds it missed, so every comparison stays paired on all of them; the final verdict's members too, once a look
-    resolves the comparison or the last round is done. Never more than ``max_extension_trainings`` in all, the figure the run announces."""
+    resolves the comparison or the last round is done. Never more than ``max_extension_trainings`` in all, the figure
+    the run announces."""
     plan = looks(seeds, max_seeds)
     points = plan.points or (seeds,)
     attempted = table[table["status"].isin(ATTEMPTED)]
@@ -45,18 +46,21 @@ def extension(table: pd.DataFrame, *, base_seed: int, seeds: int, max_seeds: int
             return _within(missed, allowance, in_flight)
         if round_ in points and resolved(_compared(verdict), max_seeds, plan.final_confidence,
                                          first_look=round_ == points[0]):
-            last = _last_seed(table, members(decide(table, tie_break, plan)), base_seed)
+            ran_out = False
             break
         needed = _missing(verdict, range(seed, seed + 1), tried)
         if needed:
             return _within(needed, allowance, in_flight)
     else:
-        last = base_seed + max_seeds
+        ran_out = True
     # The final verdict's members get every further seed that any of them has (all of them once the rounds ran out),
     # so each of its comparisons is paired on all of them. A look can resolve after the fact, when a member that
     # joined late gets its missed seeds, while the winner already has the next round's seed.
     final = decide(table, tie_break, plan)
-    needed = _missing(final, range(first, last + 1), tried) if final is not None else []
+    if final is None:
+        return None
+    last = base_seed + max_seeds if ran_out else _last_seed(table, members(final), base_seed)
+    needed = _missing(final, range(first, last + 1), tried)
     return _within(needed, allowance, in_flight) if needed else None
 
 

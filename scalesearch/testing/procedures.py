@@ -39,7 +39,8 @@ def first_among(order: list[int], seeds) -> list[int]:
     """``order`` with its first seed that is in ``seeds`` moved to the front (unchanged where none is): a replay's
     explore seed must be one the table has for every training it asks for with that seed (NNI's networks and the
     short rungs are trained for fewer seeds than the proxy's length), drawn as evenly from those as the order is."""
-    first = next((seed for seed in order if seed in set(seeds)), None)
+    seeds = set(seeds)
+    first = next((seed for seed in order if seed in seeds), None)
     return order if first is None else [first] + [seed for seed in order if seed != first]
 
 
