@@ -48,3 +48,23 @@ def test_a_round_starts_with_its_costliest_network():
     table = make_table([_row(0, "small", 0, 0.50, flops=10), _row(1, "big", 0, 0.49, flops=99),
                         _row(2, "R", 0, 0.40, reference="depth-only", flops=50)])
     assert plan(table, base_seed=0, seeds=2, top=2, in_flight=set()) == [("big", 1), ("R", 1), ("small", 1)]
+
+
+def test_paper_literal_keeps_its_explore_seed_and_is_not_judged_again():
+    # No comparison of the verdict reads paper-literal (it is off the budget by design), so its further seeds would
+    # buy no finding: the confirm stage trains the references it compares with.
+    table = make_table([_row(0, "A", 0, 0.5), _row(1, "R", 0, 0.4, reference="depth-only"),
+                        _row(2, "L", 0, 0.6, reference="paper-literal")])
+    assert plan(table, base_seed=0, seeds=2, top=1, in_flight=set()) == [("A", 1), ("R", 1)]
+    assert fillers(table, base_seed=0, seeds=2, in_flight=set()) == [("R", 1), ("R", 2)]
+
+
+def test_an_off_budget_reference_cannot_lead_the_race_and_drop_what_could_win():
+    # O, an off-budget reference, is far ahead of A and B on seeds 1-2; A leads what can win and B trails A by
+    # little. Measured against O, both would be dropped; against A, B stays.
+    def off_budget(row):
+        return {**row, "feasible": False}
+    rows = [_row(0, "A", 0, 0.50), _row(1, "B", 0, 0.49), off_budget(_row(2, "O", 0, 0.9, reference="depth-only")),
+            _row(3, "A", 1, 0.50), _row(4, "B", 1, 0.49), off_budget(_row(5, "O", 1, 0.90, reference="depth-only")),
+            _row(6, "A", 2, 0.52), _row(7, "B", 2, 0.50), off_budget(_row(8, "O", 2, 0.91, reference="depth-only"))]
+    assert plan(make_table(rows), base_seed=0, seeds=3, top=2, in_flight=set()) == [("A", 3), ("B", 3), ("O", 3)]

@@ -96,7 +96,7 @@ def _add_run(commands) -> None:
     how.add_argument("--max-seeds", type=int, help="with --seeds auto, the most confirm-stage seeds a network gets "
                                                    "(default: 8)")
     how.add_argument("--confirm", type=int, help="how many of the explore stage's best networks the confirm stage "
-                                                 "trains again, beside every reference (default: 3)")
+                                                 "trains again, beside every reference the verdict compares with (default: 3)")
     how.add_argument("--tie-break", help="among networks their seeds show as good as the best mean (within the "
                                          "verdict's tie margin: docs/design.md §4), take the one with the least "
                                          "latency (default) | activations | params | none")

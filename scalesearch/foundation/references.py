@@ -8,3 +8,7 @@ FAST_COMPOUND = "dWr"  # fast compound scaling (Dollár et al. 2021): mostly wid
 DEPTH_ONLY, WIDTH_ONLY, RESOLUTION_ONLY = "depth-only", "width-only", "resolution-only"
 SINGLE_DIMENSION = (DEPTH_ONLY, WIDTH_ONLY, RESOLUTION_ONLY)
 ORDER = (PAPER, PAPER_LITERAL, FAST_COMPOUND, *SINGLE_DIMENSION)
+# The references a verdict compares the winner with (verdict/verdict.py), so the confirm stage judges them on every
+# seed. Paper-literal is reported, never compared: it costs about twice the budget, so its accuracy is no rival at
+# equal FLOPs, and its further seeds would buy no finding (docs/design.md §4).
+COMPARED = (PAPER, FAST_COMPOUND, *SINGLE_DIMENSION)

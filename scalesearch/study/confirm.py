@@ -1,10 +1,10 @@
 """The confirm stage's plan: which network to train with which seed next, as a pure function of the table.
 
-The top ``top`` distinct networks of the explore stage (on budget, by accuracy) and every reference are trained
-again with seeds base+1, base+2, … base+``seeds``: the explore seed (base) chose them, these judge them, so the
+The top ``top`` distinct networks of the explore stage (on budget, by accuracy) and every reference the verdict
+compares with (``references.COMPARED``) are trained again with seeds base+1, base+2, … base+``seeds``: the explore seed (base) chose them, these judge them, so the
 luck that chose a network is not judged again (verdict.judging_rows, docs/design.md §4). Seeds go round by round;
 after each round, racing drops what cannot win (verdict/racing.py), on the judging seeds alone, except the
-references, which the verdict needs. Everything is derived
+references, which the verdict needs; only an on-budget network can lead the race, since only one can win. Everything is derived
 from the finished rows, so a resumed run plans exactly what is missing.
 
 Racing after round r reads only seeds up to r, so its decisions never depend on which trainings happened to
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from scalesearch.foundation.references import COMPARED
 from scalesearch.foundation.status import ATTEMPTED, TrialStage, TrialStatus
 from scalesearch.verdict.racing import dropped
 
@@ -30,7 +31,7 @@ def entries(table: pd.DataFrame, top: int) -> tuple[list[str], frozenset[str]]:
     searched = done[~labelled & done["feasible"].fillna(False).astype(bool)]
     best = searched.sort_values(["accuracy", "flops", "trial"], ascending=[False, True, True])
     chosen = list(best["architecture"].drop_duplicates().head(top))
-    references = list(done[labelled]["architecture"].drop_duplicates())
+    references = list(done[done["reference"].isin(COMPARED).fillna(False)]["architecture"].drop_duplicates())
     return list(dict.fromkeys(chosen + references)), frozenset(references)
 
 
@@ -49,6 +50,7 @@ def plan(table: pd.DataFrame, *, base_seed: int, seeds: int, top: int,
         if architecture in samples:
             samples[architecture][int(seed)] = float(accuracy)
     flops = _flops(table)
+    on_budget = _on_budget(table)
     for round_ in range(1, seeds + 1):
         seed = base_seed + round_
         needed = [(architecture, seed) for architecture in racing if (architecture, seed) not in tried]
@@ -57,7 +59,8 @@ def plan(table: pd.DataFrame, *, base_seed: int, seeds: int, top: int,
             return [pair for pair in needed if pair not in in_flight]
         scored = {architecture: {s: a for s, a in samples[architecture].items() if base_seed < s <= seed}
                   for architecture in racing}
-        out = dropped({architecture: seeds_ for architecture, seeds_ in scored.items() if seeds_}, protected)
+        out = dropped({architecture: seeds_ for architecture, seeds_ in scored.items() if seeds_}, protected,
+                      can_win=on_budget)
         racing = [architecture for architecture in racing if architecture not in out]
     return None
 
@@ -78,6 +81,12 @@ def fillers(table: pd.DataFrame, *, base_seed: int, seeds: int, in_flight: set[t
 def _tried(attempted: pd.DataFrame, base_seed: int) -> set[tuple[str, int]]:
     """(architecture, seed) of every training already attempted."""
     return set(zip(attempted["architecture"], attempted["seed"].fillna(base_seed).astype(int)))
+
+
+def _on_budget(table: pd.DataFrame) -> frozenset[str]:
+    """The architectures within the budget: the only ones a verdict can name the winner."""
+    feasible = table["feasible"].astype("boolean").fillna(False).astype(bool)
+    return frozenset(table.loc[feasible, "architecture"].dropna().astype(str))
 
 
 def _flops(table: pd.DataFrame) -> dict[str, float]:

@@ -11,6 +11,7 @@ import logging
 import time
 from pathlib import Path
 
+from scalesearch.foundation.references import COMPARED
 from scalesearch.foundation.status import ATTEMPTED, TrialStatus
 from scalesearch.foundation.table import COLUMNS, RESULT_FIELDS
 from scalesearch.model.spaces import SearchSpace
@@ -93,9 +94,13 @@ class SearchStudy:
                    if not t.user_attrs.get("reference") and t.user_attrs.get("stage", EXPLORE) == EXPLORE
                    and t.user_attrs.get("rung_of") is None)
 
-    def reference_count(self) -> int:
+    def reference_count(self, compared_only: bool = False) -> int:
+        """The run's references; ``compared_only``: those the confirm stage judges again (``references.COMPARED``)."""
         settings = self.settings
-        return len(reference_points(self.base.name, settings.budget, settings.constraint)) if settings.references else 0
+        if not settings.references:
+            return 0
+        points = reference_points(self.base.name, settings.budget, settings.constraint)
+        return sum(1 for point in points if not compared_only or point.label in COMPARED)
 
     def max_trainings(self) -> int:
         """The most trainings this run can do: references + searched trials + the confirm stage's seeds."""
@@ -103,7 +108,8 @@ class SearchStudy:
         halving_adds = halving.extra_trainings(settings.trials, settings.rungs, settings.reduction, settings.confirm,
                                                references)
         return (references + settings.trials + halving_adds
-                + max_confirm_trainings(references, seeds=settings.seeds, top=settings.confirm)
+                + max_confirm_trainings(self.reference_count(compared_only=True), seeds=settings.seeds,
+                                        top=settings.confirm)
                 + max_extension_trainings(settings.seeds, settings.max_seeds))
 
     def propose(self, max_attempts: int = 60) -> Proposal | Waiting | None:
