@@ -17,15 +17,11 @@ LIMIT_SECONDS = 15.0
 
 class SlowGuard:
     def __init__(self):
-        self.marked_slow: set[str] = set()
         self.unmarked_over: dict[str, float] = {}  # node id → seconds its call took
 
-    @pytest.hookimpl(trylast=True)  # after any hook that adds marks
-    def pytest_collection_modifyitems(self, items):
-        self.marked_slow.update(item.nodeid for item in items if item.get_closest_marker("slow"))
-
     def pytest_runtest_logreport(self, report):
-        if report.when == "call" and report.nodeid not in self.marked_slow and report.duration > REPORT_SECONDS:
+        # The report's own keywords hold its marks: under pytest-xdist the session that reports did not collect.
+        if report.when == "call" and "slow" not in report.keywords and report.duration > REPORT_SECONDS:
             self.unmarked_over[report.nodeid] = report.duration
 
     def over_limit(self) -> dict[str, float]:

@@ -69,10 +69,14 @@ def test_a_real_tiny_search_writes_everything(finished_run):
     trained = table[table["status"] == "complete"]
     searched = table[(table["stage"] == "explore") & (table["reference"].fillna("") == "")]
     assert searched["status"].isin(["complete", "failed"]).sum() == 3  # --trials counts searched candidates only
-    references = set(table[table["reference"].fillna("") != ""]["architecture"])
+    labelled = table[table["reference"].fillna("") != ""]
+    compared = set(labelled[labelled["reference"] != "paper-literal"]["architecture"])
     confirm = table[table["stage"] == "confirm"]
-    # every reference, on the judging seeds 1 and 2 (the explore seed 0 chose, these judge)
-    assert set(confirm["seed"]) == {1, 2} and references <= set(confirm["architecture"])
+    # every reference the verdict compares with, on the judging seeds 1 and 2 (the explore seed 0 chose, these
+    # judge); paper-literal, off budget and never compared, keeps its explore seed alone
+    assert set(confirm["seed"]) == {1, 2} and compared <= set(confirm["architecture"])
+    literal = set(labelled[labelled["reference"] == "paper-literal"]["architecture"])
+    assert literal and not literal & set(confirm["architecture"])
     assert trained["accuracy"].notna().all() and (trained["train_seconds"] > 0).all()
     winner = json.loads((run_dir / "winner.json").read_text())
     assert [model["phi"] for model in winner["models"]] == list(range(8))

@@ -1,11 +1,12 @@
 """The confirm stage's plan: which network to train with which seed next, as a pure function of the table.
 
 The top ``top`` distinct networks of the explore stage (on budget, by accuracy) and every reference the verdict
-compares with (``references.COMPARED``) are trained again with seeds base+1, base+2, … base+``seeds``: the explore seed (base) chose them, these judge them, so the
-luck that chose a network is not judged again (verdict.judging_rows, docs/design.md §4). Seeds go round by round;
-after each round, racing drops what cannot win (verdict/racing.py), on the judging seeds alone, except the
-references, which the verdict needs; only an on-budget network can lead the race, since only one can win. Everything is derived
-from the finished rows, so a resumed run plans exactly what is missing.
+compares with (``references.COMPARED``) are trained again with seeds base+1, base+2, … base+``seeds``: the explore
+seed (base) chose them, these judge them, so the luck that chose a network is not judged again
+(verdict.judging_rows, docs/design.md §4). Seeds go round by round; after each round, racing drops what cannot win
+(verdict/racing.py), on the judging seeds alone, except the references, which the verdict needs; only an on-budget
+network can lead the race, since only one can win. Everything is derived from the finished rows, so a resumed run
+plans exactly what is missing.
 
 Racing after round r reads only seeds up to r, so its decisions never depend on which trainings happened to
 finish first. That frees the references' later seeds (they are never dropped) to fill a slot that would otherwise
