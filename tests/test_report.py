@@ -115,15 +115,21 @@ def test_one_seed_per_network_says_no_difference_has_an_interval(tmp_path, space
     assert (tmp_path / "out" / "plotly.min.js").exists()
 
 
-def test_the_seed_noise_is_judged_by_the_verdicts_paired_differences_not_by_the_pooled_sd(tmp_path):
-    # Seed 1 is lucky for both networks: their own intervals overlap, their paired difference clears 0.
+def _two_networks_on_three_seeds(folder, rival_accuracies):
+    """(the run, its summary section, its verdict, the rival): the winner at 0.50, 0.60, 0.55 on seeds 0-2 and a
+    rival at ``rival_accuracies`` on the same seeds."""
     records = [trial(seed, 1.2, 1.1, 1.15, accuracy=accuracy, seed=seed) for seed, accuracy in enumerate((0.50, 0.60, 0.55))]
     records += [trial(3 + seed, 1.1, 1.05, 1.25, accuracy=accuracy, seed=seed)
-                for seed, accuracy in enumerate((0.46, 0.57, 0.515))]
-    run = read_run(make_run(tmp_path / "run", records))
-    section = summary_section(run, pick_winner(run.table), None)
+                for seed, accuracy in enumerate(rival_accuracies)]
+    run = read_run(make_run(folder, records))
     verdict = decide(run.table)
     rival = next(network for network in networks(run.table) if network.architecture != verdict.winner.architecture)
+    return run, summary_section(run, pick_winner(run.table), None), verdict, rival
+
+
+def test_the_seed_noise_is_judged_by_the_verdicts_paired_differences_not_by_the_pooled_sd(tmp_path):
+    # Seed 1 is lucky for both networks: their own intervals overlap, their paired difference clears 0.
+    run, section, verdict, rival = _two_networks_on_three_seeds(tmp_path / "run", (0.46, 0.57, 0.515))
     difference = paired_difference(verdict.winner.seeds, rival.seeds, verdict.confidence)  # at the verdict's level
     assert difference.excludes_zero() and estimate(rival.seeds.values()).high > verdict.winner.accuracy.low
     assert f'<span class="up">{difference_phrase(difference)}</span>' in section
@@ -135,13 +141,7 @@ def test_the_seed_noise_is_judged_by_the_verdicts_paired_differences_not_by_the_
 def test_the_seed_noise_colours_only_what_the_verdicts_own_level_calls_beyond_the_noise(tmp_path):
     # +0.030 over three seeds: beyond the noise at 95% (± 0.025), not at the verdict's 98% (± 0.040): uncoloured,
     # so the report never calls a difference that the verdict's sentence does not.
-    records = [trial(seed, 1.2, 1.1, 1.15, accuracy=accuracy, seed=seed) for seed, accuracy in enumerate((0.50, 0.60, 0.55))]
-    records += [trial(3 + seed, 1.1, 1.05, 1.25, accuracy=accuracy, seed=seed)
-                for seed, accuracy in enumerate((0.46, 0.58, 0.52))]
-    run = read_run(make_run(tmp_path / "run", records))
-    section = summary_section(run, pick_winner(run.table), None)
-    verdict = decide(run.table)
-    rival = next(network for network in networks(run.table) if network.architecture != verdict.winner.architecture)
+    _, section, verdict, rival = _two_networks_on_three_seeds(tmp_path / "run", (0.46, 0.58, 0.52))
     assert paired_difference(verdict.winner.seeds, rival.seeds, 0.95).excludes_zero()
     difference = paired_difference(verdict.winner.seeds, rival.seeds, verdict.confidence)
     assert not difference.excludes_zero() and verdict.confidence == pytest.approx(0.98)
