@@ -111,3 +111,22 @@ def test_the_console_script_is_the_same_cli():
         pytest.skip("package not installed with its console script")
     result = subprocess.run([str(script), "spaces"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "resnet50" in result.stdout
+
+
+def test_the_last_lines_list_the_references_in_the_reports_order_whatever_order_they_trained_in(tmp_path):
+    from scalesearch.cli.console import run_summary
+    from scalesearch.foundation.references import ORDER
+    from scalesearch.foundation.status import RunStatus
+    from scalesearch.foundation.table import make_table
+    from scalesearch.pipeline.run import Outcome
+    from tests.run_fixture import demo_records
+
+    records = demo_records()
+    labelled = [record for record in records if record.get("reference")]
+    numbers = [record["trial"] for record in labelled]
+    reordered = [{**record, "trial": number} for record, number in zip(labelled[::-1], numbers)]  # resolution-only first
+    table = make_table(reordered + [record for record in records if not record.get("reference")])
+    line = next(line for line in run_summary(Outcome(table, tmp_path, RunStatus.COMPLETE)).splitlines()
+                if line.startswith("references: "))
+    said = [part.split(" ")[0] for part in line.removeprefix("references: ").split(", ")]
+    assert said == [label for label in ORDER if label in said] and len(said) == len(labelled)

@@ -79,6 +79,7 @@ def run_summary(outcome) -> str:
         )
         networks = network_summary(table)
         references = networks[networks["reference"] != ""]
+        references = references.sort_values("reference", key=lambda labels: labels.map(_reference_rank), kind="stable")
         if not references.empty:
             versus = ", ".join(f"{row['reference']} {row['mean']:.3f} (n={row['n']})" for _, row in references.iterrows())
             lines.append(f"references: {versus}")
@@ -91,6 +92,13 @@ def run_summary(outcome) -> str:
     if outcome.winner_json:
         lines.append(f"coefficients and B1-B7: {outcome.winner_json}")
     return "\n".join(lines)
+
+
+def _reference_rank(label: str) -> int:
+    """The references in the order the report lists them (``references.ORDER``), any other label after them."""
+    from scalesearch.foundation.references import ORDER
+
+    return ORDER.index(label) if label in ORDER else len(ORDER)
 
 
 def curve_lines(run_dir) -> list[str]:
