@@ -56,6 +56,7 @@ def trials_table(table, every_column: bool = False) -> str:
 
 def run_summary(outcome) -> str:
     """The last lines of a run: winner, accuracy against the references, where the files are."""
+    from scalesearch.foundation.references import in_order
     from scalesearch.foundation.status import RunStatus
     from scalesearch.runs.winner import pick_winner
     from scalesearch.study.halving import agreement_lines, rank_agreement
@@ -79,7 +80,7 @@ def run_summary(outcome) -> str:
         )
         networks = network_summary(table)
         references = networks[networks["reference"] != ""]
-        references = references.sort_values("reference", key=lambda labels: labels.map(_reference_rank), kind="stable")
+        references = references.set_index("reference", drop=False).loc[in_order(references["reference"])]
         if not references.empty:
             versus = ", ".join(f"{row['reference']} {row['mean']:.3f} (n={row['n']})" for _, row in references.iterrows())
             lines.append(f"references: {versus}")
@@ -92,13 +93,6 @@ def run_summary(outcome) -> str:
     if outcome.winner_json:
         lines.append(f"coefficients and B1-B7: {outcome.winner_json}")
     return "\n".join(lines)
-
-
-def _reference_rank(label: str) -> int:
-    """The references in the order the report lists them (``references.ORDER``), any other label after them."""
-    from scalesearch.foundation.references import ORDER
-
-    return ORDER.index(label) if label in ORDER else len(ORDER)
 
 
 def curve_lines(run_dir) -> list[str]:

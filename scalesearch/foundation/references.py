@@ -12,3 +12,9 @@ ORDER = (PAPER, PAPER_LITERAL, FAST_COMPOUND, *SINGLE_DIMENSION)
 # seed. Paper-literal is reported, never compared: it costs about twice the budget, so its accuracy is no rival at
 # equal FLOPs, and its further seeds would buy no finding (docs/design.md §4).
 COMPARED = (PAPER, FAST_COMPOUND, *SINGLE_DIMENSION)
+
+
+def in_order(labels) -> list[str]:
+    """The distinct ``labels`` as the run's last lines and the report list them: ``ORDER``, then any other sorted."""
+    present = set(labels)
+    return [label for label in ORDER if label in present] + sorted(present - set(ORDER))

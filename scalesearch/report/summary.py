@@ -6,7 +6,7 @@ import datetime
 import pandas as pd
 
 from scalesearch.foundation.formatting import human
-from scalesearch.foundation.references import ORDER
+from scalesearch.foundation.references import in_order
 from scalesearch.foundation.table import missing
 from scalesearch.report.learning import run_still_learning_warning
 from scalesearch.study.halving import agreement_lines, rank_agreement
@@ -94,8 +94,7 @@ def references(table: pd.DataFrame, verdict: Verdict | None) -> str:
     rows = table[table["reference"].notna().astype(bool)]
     if rows.empty:
         return '<p class="note">No reference trials in this run (paper point, depth-, width- or resolution-only scaling).</p>'
-    labels = [label for label in ORDER if label in set(rows["reference"])]
-    labels += sorted(set(rows["reference"]) - set(ORDER))
+    labels = in_order(rows["reference"])
     trained = {network.architecture: network for network in networks(table)}
     body = []
     for label in labels:
