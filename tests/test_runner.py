@@ -40,6 +40,17 @@ def _study(folder, **settings):
     return SearchStudy(Path(folder), TINY, BASE_FLOPS, SearchSettings(**options))
 
 
+def test_the_ray_processes_a_run_starts_lead_process_groups_of_their_own_so_a_signal_to_its_group_spares_them(
+        local_ray):
+    import ray  # noqa: F401  Ray ships psutil and puts it on sys.path
+    import psutil
+
+    ours = os.getpgid(0)
+    started = {child.pid: child.name() for child in psutil.Process().children()}
+    assert {"gcs_server", "raylet"} <= set(started.values()), started
+    assert all(os.getpgid(pid) != ours for pid in started), {name: os.getpgid(pid) for pid, name in started.items()}
+
+
 def test_trials_run_on_local_ray_with_analytic_objective(local_ray, tmp_path):
     study = _study(tmp_path, trials=2, references=True, seeds=2, confirm=1)
     events = []

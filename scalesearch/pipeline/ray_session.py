@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import warnings
 from contextlib import contextmanager
@@ -169,9 +170,42 @@ def _start(resources: Resources, verbose: bool, declare_gpus: int | None = None)
         return False
     # "local", not None: with no address ray.init() joins the cluster named by RAY_ADDRESS or by the last
     # `ray start` on this machine, and our trials would run on someone else's Ray.
-    ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, log_to_driver=verbose,
-             configure_logging=True, num_gpus=declare_gpus)
+    with _own_process_groups():
+        ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, log_to_driver=verbose,
+                 configure_logging=True, num_gpus=declare_gpus)
     return True
+
+
+_SEPARATING = False  # read in each child this process forks, as it was at the fork
+
+
+def _leave_the_process_group() -> None:
+    if _SEPARATING:
+        os.setpgid(0, 0)
+
+
+os.register_at_fork(after_in_child=_leave_the_process_group)
+
+
+@contextmanager
+def _own_process_groups():
+    """The Ray processes ray.init starts (GCS, raylet, agents) each lead a process group of their own, as Ray's own
+    trainings already do, instead of sharing the run's.
+
+    A SIGTERM to the run's group (`timeout`, `kill -TERM -PGID`) then reaches the run alone, which stops as a Ctrl-C
+    does and shuts its Ray down. Shared, it also ended the raylet, and a driver whose raylet is gone is ended by Ray's
+    core worker at once (exit 1): under load that came before the run's own handler ran, and the run ended without
+    writing its files (docs/reliability.md). A Ctrl-C is unchanged: Ray's children already block SIGINT. A run that
+    dies outright still takes them with it: on Linux Ray binds each to the driver's life (PR_SET_PDEATHSIG). Elsewhere
+    Ray's reaper instead ends the driver's whole group when the driver dies, so there they stay in it.
+
+    Ray starts them with subprocess and a preexec_fn, so CPython runs the at-fork hook in each child before exec."""
+    global _SEPARATING
+    _SEPARATING = sys.platform.startswith("linux")
+    try:
+        yield
+    finally:
+        _SEPARATING = False
 
 
 def _connect_ray(address: str, verbose: bool) -> bool:
