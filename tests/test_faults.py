@@ -708,7 +708,7 @@ def test_sigterm_to_the_process_group_stops_the_run_as_ctrl_c_does_then_resume_f
     wait_for(lambda: (pd.read_csv(folder / "trials.csv")["status"] == "complete").sum() >= 1, run)
     run._watch()
     signalled = time.monotonic()
-    os.killpg(run.process.pid, signal.SIGTERM)  # as `timeout` and SLURM send it: to the job's every process
+    os.killpg(run.process.pid, signal.SIGTERM)  # as `timeout` sends it: to every process of the run's group
     run.finish(120)
     print(f"SIGTERM to the group: exit {run.returncode} after {time.monotonic() - signalled:.1f} s")
     said_sigterm(run, folder)
