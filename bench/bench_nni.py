@@ -35,7 +35,7 @@ from types import SimpleNamespace
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import NUM_CLASSES, Trainer, machine, preset, proxy_setup  # noqa: E402
+from common import DEFAULT_DATA, NUM_CLASSES, Trainer, machine, preset, proxy_setup  # noqa: E402
 
 from scalesearch.model.scaling import scale  # noqa: E402
 from scalesearch.foundation.status import TrialStatus  # noqa: E402
@@ -53,8 +53,8 @@ def nni_grid(space: str, preset_name: str) -> list:
 
 def _train(job: tuple) -> dict:
     """One training in a worker process (one torch thread, through the shared memo)."""
-    preset_name, spec, seed, epochs = job
-    return Trainer(preset_name).train(spec, seed, epochs)
+    preset_name, data, spec, seed, epochs = job
+    return Trainer(preset_name, data=data).train(spec, seed, epochs)
 
 
 def train_all(jobs: list[tuple], workers: int) -> list[dict]:
@@ -63,7 +63,7 @@ def train_all(jobs: list[tuple], workers: int) -> list[dict]:
         return pool.map(_train, jobs, chunksize=1)
 
 
-def our_run(folder: Path, space: str, preset_name: str) -> dict:
+def our_run(folder: Path, space: str, preset_name: str, data: str) -> dict:
     """The default run's trainings and its pick, with the pick's network rebuilt (and checked by its id)."""
     table = pd.read_csv(folder / "trials.csv")
     winner = json.loads((folder / "winner.json").read_text())["verdict"]["winner"]
@@ -75,8 +75,9 @@ def our_run(folder: Path, space: str, preset_name: str) -> dict:
     if spec.architecture() != winner["architecture"]:
         raise SystemExit(f"could not rebuild the run's winner {winner['architecture']} from its table row")
     run = json.loads((folder / "run.json").read_text())
-    if run.get("seed") != 0 or run.get("preset", {}).get("name") != preset_name:
-        raise SystemExit(f"{folder} is not a default run with --seed 0 on {preset_name}")
+    if run.get("seed") != 0 or run.get("preset", {}).get("name") != preset_name \
+            or not str(run.get("data", "")).startswith(f"{data}:"):
+        raise SystemExit(f"{folder} is not a default run with --seed 0 on {preset_name} and {data}")
     return {"table": table, "trained": trained, "winner": winner, "row": row, "spec": spec,
             "seed0_accuracy": float(table[(table["architecture"] == winner["architecture"])
                                           & (table["seed"] == 0)]["accuracy"].iloc[0])}
@@ -94,6 +95,7 @@ def main() -> None:
                         "(its trainings land in the memo, so a later full run reuses them)")
     parser.add_argument("--space", default="efficientnet_b0")
     parser.add_argument("--preset", default="cpu-tiny")
+    parser.add_argument("--data", default=DEFAULT_DATA, help="the run's --data (default: a default run's)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--long-factor", type=int, default=4, help="true quality: this many times the proxy's epochs")
     parser.add_argument("--long-seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -104,6 +106,15 @@ def main() -> None:
     chosen = preset(args.preset)
     images_per_epoch = chosen.proxy_images // chosen.batch_size * chosen.batch_size  # the last partial batch is dropped
     base, base_flops = proxy_setup(args.space, args.preset)
+    ours = check = None
+    if args.run is not None:
+        # First, and cheap: the bench's trainer must reproduce the run's trainings (seed 0 of its winner), or every
+        # figure below compares unlike things (another data set, another recipe).
+        ours = our_run(args.run, args.space, args.preset, args.data)
+        check = Trainer(args.preset, data=args.data).train(ours["spec"], 0, chosen.epochs)
+        if abs(check["accuracy"] - ours["seed0_accuracy"]) >= 1e-9:
+            raise SystemExit(f"the bench's training of the run's winner gives {check['accuracy']}, the run's "
+                             f"{ours['seed0_accuracy']}: not the run's training; nothing compared")
 
     # NNI: every grid point trained once with seed 0; distinct networks trained once here, repeats charged.
     grid = nni_grid(args.space, args.preset)
@@ -115,7 +126,7 @@ def main() -> None:
     print(f"training {len(distinct)} distinct networks, seed 0, {chosen.epochs} epochs, {args.workers} at a time "
           f"(load average {os.getloadavg()[0]:.1f})", flush=True)
     clock = time.monotonic()
-    results = dict(zip(distinct, train_all([(args.preset, spec, 0, chosen.epochs) for spec in distinct.values()],
+    results = dict(zip(distinct, train_all([(args.preset, args.data, spec, 0, chosen.epochs) for spec in distinct.values()],
                                            args.workers)))
     grid_wall = time.monotonic() - clock
     nni = pd.DataFrame([{"alpha": c.alpha, "beta": c.beta, "gamma": c.gamma, "formula_product": c.formula_product,
@@ -130,20 +141,18 @@ def main() -> None:
 
     long_epochs = args.long_factor * chosen.epochs
     if args.run is None:  # NNI's side only: its grid and its pick's long trainings
-        long = train_all([(args.preset, nni_spec, seed, long_epochs) for seed in args.long_seeds], args.workers)
+        long = train_all([(args.preset, args.data, nni_spec, seed, long_epochs) for seed in args.long_seeds],
+                         args.workers)
         print(nni.drop_duplicates("architecture").sort_values("accuracy", ascending=False).head(5).to_string())
         print(f"NNI: {len(nni)} trainings, {nni['train_seconds'].sum():.0f} s; pick {nni_pick.to_dict()}; "
               f"{long_epochs} epochs: {[round(r['accuracy'], 3) for r in long]}; {grid_wall:.0f} s grid wall")
         return
-    ours = our_run(args.run, args.space, args.preset)
     trained = ours["trained"]
-    # The bench's trainer must reproduce the run's trainings: seed 0 of the run's winner, trained here.
-    check = Trainer(args.preset).train(ours["spec"], 0, chosen.epochs)
-    reproduced = abs(check["accuracy"] - ours["seed0_accuracy"]) < 1e-9
+    reproduced = True  # checked before the grid
 
     # True quality: both picks, 5 seeds, 4× the proxy's epochs, 2 at a time.
     picks = {"NNI": nni_spec, "ours": ours["spec"]}
-    jobs = [(args.preset, spec, seed, long_epochs) for spec in picks.values() for seed in args.long_seeds]
+    jobs = [(args.preset, args.data, spec, seed, long_epochs) for spec in picks.values() for seed in args.long_seeds]
     clock = time.monotonic()
     long_results = train_all(jobs, args.workers)
     long_wall = time.monotonic() - clock

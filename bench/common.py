@@ -29,11 +29,13 @@ from scalesearch.study.samplers import reference_points
 from scalesearch.model.scaling import ModelSpec, proxy_base, scale
 from scalesearch.model.spaces import load_space
 from scalesearch.foundation.table import RESULT_FIELDS
+from scalesearch.pipeline.options import RunOptions
 from scalesearch.study.search_study import SearchStudy
 from scalesearch.study.settings import SearchSettings
 
 DEFAULT_MEMO = Path(os.environ.get("SCALESEARCH_BENCH_MEMO", Path.home() / ".cache/scalesearch/bench-trainings.jsonl"))
-NUM_CLASSES = 10  # the synthetic set
+NUM_CLASSES = 10  # the synthetic sets
+DEFAULT_DATA = RunOptions().data  # a default run's: what "the default task" means in every benchmark
 
 
 def machine() -> str:
@@ -84,24 +86,26 @@ def single_dimension(space_name: str, preset_name: str, budget: float = 2.0, tol
 
 
 @lru_cache(maxsize=4)
-def dataset(preset_name: str, seed: int):
+def dataset(preset_name: str, seed: int, data: str = DEFAULT_DATA):
     chosen = preset(preset_name)
-    return load_dataset("synthetic", proxy_images=chosen.proxy_images, val_images=chosen.val_images,
+    return load_dataset(data, proxy_images=chosen.proxy_images, val_images=chosen.val_images,
                         source_resolution=chosen.source_resolution, seed=seed)
 
 
-def _key(spec: ModelSpec, preset_name: str, seed: int, epochs: int, device: str) -> str:
-    identity = (spec.architecture_key(), spec.dropout, spec.drop_connect, preset_name, seed, epochs, device)
+def _key(spec: ModelSpec, preset_name: str, seed: int, epochs: int, device: str, data: str) -> str:
+    identity = (spec.architecture_key(), spec.dropout, spec.drop_connect, preset_name, seed, epochs, device, data)
     return hashlib.sha1(repr(identity).encode()).hexdigest()
 
 
 class Trainer:
     """``train(spec, seed, epochs)`` → the proxy's result dict, from the memo when it has it.
 
-    The seed picks the synthetic data subset and the training's randomness, as ``scalesearch run --seed`` does."""
+    The seed picks the data subset and the training's randomness, as ``scalesearch run --seed`` does; ``data`` is a
+    run's ``--data`` (the default task unless told)."""
 
-    def __init__(self, preset_name: str = "cpu-tiny", device: str = "cpu", memo: Path = DEFAULT_MEMO, threads: int = 1):
-        self.preset_name, self.device, self.memo = preset_name, device, Path(memo)
+    def __init__(self, preset_name: str = "cpu-tiny", device: str = "cpu", memo: Path = DEFAULT_MEMO, threads: int = 1,
+                 data: str = DEFAULT_DATA):
+        self.preset_name, self.device, self.memo, self.data = preset_name, device, Path(memo), data
         self.memo.parent.mkdir(parents=True, exist_ok=True)
         torch.set_num_threads(threads)  # as a search gives each trial on a CPU
 
@@ -117,15 +121,16 @@ class Trainer:
     def train(self, spec: ModelSpec, seed: int, epochs: int | None = None) -> dict:
         chosen = preset(self.preset_name)
         epochs = epochs or chosen.epochs
-        key = _key(spec, self.preset_name, seed, epochs, self.device)
+        key = _key(spec, self.preset_name, seed, epochs, self.device, self.data)
         found = self._lookup(key)
         if found is not None:
             return {**found, "memo": True}
         config = ProxyConfig(epochs=epochs, batch_size=chosen.batch_size, learning_rate=chosen.learning_rate,
                              seed=seed, device=self.device)
-        result = train_proxy(spec, dataset(self.preset_name, seed), config)
+        result = train_proxy(spec, dataset(self.preset_name, seed, self.data), config)
         record = {"key": key, "accuracy": result.accuracy, "loss": result.loss, "train_seconds": result.train_seconds,
-                  "resolution": spec.resolution, "seed": seed, "epochs": epochs, "load": os.getloadavg()[0]}
+                  "resolution": spec.resolution, "seed": seed, "epochs": epochs, "data": self.data,
+                  "load": os.getloadavg()[0]}
         with self.memo.open("a") as handle:  # several benchmark processes may share the memo
             fcntl.flock(handle, fcntl.LOCK_EX)
             handle.write(json.dumps(record) + "\n")
