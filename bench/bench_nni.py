@@ -219,7 +219,7 @@ def report(f: dict, nni: pd.DataFrame, base_flops: int) -> None:
     print(f"\nours ÷ NNI: {seconds_ratio:.3f} of the training seconds, {compute_ratio:.3f} of the forward FLOPs "
           f"(goal ≤ 0.100)")
     print(f"true quality, ours − NNI on paired seeds {f['long_seeds']}: {d['mean']:+.3f} ± {(d['high'] - d['low']) / 2:.3f} "
-          f"(n={d['n']}; 95% t) → {'no worse within the noise' if d['high'] >= 0 else 'worse beyond the noise'}")
+          f"(n={d['n']}; 95% t) → {_reading(d['low'], d['high'])}")
     print(f"per seed: NNI {', '.join(f'{a:.3f}' for a in f['long_by_seed']['NNI'].values())}; "
           f"ours {', '.join(f'{a:.3f}' for a in f['long_by_seed']['ours'].values())}")
     print(f"long trainings {f['long_wall_seconds']:.0f} s wall; bench {f['bench_wall_seconds']:.0f} s wall; "
@@ -229,6 +229,13 @@ def report(f: dict, nni: pd.DataFrame, base_flops: int) -> None:
     for _, row in top.iterrows():
         print(f"  ({row['alpha']:.2f}, {row['beta']:.2f}, {row['gamma']:.2f}) {row['pixels']} px, {row['blocks']} blocks, "
               f"{row['flops_ratio']:.2f}× → {row['accuracy']:.3f}")
+
+
+def _reading(low: float, high: float) -> str:
+    """What a 95% interval of ours − NNI's says: the goal is "no worse", and an interval above 0 is more than that."""
+    if low > 0:
+        return "better beyond the noise"
+    return "no worse within the noise" if high >= 0 else "worse beyond the noise"
 
 
 if __name__ == "__main__":
