@@ -178,7 +178,7 @@ def main() -> None:
         "ours_pick": {**{key: ours["winner"][key] for key in ("alpha", "beta", "gamma", "reference", "architecture")},
                       "pixels": ours["spec"].resolution, "blocks": sum(s.repeats for s in ours["spec"].stages),
                       "flops_ratio": float(ours["row"]["flops_ratio"]), "proxy_seed0_accuracy": ours["seed0_accuracy"]},
-        "reproduced_run_training": True,  # else it stopped before the grid "check_accuracy": check["accuracy"],
+        "reproduced_run_training": True, "check_accuracy": check["accuracy"],  # else it stopped before the grid
         "long_epochs": long_epochs, "long_seeds": args.long_seeds, "long_wall_seconds": long_wall,
         "long_by_seed": by_pick, "quality": {name: q.to_dict() for name, q in quality.items()},
         "ours_minus_nni": difference.to_dict(), "bench_wall_seconds": time.monotonic() - started,
