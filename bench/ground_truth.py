@@ -18,10 +18,10 @@ epochs, seed) the CSV has, so the table is built across sessions. The order is s
 length and the truth first, then the shorter rungs, then the further seeds), so a table cut short has whole,
 paired seeds. Beside the CSV, ``.meta.json`` records the command, commits, machines and the settings.
 
-Stopping it: Ctrl-C in its terminal reaches its workers too, and it ends at once. Started in the background
-(`nohup … &`), it ignores SIGINT, as a non-interactive shell's background job does; SIGTERM its worker processes (by
-their ids): it then ends on the broken pool, every finished row kept. A SIGINT to the main process alone would leave
-the pool's exit waiting on every queued training, with nobody to record them.
+Stopping it: Ctrl-C in its terminal reaches its workers too. Started in the background (`nohup … &`), it ignores
+SIGINT, as a non-interactive shell's background job does; SIGTERM its worker processes (by their ids): it then ends
+on the broken pool, every finished row kept (2026-12-07). A SIGINT to the main process alone did not end it within
+200 s: its worker went on training, with nobody to record the results.
 """
 from __future__ import annotations
 
