@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import math
 
-import pandas as pd
 import pytest
 
 from scalesearch.cost.measure import measure
 from scalesearch.model.scaling import ModelSpec, proxy_base, scale
 from scalesearch.model.spaces import load_space
 from scalesearch.study.settings import SearchSettings
-from scalesearch.testing.ground_truth import GroundTruth, MissingTraining, networks_of, nni_grid
+from scalesearch.testing.ground_truth import GroundTruth, MissingTraining, networks_of, nni_grid, world_table
 from scalesearch.testing.procedures import first_among, replay_nni, replay_ours, seed_order
 from scalesearch.testing.worlds import World
 from scalesearch.training.presets import PRESETS
@@ -30,24 +29,6 @@ def task():
     base_flops = measure(scale(base), 10, counter="arithmetic").flops
     settings = SearchSettings(budget=2.0, sampler="tpe", trials=preset.trials, seed=0, seeds=3, confirm=3)
     return base, base_flops, settings, networks_of(base, base_flops, settings)
-
-
-def world_table(base, networks: dict, world: World, truth_world: World, drop=()) -> pd.DataFrame:
-    """The table bench/ground_truth.py would write if training were ``world`` (at the proxy's length, 8 seeds) and
-    ``truth_world`` (4× longer, 5 seeds); CPU seconds the network's FLOPs ratio × epochs, so that compute is known."""
-    rows = []
-    for architecture, network in networks.items():
-        spec = ModelSpec.from_dict(json.loads(network["spec"]))
-        shape = (spec.depth, spec.width, spec.resolution / base.resolution)
-        for epochs, drawn, seeds in ((PROXY_EPOCHS, world, range(8)), (TRUTH_EPOCHS, truth_world, range(5))):
-            for seed in seeds:
-                if (architecture, epochs, seed) in drop:
-                    continue
-                accuracy = drawn.accuracy(architecture, seed, *shape)
-                rows.append({"architecture": architecture, "nni_only": network["nni_only"],
-                             "feasible": network["feasible"], "epochs": epochs, "seed": seed, "accuracy": accuracy,
-                             "loss": 1 - accuracy, "cpu_seconds": network["flops_ratio"] * epochs})
-    return pd.DataFrame(rows)
 
 
 def test_the_default_task_has_the_search_networks_and_nnis_grid(task):

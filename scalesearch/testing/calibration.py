@@ -122,6 +122,6 @@ def grade(world: World, verdict: Verdict) -> str:
         return RIGHT if outcome == NO_DIFFERENCE else WRONG
     if outcome == NO_DIFFERENCE:
         return UNDECIDED
-    if world.kind == "compound":
+    if world.kind in ("compound", "peak"):
         return RIGHT if outcome == COMPOUND_WINS else WRONG
     return RIGHT if outcome == SINGLE_WINS and dimension == f"{world.kind}-only" else WRONG

@@ -83,6 +83,13 @@ class GroundTruth:
         counts = table.notna().sum(axis=1)
         return table[counts >= minimum_seeds].mean(axis=1)
 
+    def references(self) -> dict[str, str]:
+        """{architecture: the references it is, "+"-joined} of the networks that are one."""
+        if "references" not in self.rows:
+            return {}
+        labels = self.rows.drop_duplicates("architecture").set_index("architecture")["references"]
+        return {architecture: label for architecture, label in labels.items() if isinstance(label, str) and label}
+
     def searched(self) -> set[str]:
         """The networks a default run can pick: the search's on budget (the references included), not NNI's own
         formula-mode networks, whose measured FLOPs a run's constraint would refuse."""
@@ -108,6 +115,29 @@ class GroundTruth:
         residual = values - values.mean(axis=1, keepdims=True) - values.mean(axis=0, keepdims=True) + values.mean()
         own_sd = math.sqrt(float(np.sum(residual**2)) / ((networks - 1) * (n - 1)))
         return math.sqrt(2.0) * own_sd
+
+
+def world_table(base, networks: dict, world, truth_world, proxy_epochs: int = 4, truth_epochs: int = 16,
+                proxy_seeds: int = 8, truth_seeds: int = 5, drop=()) -> pd.DataFrame:
+    """The table bench/ground_truth.py would write if training were ``world`` (a testing.worlds.World, at the proxy's
+    length) and ``truth_world`` (the truth's length) for ``networks`` (``networks_of``), less the (architecture,
+    epochs, seed) in ``drop``. Its CPU seconds are the network's FLOPs ratio × epochs, so that compute is known."""
+    import json
+
+    rows = []
+    for architecture, network in networks.items():
+        spec = ModelSpec.from_dict(json.loads(network["spec"]))
+        shape = (spec.depth, spec.width, spec.resolution / base.resolution)
+        for epochs, drawn, seeds in ((proxy_epochs, world, proxy_seeds), (truth_epochs, truth_world, truth_seeds)):
+            for seed in range(seeds):
+                if (architecture, epochs, seed) in drop:
+                    continue
+                accuracy = drawn.accuracy(architecture, seed, *shape)
+                rows.append({"architecture": architecture, "references": network["references"],
+                             "nni_only": network["nni_only"],
+                             "feasible": network["feasible"], "epochs": epochs, "seed": seed, "accuracy": accuracy,
+                             "loss": 1 - accuracy, "cpu_seconds": network["flops_ratio"] * epochs})
+    return pd.DataFrame(rows)
 
 
 def networks_of(base, base_flops: int, settings) -> dict[str, dict]:

@@ -15,6 +15,12 @@ width (2 log w) and resolution (2 log r); its *shares* are those three over thei
   "compound scaling wins".
 - ``depth`` / ``width`` / ``resolution``: a network gains ``delta`` x its share of that dimension. The best network
   scales that dimension alone; a verdict must never name another dimension beyond the noise.
+- ``peak``: one way of spending is best, and a network loses as the square of its shares' distance from it
+  (diminishing returns in each dimension, the paper's own account, make accuracy concave in how the budget is
+  split). The peak is drawn uniformly over all splits, as the search's own prior is, unless given; the nearest
+  single-dimension scaling is ``delta`` below it. Unlike ``compound``, where every balanced network is as good, one
+  region is best, usually far from every reference: it measures the search, not only the verdict. The right verdict
+  is "compound scaling wins".
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ import numpy as np
 
 from scalesearch.foundation.spending import DIMENSIONS, spending_shares
 
-WORLDS = ("null", "compound", *DIMENSIONS)
+WORLDS = ("null", "compound", "peak", *DIMENSIONS)
 
 
 @dataclass(frozen=True)
@@ -37,10 +43,13 @@ class World:
     shared_sd: float = 0.02  # the seed's share, the same for every network
     base_accuracy: float = 0.5
     replay: int = 0  # which draw of the noise: replays differ only by it (and by the search's own seed)
+    peak: tuple[float, float, float] | None = None  # ``peak``'s best shares; None: drawn from ``replay``
 
     def __post_init__(self):
         if self.kind not in WORLDS:
             raise ValueError(f"unknown world {self.kind!r}; use {', '.join(WORLDS)}")
+        if self.kind == "peak" and self.peak is None:
+            object.__setattr__(self, "peak", drawn_peak(self.replay))
 
     @property
     def effect(self) -> float:
@@ -54,6 +63,9 @@ class World:
             return self.base_accuracy
         if self.kind == "compound":
             return self.base_accuracy + self.effect * min(1.0, (1.0 - max(shares)) / 0.5)
+        if self.kind == "peak":
+            nearest_single = min(_distance_squared(corner, self.peak) for corner in _CORNERS)
+            return self.base_accuracy + self.effect * (1.0 - _distance_squared(shares, self.peak) / nearest_single)
         return self.base_accuracy + self.effect * shares[DIMENSIONS.index(self.kind)]
 
     def accuracy(self, architecture: str, seed: int, depth: float, width: float, resolution_ratio: float) -> float:
@@ -61,6 +73,19 @@ class World:
         shared = _normal(f"{self.replay}:shared:{seed}") * self.shared_sd
         own = _normal(f"{self.replay}:own:{architecture}:{seed}") * self.own_sd
         return self.truth(depth, width, resolution_ratio) + shared + own
+
+
+def drawn_peak(replay: int) -> tuple[float, float, float]:
+    """``peak``'s best (depth, width, resolution) shares for ``replay``: uniform over the triangle of splits."""
+    seed = int.from_bytes(hashlib.sha256(f"{replay}:peak".encode()).digest()[:8], "little")
+    return tuple(float(share) for share in np.random.default_rng(seed).dirichlet((1.0, 1.0, 1.0)))
+
+
+_CORNERS = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))  # depth-, width- and resolution-only
+
+
+def _distance_squared(shares, other) -> float:
+    return sum((a - b) ** 2 for a, b in zip(shares, other))
 
 
 def _normal(key: str) -> float:
