@@ -48,7 +48,8 @@ def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def default_settings(seed: int, seeds: str | None, max_seeds: int | None, confirm: int | None) -> SearchSettings:
+def default_settings(seed: int, seeds: str | None, max_seeds: int | None, confirm: int | None,
+                     corner_check: bool | None = None) -> SearchSettings:
     """The default run's search settings (pipeline/options.RunOptions and the cpu-tiny preset) with its own seed."""
     options, preset = RunOptions(), PRESETS["cpu-tiny"]
     options.seeds = seeds or options.seeds
@@ -58,7 +59,8 @@ def default_settings(seed: int, seeds: str | None, max_seeds: int | None, confir
     return SearchSettings(budget=2.0, tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
                           trials=options.trials or preset.trials, seed=seed, references=options.references,
                           num_classes=NUM_CLASSES, seeds=fixed, max_seeds=most, confirm=confirm or options.confirm,
-                          allow_shrink=options.allow_shrink, tie_break=options.tie_break)
+                          allow_shrink=options.allow_shrink, tie_break=options.tie_break,
+                          corner_check=options.corner_check if corner_check is None else corner_check)
 
 
 def one_replay(job: tuple) -> tuple:
@@ -66,11 +68,11 @@ def one_replay(job: tuple) -> tuple:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    kind, delta, index, own_sd, shared_sd, seeds, max_seeds, confirm = job
+    kind, delta, index, own_sd, shared_sd, seeds, max_seeds, confirm, corner_check = job
     base, base_flops = proxy_setup()
     world = World(kind, delta, own_sd=own_sd, shared_sd=shared_sd, replay=index)
     clock = time.perf_counter()
-    result = replay(world, base, base_flops, default_settings(index, seeds, max_seeds, confirm))
+    result = replay(world, base, base_flops, default_settings(index, seeds, max_seeds, confirm, corner_check))
     return kind, delta, index, result, time.perf_counter() - clock
 
 
@@ -96,6 +98,8 @@ def main() -> None:
     parser.add_argument("--seeds", default=None, help="the run's --seeds, a number or auto (default: the run's default)")
     parser.add_argument("--max-seeds", type=int, default=None, help="the run's --max-seeds (with --seeds auto)")
     parser.add_argument("--confirm", type=int, default=None)
+    parser.add_argument("--corner-check", choices=("on", "off"), default=None,
+                        help="the run's corner check (study/corner.py; default: the run's default)")
     parser.add_argument("--csv", type=Path, default=None, help="one row per replay, written as they finish")
     parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="replays at once (processes)")
     arguments = parser.parse_args()
@@ -112,7 +116,7 @@ def main() -> None:
                          "versus_paper_truth", "versus_fast_compound_claim", "versus_fast_compound_truth", "trainings",
                          "seconds"])
     jobs = [(kind, delta, index, arguments.own_sd, arguments.shared_sd, arguments.seeds, arguments.max_seeds,
-             arguments.confirm)
+             arguments.confirm, None if arguments.corner_check is None else arguments.corner_check == "on")
             for kind, delta in worlds for index in range(arguments.replays)]
     results: dict[tuple, list] = {world: [] for world in worlds}
     started = time.perf_counter()

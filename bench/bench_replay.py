@@ -18,16 +18,27 @@ procedure trains its 108 formula-grid points once, with the replay's first seed,
 
 A table that cannot answer a procedure (a training it asks for is missing) is said in one line, exit 2: build it
 further with bench/ground_truth.py.
+
+    python bench/bench_replay.py --world peak --delta 3 --replays 100 --procedures default random grid nni
+
+``--world`` replays on made-up tables instead (no training, and not the default task): replay i's table is what world
+i (scalesearch/testing/worlds.py; a ``peak`` world draws its own best split) would give every network, at the
+proxy's length and, with other noise, at the truth's. The truth is then the world's own, noise-free, so regret is
+exact and is also said in paired-seed sds of the world; the charged seconds are made up (FLOPs ratio × epochs).
+``halving`` is refused there: a world has no learning curve, so its short rung would be made up too.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import dataclasses
+import json
+import math
 import os
 import statistics
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -36,8 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_calibration import default_settings, proxy_setup  # noqa: E402
 from common import machine  # noqa: E402
 
-from scalesearch.testing.ground_truth import GroundTruth, MissingTraining, nni_grid  # noqa: E402
+from scalesearch.testing.ground_truth import GroundTruth, MissingTraining, networks_of, nni_grid, world_table  # noqa: E402
 from scalesearch.testing.procedures import first_among, replay_nni, replay_ours, seed_order  # noqa: E402
+from scalesearch.testing.worlds import WORLDS, World  # noqa: E402
 from scalesearch.verdict.verdict import TIE_BREAKS  # noqa: E402
 
 TABLE = Path(__file__).resolve().parent / "ground_truth" / "default_task.csv"
@@ -46,6 +58,7 @@ TABLE = Path(__file__).resolve().parent / "ground_truth" / "default_task.csv"
 PROCEDURES = ("default", "tpe", "gp", "random", "grid", "halving", "nni")
 
 _TRUTH: GroundTruth | None = None
+_NETWORKS: dict | None = None
 
 
 def _table(path: Path) -> GroundTruth:
@@ -55,15 +68,70 @@ def _table(path: Path) -> GroundTruth:
     return _TRUTH
 
 
+def _networks(base, base_flops: int, settings) -> dict:
+    global _NETWORKS
+    if _NETWORKS is None:
+        _NETWORKS = networks_of(base, base_flops, settings)
+    return _NETWORKS
+
+
+def world_truth(world: World, base, networks: dict) -> tuple[GroundTruth, dict[str, float]]:
+    """Replay ``world``'s table, and every network's noise-free truth there."""
+    from scalesearch.model.scaling import ModelSpec
+
+    truth_world = dataclasses.replace(world, replay=-1 - world.replay)  # the same truth, other noise
+    qualities = {}
+    for architecture, network in networks.items():
+        spec = ModelSpec.from_dict(json.loads(network["spec"]))
+        qualities[architecture] = world.truth(spec.depth, spec.width, spec.resolution / base.resolution)
+    # A run meets at most 1 + 8 seeds (the explore seed, then --max-seeds): a world can give any number.
+    return GroundTruth(world_table(base, networks, world, truth_world, proxy_seeds=12)), qualities
+
+
+def world_answer(network: dict) -> str:
+    """The right verdict on a world, from the best network a run can pick there: "compound" where it scales two
+    dimensions or more, else its dimension ("width-only"). The network set's, not the world's continuum: where a
+    world's best split has no network near it, a single dimension can be the best a run can build."""
+    from scalesearch.verdict.verdict import Network, single_dimension
+
+    labels = [label for label in network["references"].split("+") if label]
+    best = Network(network["architecture"], labels[0] if labels else "", network["alpha"], network["beta"],
+                   network["gamma"], True, {}, {})
+    return single_dimension(best) or "compound"
+
+
+def _grade(outcome: str, dimension: str, answer: str) -> str:
+    from scalesearch.verdict.verdict import COMPOUND_WINS, SINGLE_WINS
+
+    if outcome == COMPOUND_WINS:
+        return "right" if answer == "compound" else "wrong"
+    if outcome == SINGLE_WINS:
+        return "right" if answer == dimension else "wrong"
+    return "undecided"
+
+
 def one_replay(job: tuple) -> tuple:
-    """(procedure, replay, Picked or the missing training's message, seconds), in a worker process."""
+    """(procedure, replay, Picked or the missing training's message, regret, paired sd, seconds), in a worker
+    process. Regret and sd are the table's truth's, or on a world its own (noise-free, and sqrt(2) × its own sd)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    procedure, index, path, seeds, max_seeds, tie_break = job
-    truth = _table(path)
+    procedure, index, path, seeds, max_seeds, tie_break, truth_seeds, world, corner_check = job
     base, base_flops = proxy_setup()
-    settings = default_settings(index, seeds, max_seeds, None)
+    settings = default_settings(index, seeds, max_seeds, None, corner_check)
+    answer = None  # on a world: the verdict's right outcome there
+    if world is None:
+        truth = _table(path)
+        qualities = truth.truth(truth_seeds).to_dict()
+        best, sd = truth.best(truth_seeds), truth.paired_sd()
+    else:
+        world = World(world[0], world[1], replay=index)
+        networks = _networks(base, base_flops, settings)
+        truth, qualities = world_truth(world, base, networks)
+        pickable = [name for name, network in networks.items() if network["feasible"] and not network["nni_only"]]
+        leader = max(pickable, key=qualities.__getitem__)
+        best, answer = qualities[leader], world_answer(networks[leader])
+        sd = math.sqrt(2) * world.own_sd
     if tie_break:
         settings = dataclasses.replace(settings, tie_break=tie_break)
     order = seed_order(truth.seeds(), index)
@@ -82,8 +150,11 @@ def one_replay(job: tuple) -> tuple:
                 settings = dataclasses.replace(settings, sampler=procedure)
             picked = replay_ours(truth, base, base_flops, settings, order)
     except MissingTraining as missing:
-        return procedure, index, str(missing), time.perf_counter() - clock
-    return procedure, index, picked, time.perf_counter() - clock
+        return procedure, index, (str(missing), "", None), math.nan, sd, time.perf_counter() - clock
+    regret = best - qualities.get(picked.architecture, math.nan)
+    label = truth.references().get(picked.architecture, "searched")
+    grade = None if answer is None or not picked.outcome else _grade(picked.outcome, picked.dimension, answer)
+    return procedure, index, (picked, label, grade), regret, sd, time.perf_counter() - clock
 
 
 def main() -> None:
@@ -103,43 +174,61 @@ def main() -> None:
     parser.add_argument("--truth-seeds", type=int, default=3,
                         help="the fewest seeds of the long training that make a network's true quality (default 3; "
                              "2 gives interim figures on a table still being built)")
+    parser.add_argument("--corner-check", choices=("on", "off"), default=None,
+                        help="the run's corner check (study/corner.py; default: the run's default)")
+    parser.add_argument("--world", choices=[kind for kind in WORLDS if kind != "null"], default=None,
+                        help="replay on made-up tables of this world instead, one world a replay (see above)")
+    parser.add_argument("--delta", type=float, default=3.0, help="with --world: its planted effect, in paired sds")
     arguments = parser.parse_args()
     if arguments.quick:
         arguments.replays, arguments.procedures = 20, ["default", "nni"]
-    truth = _table(arguments.table)
-    qualities = truth.truth(arguments.truth_seeds)
-    sd = truth.paired_sd()
-    if qualities.empty or not truth.seeds():
-        print(f"{arguments.table} holds no truth yet (≥ {arguments.truth_seeds} seeds at {truth.truth_epochs} epochs) or no seed every "
-              f"network has at {truth.proxy_epochs}: build it further with bench/ground_truth.py", file=sys.stderr)
+    if arguments.world and "halving" in arguments.procedures:
+        print("halving cannot be replayed on a --world: a world has no learning curve; leave it out", file=sys.stderr)
         sys.exit(2)
-    best = truth.best(arguments.truth_seeds)
+    run = (f"run --seeds {arguments.seeds or 'default'}, --max-seeds {arguments.max_seeds or 'default'}, "
+           f"--tie-break {arguments.tie_break or 'default'}, corner check {arguments.corner_check or 'default'}")
     print(f"machine: {machine()}")
-    print(f"table: {arguments.table.name}, {len(truth.rows)} trainings; truth of {len(qualities)} networks, best "
-          f"{best:.3f}, spread {qualities.min():.3f}…{best:.3f} (means of ≥ {arguments.truth_seeds} seeds); paired-seed sd of the long training {sd:.4f}; "
-          f"proxy seeds {truth.seeds()}; run --seeds {arguments.seeds or 'default'}, --max-seeds "
-          f"{arguments.max_seeds or 'default'}, --tie-break "
-          f"{arguments.tie_break or 'default'}")
+    if arguments.world:
+        print(f"worlds: {arguments.world} at {arguments.delta:g} paired sds, one a replay (made-up tables, not the "
+              f"default task); {run}")
+    else:
+        truth = _table(arguments.table)
+        qualities = truth.truth(arguments.truth_seeds)
+        if qualities.empty or not truth.seeds():
+            print(f"{arguments.table} holds no truth yet (≥ {arguments.truth_seeds} seeds at {truth.truth_epochs} "
+                  f"epochs) or no seed every network has at {truth.proxy_epochs}: build it further with "
+                  f"bench/ground_truth.py", file=sys.stderr)
+            sys.exit(2)
+        best = truth.best(arguments.truth_seeds)
+        print(f"table: {arguments.table.name}, {len(truth.rows)} trainings; truth of {len(qualities)} networks, best "
+              f"{best:.3f}, spread {qualities.min():.3f}…{best:.3f} (means of ≥ {arguments.truth_seeds} seeds); "
+              f"paired-seed sd of the long training {truth.paired_sd():.4f}; proxy seeds {truth.seeds()}; {run}")
     writer = handle = None
     if arguments.csv:
         handle = arguments.csv.open("w", newline="")
         writer = csv.writer(handle)
-        writer.writerow(["procedure", "replay", "pick", "outcome", "trainings", "compute", "regret", "seconds"])
-    jobs = [(procedure, index, arguments.table, arguments.seeds, arguments.max_seeds,
-             arguments.tie_break) for procedure in arguments.procedures
-            for index in range(arguments.replays)]
+        writer.writerow(["procedure", "replay", "pick", "reference", "outcome", "grade", "trainings", "compute", "regret",
+                         "seconds"])
+    world = (arguments.world, arguments.delta) if arguments.world else None
+    jobs = [(procedure, index, arguments.table, arguments.seeds, arguments.max_seeds, arguments.tie_break,
+             arguments.truth_seeds, world, None if arguments.corner_check is None else arguments.corner_check == "on")
+            for procedure in arguments.procedures for index in range(arguments.replays)]
     picks: dict[str, list] = {procedure: [] for procedure in arguments.procedures}
+    labels: dict[str, Counter] = {procedure: Counter() for procedure in arguments.procedures}  # the picks' references
+    grades: dict[str, Counter] = {procedure: Counter() for procedure in arguments.procedures}  # on a world
     missing: dict[str, str] = {}
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=arguments.jobs) as pool:
-        for procedure, index, picked, seconds in pool.map(one_replay, jobs):
+        for procedure, index, (picked, label, grade), regret, sd, seconds in pool.map(one_replay, jobs):
             if isinstance(picked, str):
                 missing.setdefault(procedure, picked)
                 continue
-            regret = best - qualities.get(picked.architecture, float("nan"))
-            picks[procedure].append((picked, regret))
+            picks[procedure].append((picked, regret, sd))
+            labels[procedure][label or "searched"] += 1
+            if grade:
+                grades[procedure][grade] += 1
             if writer:
-                writer.writerow([procedure, index, picked.architecture, picked.outcome, picked.trainings,
+                writer.writerow([procedure, index, picked.architecture, label, picked.outcome, grade or "", picked.trainings,
                                  f"{picked.compute:.1f}", f"{regret:.4f}", f"{seconds:.2f}"])
                 handle.flush()
     if handle:
@@ -149,19 +238,28 @@ def main() -> None:
         if procedure in missing:
             print(f"\n{procedure}: the table cannot answer it: {missing[procedure]}")
             continue
-        regrets = sorted(regret for _, regret in results)
-        known = [regret for regret in regrets if regret == regret]
-        compute = statistics.median(picked.compute for picked, _ in results)
-        within = sum(regret <= sd for regret in known)
-        medians[procedure] = (compute, statistics.median(known) if known else float("nan"), within, len(results))
-        regret = (f"regret median {medians[procedure][1]:.4f}, 90th percentile {known[int(0.9 * (len(known) - 1))]:.4f}, "
-                  f"max {known[-1]:.4f}; within one paired sd of the best: {within}/{len(known)}" if known
-                  else "no pick has a truth")
-        untrue = sorted({picked.architecture for picked, regret in results if regret != regret})
+        known = sorted((regret, sd) for _, regret, sd in results if regret == regret)
+        regrets = [regret for regret, _ in known]
+        compute = statistics.median(picked.compute for picked, _, _ in results)
+        within = sum(regret <= sd for regret, sd in known)
+        medians[procedure] = (compute, statistics.median(regrets) if known else float("nan"), within, len(results))
+        in_sds = sorted(regret / sd for regret, sd in known)
+        regret = (f"regret median {medians[procedure][1]:.4f}, 90th percentile {regrets[int(0.9 * (len(known) - 1))]:.4f}, "
+                  f"max {regrets[-1]:.4f} (in paired sds {statistics.median(in_sds):.2f}, "
+                  f"{in_sds[int(0.9 * (len(known) - 1))]:.2f}, {in_sds[-1]:.2f}); within one paired sd of the best: "
+                  f"{within}/{len(known)}" if known else "no pick has a truth")
+        untrue = sorted({picked.architecture for picked, regret, _ in results if regret != regret})
+        outcomes = Counter(picked.outcome for picked, _, _ in results if picked.outcome)
         print(f"\n{procedure} ({len(results)} replays): median compute {compute:.0f} CPU s, "
-              f"{statistics.median(picked.trainings for picked, _ in results):.0f} trainings; {regret}"
-              + (f"; {len(regrets) - len(known)} picks without a truth (bench/ground_truth.py --networks "
-                 f"{' '.join(untrue)})" if untrue else ""))
+              f"{statistics.median(picked.trainings for picked, _, _ in results):.0f} trainings; {regret}"
+              + (f"; {len(results) - len(known)} picks without a truth (bench/ground_truth.py --networks "
+                 f"{' '.join(untrue)})" if untrue else "")
+              + "; picks: " + ", ".join(f"{name} {count}" for name, count in labels[procedure].most_common())
+              + ("; outcomes: " + ", ".join(f"{name} {count}" for name, count in outcomes.most_common())
+                 if outcomes else "")
+              + ("; verdicts against the world's answer: " + ", ".join(
+                  f"{name} {grades[procedure][name]}" for name in ("right", "wrong", "undecided"))
+                 if grades[procedure] else ""))
     print(f"\n{time.perf_counter() - started:.0f} s in all")
     if "default" in medians and "nni" in medians:
         ours, nni = medians["default"], medians["nni"]

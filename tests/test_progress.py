@@ -76,3 +76,12 @@ def test_live_progress_rewrites_one_line_and_ends_it_before_the_summary(tmp_path
     assert figures(rewrites[0]) == ["0:00", "0", "2", "1"]
     assert figures(rewrites[1]) == ["1:15", "1", "2", "0", *_best(row), "1:15"]
     assert text.endswith("\n")  # else the run's summary would be printed onto the status line
+
+
+def test_the_opening_line_says_how_many_compounds_the_corner_check_can_add(tmp_path):
+    study = make_study(tmp_path, trials=2, references=False)
+    stream = io.StringIO()
+    Progress(stream=stream, live=False).begin({**INFO, "max_trainings": 4, "corner_neighbours": 2}, study)
+    first = stream.getvalue().splitlines()[0]
+    # the budget, the most trainings, references, searched candidates, the check's compounds, seeds to confirm, ...
+    assert figures(first) == ["2", "4", "0", "2", "2", "0", "1", "3"] and "single dimension" in first

@@ -107,6 +107,10 @@ def _add_run(commands) -> None:
                                                          "Figure 3 on these data); its cost is printed first")
     how.add_argument("--curve-phi", metavar="RANGE", help="the curve's φ values, e.g. 0-3 (implies --curve; default: 0-2)")
     how.add_argument("--no-reference", dest="references", action="store_false", help="skip the reference trials (paper point, single-dimension scalings)")
+    how.add_argument("--corner-check", action=argparse.BooleanOptionalAction,
+                     help="where a single-dimension scaling leads the explore stage, train the two compounds next to "
+                          "it before confirming, so that 'a single dimension wins' is tested against them "
+                          "(docs/design.md §4; default: off)")
     how.add_argument("--grid-step", type=float, help="grid step (default: 0.05)")
     how.add_argument("--scheduler", help="none (default) or asha (stop poor trials early; single objective only)")
     how.add_argument("--fidelity", help="full (default): every candidate trains at the proxy's length; halving: "

@@ -34,6 +34,8 @@ class Progress:
                 references += f" (each also at {epochs} epoch(s), for the rungs' rank agreement)"
             searched += f" at {epochs} epoch(s)" + "".join(f", up to {networks} of them again at {length}"
                                                            for length, networks in higher) + " (--fidelity halving)"
+        if record.corner_neighbours:
+            searched += f" (and {record.corner_neighbours} compounds next to a single dimension, if one leads)"
         self._say(f"{record.space} at {record.budget:g}x ({record.constraint} constraint), sampler {record.sampler}, "
                   f"at most {self.total} trainings on {record.device}: {references} and "
                   f"{searched}, then up to {record.max_confirm} more seeds to confirm "

@@ -40,6 +40,9 @@ class RunOptions:
     curve: bool = False  # after the verdict: the winner and its rival at φ = curve_phi (the paper's Figure 3)
     curve_phi: str = "0-2"
     references: bool = True
+    # A single-dimension explore leader's two compound neighbours are trained before the confirm stage
+    # (study/corner.py; why, measured: docs/benchmarks.md §13, the peak worlds)
+    corner_check: bool = False
     preset: str = "auto"
     proxy_epochs: int | None = None
     proxy_images: int | None = None

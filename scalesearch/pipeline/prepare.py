@@ -59,7 +59,7 @@ def prepare(options: RunOptions) -> Prepared:
         num_classes=num_classes,
         grid=GridSpec(tuple(options.grid_alpha), tuple(options.grid_beta), tuple(options.grid_gamma), options.grid_step),
         seeds=seeds, max_seeds=max_seeds, confirm=options.confirm, allow_shrink=options.allow_shrink,
-        tie_break=options.tie_break, rungs=rungs, reduction=options.reduction,
+        tie_break=options.tie_break, rungs=rungs, reduction=options.reduction, corner_check=options.corner_check,
     )
     return Prepared(resources, declared_gpus(options), device, preset, dataset, settings, base, base_cost, num_classes,
                     search_settings)

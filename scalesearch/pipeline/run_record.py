@@ -8,6 +8,7 @@ from scalesearch.foundation.status import RunStatus
 from scalesearch.pipeline.options import RunOptions
 from scalesearch.pipeline.prepare import Prepared
 from scalesearch.pipeline.provenance import machine, now, versions
+from scalesearch.study import corner
 from scalesearch.study.halving import extra_trainings, rung_plan
 from scalesearch.runs.record import ProxyBase, RunRecord
 
@@ -26,6 +27,7 @@ def starting_record(options: RunOptions, prepared: Prepared, study, *, name: str
     plan = rung_plan(settings.trials, settings.rungs, settings.reduction, settings.confirm)
     halving_adds = extra_trainings(settings.trials, settings.rungs, settings.reduction, settings.confirm,
                                    study.reference_count())
+    neighbours = corner.NEIGHBOURS if settings.checks_corners else 0
     return RunRecord(
         **{key: getattr(options, key) for key in OPTIONS_RECORDED},
         name=name, status=RunStatus.RUNNING, command=command or previous.command, trials=prepared.trials,
@@ -40,6 +42,7 @@ def starting_record(options: RunOptions, prepared: Prepared, study, *, name: str
         started=previous.started or now(), resumed=bool(options.resume),
         versions=versions(), machine=machine(), grid=study.grid_summary(),
         max_trainings=study.max_trainings(), references=study.reference_count(),
-        max_confirm=study.max_trainings() - study.reference_count() - prepared.trials - halving_adds,
+        max_confirm=study.max_trainings() - study.reference_count() - prepared.trials - halving_adds - neighbours,
+        corner_neighbours=neighbours,
         rungs=[list(rung) for rung in plan] or None,
     )

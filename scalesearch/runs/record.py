@@ -74,6 +74,7 @@ class RunRecord:
     max_trainings: int | None = None
     references: int | None = None
     max_confirm: int | None = None
+    corner_neighbours: int | None = None  # the most compounds the corner check can add (study/corner.py); 0: off
     rungs: list | None = None  # --fidelity halving: [epochs, at most how many networks] of each rung; None: full
     finished: str | None = None
     wall_seconds: float | None = None

@@ -15,7 +15,7 @@ from scalesearch.foundation.references import COMPARED
 from scalesearch.foundation.status import ATTEMPTED, TrialStatus
 from scalesearch.foundation.table import COLUMNS, RESULT_FIELDS
 from scalesearch.model.spaces import SearchSpace
-from scalesearch.study import halving, persistence
+from scalesearch.study import corner, halving, persistence
 from scalesearch.study.candidates import (
     coefficients,
     describe,
@@ -71,6 +71,7 @@ class SearchStudy:
         self.live: dict[int, object] = {}  # trial number → optuna.Trial in flight
         self.proposals = 0
         self.explore_done = False
+        self.corner_checked = False  # the corner check decided, in this process (it decides the same on a resume)
         if fresh and settings.references:
             enqueue_references(self.study, self.base, settings)
         self.save()
@@ -107,7 +108,7 @@ class SearchStudy:
         settings, references = self.settings, self.reference_count()
         halving_adds = halving.extra_trainings(settings.trials, settings.rungs, settings.reduction, settings.confirm,
                                                references)
-        return (references + settings.trials + halving_adds
+        return (references + settings.trials + halving_adds + (corner.NEIGHBOURS if settings.checks_corners else 0)
                 + max_confirm_trainings(self.reference_count(compared_only=True), seeds=settings.seeds,
                                         top=settings.confirm)
                 + max_extension_trainings(settings.seeds, settings.max_seeds))
@@ -128,6 +129,8 @@ class SearchStudy:
             promotion = self._propose_promotion()
             if promotion is not None:
                 return promotion
+        if self.settings.checks_corners and self._check_corner():
+            return self.propose(max_attempts)  # the leader's neighbours were enqueued: the explore stage trains them
         return self._propose_confirm()
 
     def _propose_explore(self, max_attempts: int) -> Proposal | None:
@@ -179,6 +182,30 @@ class SearchStudy:
             return Proposal(trial.number, candidate.spec.to_dict(), settings.seed, name=_network_name(trial.user_attrs))
         log.warning("no new candidate after %d proposals: the space may be exhausted", max_attempts)
         return None
+
+    def _check_corner(self) -> bool:
+        """The corner check (study/corner.py), once the explore stage is done: whether a single-dimension leader's
+        two neighbours were enqueued for it now. Once a run: a resumed run finds them among its trials. Until the
+        explore stage's last trainings are in, nothing is decided, and the confirm stage's fillers (references'
+        later seeds, needed whatever leads) keep the slots busy."""
+        if self.corner_checked or any(t.user_attrs.get("neighbour_of") for t in self.study.get_trials(deepcopy=False)):
+            return False
+        if any(t.user_attrs.get("stage", EXPLORE) == EXPLORE for t in self.live.values()):
+            return False
+        self.corner_checked = True
+        table = self.table()
+        dimension = corner.leading_dimension(table[table["stage"].fillna(EXPLORE) == EXPLORE])
+        if dimension is None:
+            return False
+        points = corner.neighbours(self.base, self.base_flops, self.settings, dimension)
+        for depth_share, width_share in points:
+            self.study.enqueue_trial({"depth_share": depth_share, "width_share": width_share},
+                                     user_attrs={"neighbour_of": dimension})
+        if not points:
+            return False
+        self.explore_done = False
+        self.save()
+        return True
 
     def _enqueued_not_asked(self) -> bool:
         """Trials enqueued but not yet asked: the references, and trials in flight at a kill, queued again on resume."""

@@ -25,6 +25,14 @@ class SearchSettings:
     # --fidelity halving: the rungs' lengths in epochs, the proxy's own last (study/halving.py); (): full fidelity
     rungs: tuple[int, ...] = ()
     reduction: int = 3  # the best 1/reduction of a rung trains at the next
+    # Train the two compounds next to a single-dimension explore leader before confirming (study/corner.py)
+    corner_check: bool = False
+
+    @property
+    def checks_corners(self) -> bool:
+        """Whether this run can add the corner check's neighbours: they are the sampler's share points (a grid
+        walks its own points), and full fidelity only (a neighbour would need the rungs)."""
+        return self.corner_check and self.sampler != "grid" and not self.halving
 
     @property
     def halving(self) -> bool:

@@ -24,6 +24,7 @@ class Picked:
     compute: float  # Σ CPU seconds of its trainings, as the table recorded them
     trained: tuple[str, ...]  # the architecture of each training it asked for
     outcome: str = ""  # the verdict's (ours only)
+    dimension: str = ""  # with "a single dimension wins", which (ours only)
 
     @property
     def trainings(self) -> int:
@@ -50,7 +51,7 @@ def replay_ours(truth: GroundTruth, base, base_flops: int, settings, order: list
     verdict, table = decision_path(base, base_flops, settings, train)
     trained = trainings_of(table)
     return Picked(verdict.winner.architecture, float(trained["train_seconds"].sum()), tuple(trained["architecture"]),
-                  verdict.outcome)
+                  verdict.outcome, verdict.dimension)
 
 
 def replay_nni(truth: GroundTruth, candidates: list, order: list[int]) -> Picked:

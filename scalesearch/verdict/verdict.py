@@ -238,16 +238,16 @@ def decide(table: pd.DataFrame, tie_break: str = "latency", looks: Looks = Looks
     single = [network for network in everything if network.label in SINGLE_DIMENSION and network is not winner]
     paper = next((network for network in everything if network.label == PAPER and network is not winner), None)
     versus_single, outcome, dimension, rival, versus_each = None, NO_DIFFERENCE, "", None, ()
-    if _dimension(winner):
+    if single_dimension(winner):
         # Compound: two dimensions or more scaled. On budget only: paper-literal costs about twice the budget, so its
         # accuracy is no rival at equal FLOPs.
-        rivals = [network for network in on_budget if _dimension(network) is None]
+        rivals = [network for network in on_budget if single_dimension(network) is None]
         if rivals:
             against = _differences(winner, rivals, confidence)
             rival = _best_paired(rivals, against)
             versus_single = Comparison(f"the best compound {rival.name}", against[rival.architecture], rival)
             if versus_single.difference is not None and versus_single.difference.low > 0:
-                outcome, dimension = SINGLE_WINS, _dimension(winner)
+                outcome, dimension = SINGLE_WINS, single_dimension(winner)
     elif single:
         # Compound wins where the winner beats the best single dimension (_best_paired). Every single dimension's
         # comparison is kept (winner.json).
@@ -317,7 +317,7 @@ def _best_paired(group: list[Network], against: dict[str, Estimate | None]) -> N
     return max(group, key=lambda network: (network.accuracy.n, network.accuracy.mean))
 
 
-def _dimension(network: Network) -> str | None:
+def single_dimension(network: Network) -> str | None:
     """"depth-only", "width-only" or "resolution-only" for a network that scales one dimension (a reference, or a
     searched network that happens to: α = 1.000 β = 1.350 γ = 1.000 is width-only in all but name); None otherwise."""
     if network.label in SINGLE_DIMENSION:

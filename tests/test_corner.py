@@ -1,0 +1,123 @@
+"""The corner check (scalesearch/study/corner.py): a single-dimension explore leader's two compound neighbours are
+trained before the confirm stage, once a run, a resumed run included. Real Optuna studies; the training is a world's
+stand-in (scalesearch/testing/worlds.py), so which network leads is known."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from scalesearch.cost.measure import measure
+from scalesearch.foundation.spending import spending_shares
+from scalesearch.foundation.status import ATTEMPTED, TrialStatus
+from scalesearch.model.scaling import ModelSpec, proxy_base, scale
+from scalesearch.model.spaces import load_space
+from scalesearch.study import corner
+from scalesearch.study.proposal import Waiting
+from scalesearch.study.samplers import SHARE_STEP, coefficients_from_shares
+from scalesearch.study.settings import SearchSettings
+from scalesearch.testing.worlds import World
+from scalesearch.training.presets import PRESETS
+from tests.helpers import TINY
+from tests.helpers import make_study as make_any_study
+
+pytestmark = pytest.mark.slow  # whole studies, a few seconds each
+
+OPTIONS = dict(trials=6, references=True, seeds=3, confirm=3, corner_check=True)
+
+
+def make_study(folder, resume=False, **settings):
+    folder.mkdir(parents=True, exist_ok=True)
+    return make_any_study(folder, resume=resume, **settings)
+
+
+def train(world: World, proposal) -> dict:
+    spec = ModelSpec.from_dict(proposal.spec)
+    accuracy = world.accuracy(spec.architecture(), proposal.seed, spec.depth, spec.width,
+                              spec.resolution / TINY.resolution)
+    return {"accuracy": accuracy, "loss": 1 - accuracy, "train_loss": 1.0, "epochs": 1, "train_seconds": 1.0}
+
+
+def run_to_end(study, world: World, stop_after: int | None = None) -> list:
+    """Every proposal trained at once, in order; ``stop_after``: that many trained and the next in flight, as a kill
+    leaves it."""
+    proposals = []
+    while (proposal := study.propose()) is not None:
+        assert not isinstance(proposal, Waiting), proposal.reason  # nothing in flight: a sequential run never waits
+        proposals.append(proposal)
+        if stop_after is not None and len(proposals) > stop_after:
+            return proposals
+        study.complete(proposal.trial, train(world, proposal))
+    return proposals
+
+
+def neighbour_trials(study) -> list:
+    return [t for t in study.study.get_trials(deepcopy=False) if t.user_attrs.get("neighbour_of")]
+
+
+def test_a_single_dimension_leading_the_explore_stage_has_its_compound_neighbours_trained_before_confirming(tmp_path):
+    world = World("width", delta=40.0, replay=1)  # width pays so much that width-only leads the explore stage
+    study = make_study(tmp_path, **OPTIONS)
+    proposals = run_to_end(study, world)
+    table = study.table().set_index("trial")
+    neighbours = neighbour_trials(study)
+    assert len(neighbours) == corner.NEIGHBOURS and {t.user_attrs["neighbour_of"] for t in neighbours} == {"width-only"}
+    first_confirm = min(table.index[table["stage"] == "confirm"])
+    for trial in neighbours:
+        row = table.loc[trial.number]
+        assert row["stage"] == "explore" and trial.number < first_confirm
+        assert row["status"] in (TrialStatus.COMPLETE, TrialStatus.DUPLICATE)
+        shares = spending_shares(row["alpha"], row["beta"], row["gamma"])
+        # A compound next to width-only: width still takes most of the growth, and another dimension some.
+        assert shares[1] == max(shares) and sorted(shares)[1] > 0.05
+    assert len(proposals) <= study.max_trainings() == make_study(tmp_path / "off", **{
+        **OPTIONS, "corner_check": False}).max_trainings() + corner.NEIGHBOURS
+
+
+def test_no_neighbours_where_a_compound_leads_or_the_check_is_off(tmp_path):
+    compound = make_study(tmp_path / "compound", **OPTIONS)
+    run_to_end(compound, World("compound", delta=40.0, replay=1))
+    assert neighbour_trials(compound) == []
+    off = make_study(tmp_path / "off", **{**OPTIONS, "corner_check": False})
+    run_to_end(off, World("width", delta=40.0, replay=1))
+    assert neighbour_trials(off) == []
+    assert not SearchSettings(budget=2.0, sampler="grid", corner_check=True).checks_corners
+    assert not SearchSettings(budget=2.0, rungs=(1, 4), corner_check=True).checks_corners
+
+
+@pytest.mark.parametrize("in_flight", [0, 1])  # killed with the first neighbour in flight, or the second
+def test_a_run_killed_at_its_neighbours_resumes_training_each_network_once(tmp_path, in_flight):
+    world = World("width", delta=40.0, replay=1)
+    whole = run_to_end(make_study(tmp_path / "whole", **OPTIONS), world)
+    explore = sum(1 for t in neighbour_trials(make_study(tmp_path / "whole", resume=True, **OPTIONS)))
+    references = make_study(tmp_path / "count", **OPTIONS).reference_count()
+    folder = tmp_path / "killed"
+    killed = run_to_end(make_study(folder, **OPTIONS), world, stop_after=references + OPTIONS["trials"] + in_flight)
+    assert explore == corner.NEIGHBOURS and len(neighbour_trials(make_study(folder, resume=True, **OPTIONS))) >= 1
+    resumed = run_to_end(make_study(folder, resume=True, **OPTIONS), world)
+    study = make_study(folder, resume=True, **OPTIONS)
+    table = study.table()
+    trained = table[table["status"].isin(ATTEMPTED)]
+    assert max(Counter(zip(trained["architecture"], trained["seed"])).values()) == 1  # nothing trained twice
+    assert len({t.user_attrs["architecture"] for t in neighbour_trials(study)}) == corner.NEIGHBOURS
+    # The training in flight at the kill was trained again; every other once: as many as the unkilled run.
+    assert len(killed) - 1 + len(resumed) == len(whole)
+
+
+def test_the_neighbours_of_each_single_dimension_on_the_default_base_are_compounds_on_budget_next_to_it():
+    preset = PRESETS["cpu-tiny"]
+    base = proxy_base(load_space("efficientnet_b0"), preset.base_width, preset.base_depth, preset.base_resolution)
+    base_flops = measure(scale(base), 10, counter="arithmetic").flops
+    settings = SearchSettings(budget=2.0, corner_check=True)
+    from scalesearch.study.candidates import measure_candidate
+
+    for index, dimension in enumerate(("depth-only", "width-only", "resolution-only")):
+        points = corner.neighbours(base, base_flops, settings, dimension)
+        assert 1 <= len(points) <= corner.NEIGHBOURS
+        for point in points:
+            assert all(abs(share / SHARE_STEP - round(share / SHARE_STEP)) < 1e-9 for share in point)  # the grid's
+            candidate = measure_candidate(base, base_flops, settings, *coefficients_from_shares(*point, 2.0),
+                                          "resolution")
+            spec = candidate.spec
+            shares = spending_shares(spec.depth, spec.width, spec.resolution / base.resolution)
+            assert candidate.feasible and shares[index] >= 0.5 and sorted(shares)[1] > 0.05
