@@ -52,7 +52,9 @@ def run_to_end(study, world: World, stop_after: int | None = None) -> list:
 
 
 def neighbour_trials(study) -> list:
-    return [t for t in study.study.get_trials(deepcopy=False) if t.user_attrs.get("neighbour_of")]
+    """The check's own trials (a confirmed neighbour's confirm trials carry its ``neighbour_of`` too)."""
+    return [t for t in study.study.get_trials(deepcopy=False)
+            if t.user_attrs.get("neighbour_of") and t.user_attrs.get("stage", "explore") == "explore"]
 
 
 def test_a_single_dimension_leading_the_explore_stage_has_its_compound_neighbours_trained_before_confirming(tmp_path):
@@ -65,11 +67,12 @@ def test_a_single_dimension_leading_the_explore_stage_has_its_compound_neighbour
     first_confirm = min(table.index[table["stage"] == "confirm"])
     for trial in neighbours:
         row = table.loc[trial.number]
-        assert row["stage"] == "explore" and trial.number < first_confirm
+        assert row["stage"] == "explore" and trial.number < first_confirm and row["neighbour_of"] == "width-only"
         assert row["status"] in (TrialStatus.COMPLETE, TrialStatus.DUPLICATE)
         shares = spending_shares(row["alpha"], row["beta"], row["gamma"])
         # A compound next to width-only: width still takes most of the growth, and another dimension some.
         assert shares[1] == max(shares) and sorted(shares)[1] > 0.05
+    assert table["neighbour_of"].notna().sum() >= len(neighbours)  # and their confirm seeds, if confirmed
     assert len(proposals) <= study.max_trainings() == make_study(tmp_path / "off", **{
         **OPTIONS, "corner_check": False}).max_trainings() + corner.NEIGHBOURS
 
@@ -121,3 +124,32 @@ def test_the_neighbours_of_each_single_dimension_on_the_default_base_are_compoun
             spec = candidate.spec
             shares = spending_shares(spec.depth, spec.width, spec.resolution / base.resolution)
             assert candidate.feasible and shares[index] >= 0.5 and sorted(shares)[1] > 0.05
+
+
+def test_with_two_slots_the_check_waits_for_the_explore_stage_and_a_slot_trains_a_reference_seed_meanwhile(tmp_path):
+    world = World("width", delta=40.0, replay=1)
+    study = make_study(tmp_path, **OPTIONS)
+    in_flight, order = [], []  # two slots: a training finishes only when both are busy or nothing else is proposed
+    while True:
+        proposal = study.propose()
+        if proposal is not None and not isinstance(proposal, Waiting):
+            in_flight.append(proposal)
+            order.append(proposal)
+            if len(in_flight) < 2:
+                continue
+        if not in_flight:
+            break
+        done = in_flight.pop(0)
+        study.complete(done.trial, train(world, done))
+    table = study.table().set_index("trial")
+    assert len(neighbour_trials(study)) == corner.NEIGHBOURS
+    started = [proposal.trial for proposal in order]
+    neighbours = [t.number for t in neighbour_trials(study) if t.number in started]  # not a duplicate's
+    assert neighbours
+    explore = [trial for trial in started if table.loc[trial, "stage"] == "explore" and trial not in neighbours]
+    # No neighbour starts before the last searched candidate has finished: only then is the leader known.
+    last_explore = started.index(explore[-1])
+    assert all(started.index(trial) > last_explore + 1 for trial in neighbours)
+    # Meanwhile the other slot trained a reference's confirm seed, which is needed whatever leads.
+    between = started[last_explore + 1:started.index(neighbours[0])]
+    assert between and all(table.loc[trial, "stage"] == "confirm" and table.loc[trial, "reference"] for trial in between)

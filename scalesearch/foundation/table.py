@@ -34,6 +34,7 @@ COLUMNS: dict[str, Column] = {
     "trial": Column("Int64", "Optuna trial number"),
     "status": Column("string", "complete | infeasible | duplicate | failed | pruned | screened (a lower rung of --fidelity halving) | running"),
     "reference": Column("string", "paper | paper-literal | dWr | depth-only | width-only | resolution-only (foundation/references.py), empty for searched trials"),
+    "neighbour_of": Column("string", "depth-only | width-only | resolution-only: the single-dimension explore leader whose compound neighbour this is (the corner check, study/corner.py); empty otherwise"),
     "feasible": Column("boolean", "meets the active constraint (formula or measured) within the tolerance"),
     "reason": Column("string", "why infeasible, failed or pruned; which trial a duplicate repeats"),
     "duplicate_of": Column("Int64", "the trial whose network (and result) a duplicate reuses"),
