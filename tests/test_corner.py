@@ -153,3 +153,17 @@ def test_with_two_slots_the_check_waits_for_the_explore_stage_and_a_slot_trains_
     # Meanwhile the other slot trained a reference's confirm seed, which is needed whatever leads.
     between = started[last_explore + 1:started.index(neighbours[0])]
     assert between and all(table.loc[trial, "stage"] == "confirm" and table.loc[trial, "reference"] for trial in between)
+
+
+def test_a_run_from_before_the_check_resumes_without_it_and_a_new_run_has_it_by_default(tmp_path):
+    from scalesearch.foundation.run_files import CONFIG_FILE
+    from scalesearch.pipeline.options import RunOptions, options_from
+
+    assert RunOptions().corner_check
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir(), new.mkdir()
+    (old / CONFIG_FILE).write_text("budget: 2.0\nseed: 3\n")  # an older run's config: no corner_check key
+    (new / CONFIG_FILE).write_text("budget: 2.0\nseed: 3\ncorner_check: true\n")
+    assert options_from({"resume": str(old)}).corner_check is False
+    assert options_from({"resume": str(new)}).corner_check is True
+    assert options_from({"budget": 2.0}).corner_check is True

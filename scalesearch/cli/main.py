@@ -110,7 +110,7 @@ def _add_run(commands) -> None:
     how.add_argument("--corner-check", action=argparse.BooleanOptionalAction,
                      help="where a single-dimension scaling leads the explore stage, train the two compounds next to "
                           "it before confirming, so that 'a single dimension wins' is tested against them "
-                          "(docs/design.md §4; default: off)")
+                          "(docs/design.md §4; default: on; not with --sampler grid or --fidelity halving)")
     how.add_argument("--grid-step", type=float, help="grid step (default: 0.05)")
     how.add_argument("--scheduler", help="none (default) or asha (stop poor trials early; single objective only)")
     how.add_argument("--fidelity", help="full (default): every candidate trains at the proxy's length; halving: "

@@ -42,7 +42,7 @@ class RunOptions:
     references: bool = True
     # A single-dimension explore leader's two compound neighbours are trained before the confirm stage
     # (study/corner.py; why, measured: docs/benchmarks.md §13, the peak worlds)
-    corner_check: bool = False
+    corner_check: bool = True
     preset: str = "auto"
     proxy_epochs: int | None = None
     proxy_images: int | None = None
@@ -82,7 +82,8 @@ def options_from(values: dict) -> RunOptions:
         values["out"], values["resume"] = values["resume"], True
         saved = Path(values["out"]) / CONFIG_FILE
         if saved.exists():
-            merged.update(_read_config(saved))
+            # A run from before the corner check resumes as it began, without it: its stages are planned already.
+            merged.update({"corner_check": False, **_read_config(saved)})
     if values.get("config"):
         merged.update(_read_config(Path(values.pop("config"))))
     values.pop("config", None)
