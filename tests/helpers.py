@@ -8,6 +8,7 @@ from __future__ import annotations
 from scalesearch.cost.measure import measure
 from scalesearch.model.scaling import scale
 from scalesearch.model.spaces import SearchSpace, Stage, Stem
+from scalesearch.study.proposal import Waiting
 from scalesearch.study.search_study import SearchSettings, SearchStudy
 
 TINY = SearchSpace(
@@ -25,3 +26,16 @@ def make_study(tmp_path, resume=False, **settings):
     options = dict(budget=2.0, sampler="tpe", trials=6, constraint="formula", seed=0)
     options.update(settings)
     return SearchStudy(tmp_path, TINY, BASE_FLOPS, SearchSettings(**options), resume=resume)
+
+
+def run_to_end(study, train, stop_after: int | None = None) -> list:
+    """Every proposal of ``study`` trained at once by ``train(proposal) -> result``, in order: a sequential run, which
+    never waits. ``stop_after``: leave that many trainings done and the next one in flight, as a kill would."""
+    proposals = []
+    while (proposal := study.propose()) is not None:
+        assert not isinstance(proposal, Waiting), proposal.reason
+        proposals.append(proposal)
+        if stop_after is not None and len(proposals) > stop_after:
+            return proposals
+        study.complete(proposal.trial, train(proposal))
+    return proposals

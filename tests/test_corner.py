@@ -20,6 +20,7 @@ from scalesearch.testing.worlds import World
 from scalesearch.training.presets import PRESETS
 from tests.helpers import TINY
 from tests.helpers import make_study as make_any_study
+from tests.helpers import run_to_end
 
 pytestmark = pytest.mark.slow  # whole studies, a few seconds each
 
@@ -31,24 +32,14 @@ def make_study(folder, resume=False, **settings):
     return make_any_study(folder, resume=resume, **settings)
 
 
-def train(world: World, proposal) -> dict:
-    spec = ModelSpec.from_dict(proposal.spec)
-    accuracy = world.accuracy(spec.architecture(), proposal.seed, spec.depth, spec.width,
-                              spec.resolution / TINY.resolution)
-    return {"accuracy": accuracy, "loss": 1 - accuracy, "train_loss": 1.0, "epochs": 1, "train_seconds": 1.0}
-
-
-def run_to_end(study, world: World, stop_after: int | None = None) -> list:
-    """Every proposal trained at once, in order; ``stop_after``: that many trained and the next in flight, as a kill
-    leaves it."""
-    proposals = []
-    while (proposal := study.propose()) is not None:
-        assert not isinstance(proposal, Waiting), proposal.reason  # nothing in flight: a sequential run never waits
-        proposals.append(proposal)
-        if stop_after is not None and len(proposals) > stop_after:
-            return proposals
-        study.complete(proposal.trial, train(world, proposal))
-    return proposals
+def trained_on(world: World):
+    """A training's stand-in: ``world``'s accuracy for the proposal's network and seed."""
+    def train(proposal) -> dict:
+        spec = ModelSpec.from_dict(proposal.spec)
+        accuracy = world.accuracy(spec.architecture(), proposal.seed, spec.depth, spec.width,
+                                  spec.resolution / TINY.resolution)
+        return {"accuracy": accuracy, "loss": 1 - accuracy, "train_loss": 1.0, "epochs": 1, "train_seconds": 1.0}
+    return train
 
 
 def neighbour_trials(study) -> list:
@@ -60,7 +51,7 @@ def neighbour_trials(study) -> list:
 def test_a_single_dimension_leading_the_explore_stage_has_its_compound_neighbours_trained_before_confirming(tmp_path):
     world = World("width", delta=40.0, replay=1)  # width pays so much that width-only leads the explore stage
     study = make_study(tmp_path, **OPTIONS)
-    proposals = run_to_end(study, world)
+    proposals = run_to_end(study, trained_on(world))
     table = study.table().set_index("trial")
     neighbours = neighbour_trials(study)
     assert len(neighbours) == corner.NEIGHBOURS and {t.user_attrs["neighbour_of"] for t in neighbours} == {"width-only"}
@@ -79,10 +70,10 @@ def test_a_single_dimension_leading_the_explore_stage_has_its_compound_neighbour
 
 def test_no_neighbours_where_a_compound_leads_or_the_check_is_off(tmp_path):
     compound = make_study(tmp_path / "compound", **OPTIONS)
-    run_to_end(compound, World("compound", delta=40.0, replay=1))
+    run_to_end(compound, trained_on(World("compound", delta=40.0, replay=1)))
     assert neighbour_trials(compound) == []
     off = make_study(tmp_path / "off", **{**OPTIONS, "corner_check": False})
-    run_to_end(off, World("width", delta=40.0, replay=1))
+    run_to_end(off, trained_on(World("width", delta=40.0, replay=1)))
     assert neighbour_trials(off) == []
     assert not SearchSettings(budget=2.0, sampler="grid", corner_check=True).checks_corners
     assert not SearchSettings(budget=2.0, rungs=(1, 4), corner_check=True).checks_corners
@@ -91,13 +82,14 @@ def test_no_neighbours_where_a_compound_leads_or_the_check_is_off(tmp_path):
 @pytest.mark.parametrize("in_flight", [0, 1])  # killed with the first neighbour in flight, or the second
 def test_a_run_killed_at_its_neighbours_resumes_training_each_network_once(tmp_path, in_flight):
     world = World("width", delta=40.0, replay=1)
-    whole = run_to_end(make_study(tmp_path / "whole", **OPTIONS), world)
+    whole = run_to_end(make_study(tmp_path / "whole", **OPTIONS), trained_on(world))
     explore = sum(1 for t in neighbour_trials(make_study(tmp_path / "whole", resume=True, **OPTIONS)))
     references = make_study(tmp_path / "count", **OPTIONS).reference_count()
     folder = tmp_path / "killed"
-    killed = run_to_end(make_study(folder, **OPTIONS), world, stop_after=references + OPTIONS["trials"] + in_flight)
+    killed = run_to_end(make_study(folder, **OPTIONS), trained_on(world),
+                        stop_after=references + OPTIONS["trials"] + in_flight)
     assert explore == corner.NEIGHBOURS and len(neighbour_trials(make_study(folder, resume=True, **OPTIONS))) >= 1
-    resumed = run_to_end(make_study(folder, resume=True, **OPTIONS), world)
+    resumed = run_to_end(make_study(folder, resume=True, **OPTIONS), trained_on(world))
     study = make_study(folder, resume=True, **OPTIONS)
     table = study.table()
     trained = table[table["status"].isin(ATTEMPTED)]
@@ -140,7 +132,7 @@ def test_with_two_slots_the_check_waits_for_the_explore_stage_and_a_slot_trains_
         if not in_flight:
             break
         done = in_flight.pop(0)
-        study.complete(done.trial, train(world, done))
+        study.complete(done.trial, trained_on(world)(done))
     table = study.table().set_index("trial")
     assert len(neighbour_trials(study)) == corner.NEIGHBOURS
     started = [proposal.trial for proposal in order]

@@ -12,10 +12,9 @@ from scalesearch.foundation.status import TrialStatus
 from scalesearch.model.scaling import ModelSpec
 from scalesearch.study.halving import (agreement_lines, extra_trainings, promoted_count, promotions, rank_agreement,
                                       rungs_for)
-from scalesearch.study.proposal import Waiting
 from scalesearch.testing.analytic import analytic_objective
 from scalesearch.verdict.verdict import decide
-from tests.helpers import make_study
+from tests.helpers import make_study, run_to_end
 
 
 @pytest.mark.parametrize("epochs, reduction, lowest, expected", [
@@ -70,26 +69,17 @@ def train(proposal, settings: dict) -> dict:
     return analytic_objective(ModelSpec.from_dict(proposal.spec), None, settings, lambda metrics: None)
 
 
-def run_to_end(study, settings: dict, stop_after: int | None = None) -> list:
-    """Every proposal trained at once, in order; ``stop_after``: leave that many trainings done and the next one in
-    flight, as a kill would."""
-    proposals = []
-    while (proposal := study.propose()) is not None:
-        assert not isinstance(proposal, Waiting), proposal.reason  # nothing in flight: a sequential run never waits
-        proposals.append(proposal)
-        if stop_after is not None and len(proposals) > stop_after:
-            return proposals
-        study.complete(proposal.trial, train(proposal, settings))
-    return proposals
-
-
 SETTINGS = {"epochs": 4, "seed_noise": 0.05}
+
+
+def analytic(proposal) -> dict:
+    return train(proposal, SETTINGS)
 
 
 @pytest.mark.slow  # whole studies, a few seconds each
 def test_a_halving_search_screens_every_candidate_short_and_judges_only_full_length_trainings(tmp_path):
     study = make_study(tmp_path, trials=9, references=True, seeds=3, confirm=3, rungs=(1, 4), reduction=3)
-    proposals = run_to_end(study, SETTINGS)
+    proposals = run_to_end(study, analytic)
     table = study.table()
     everything_screened = table[table["status"] == TrialStatus.SCREENED]
     assert (everything_screened["epochs"] == 1).all() and (everything_screened["rung"] == 0).all()
@@ -126,10 +116,10 @@ def test_a_halving_search_killed_in_any_rung_resumes_training_nothing_twice(tmp_
     options = dict(trials=9, references=True, seeds=2, confirm=3, rungs=(1, 4), reduction=3)
     for name in ("whole", "killed"):
         (tmp_path / name).mkdir()
-    reference = run_to_end(make_study(tmp_path / "whole", **options), SETTINGS)
+    reference = run_to_end(make_study(tmp_path / "whole", **options), analytic)
     folder = tmp_path / "killed"
-    killed = run_to_end(make_study(folder, **options), SETTINGS, stop_after=kill_after)
-    resumed = run_to_end(make_study(folder, resume=True, **options), SETTINGS)
+    killed = run_to_end(make_study(folder, **options), analytic, stop_after=kill_after)
+    resumed = run_to_end(make_study(folder, resume=True, **options), analytic)
     table = make_study(folder, resume=True, **options).table()
     trained = table[table["status"].isin([TrialStatus.COMPLETE, TrialStatus.SCREENED])]
     counts = Counter(zip(trained["architecture"], trained["rung"].fillna(-1), trained["seed"]))
