@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_calibration import default_settings, proxy_setup  # noqa: E402
 from common import machine  # noqa: E402
 
+from scalesearch.testing.calibration import COMPOUND, RIGHT, UNDECIDED, WRONG, graded  # noqa: E402
 from scalesearch.testing.ground_truth import GroundTruth, MissingTraining, networks_of, nni_grid, world_table  # noqa: E402
 from scalesearch.testing.procedures import first_among, replay_nni, replay_ours, seed_order  # noqa: E402
 from scalesearch.testing.worlds import WORLDS, World  # noqa: E402
@@ -97,17 +98,7 @@ def world_answer(network: dict) -> str:
     labels = [label for label in network["references"].split("+") if label]
     best = Network(network["architecture"], labels[0] if labels else "", network["alpha"], network["beta"],
                    network["gamma"], True, {}, {})
-    return single_dimension(best) or "compound"
-
-
-def _grade(outcome: str, dimension: str, answer: str) -> str:
-    from scalesearch.verdict.verdict import COMPOUND_WINS, SINGLE_WINS
-
-    if outcome == COMPOUND_WINS:
-        return "right" if answer == "compound" else "wrong"
-    if outcome == SINGLE_WINS:
-        return "right" if answer == dimension else "wrong"
-    return "undecided"
+    return single_dimension(best) or COMPOUND
 
 
 def one_replay(job: tuple) -> tuple:
@@ -153,7 +144,7 @@ def one_replay(job: tuple) -> tuple:
         return procedure, index, (str(missing), "", None), math.nan, sd, time.perf_counter() - clock
     regret = best - qualities.get(picked.architecture, math.nan)
     label = truth.references().get(picked.architecture, "searched")
-    grade = None if answer is None or not picked.outcome else _grade(picked.outcome, picked.dimension, answer)
+    grade = None if answer is None or not picked.outcome else graded(picked.outcome, picked.dimension, answer)
     return procedure, index, (picked, label, grade), regret, sd, time.perf_counter() - clock
 
 
@@ -258,7 +249,7 @@ def main() -> None:
               + ("; outcomes: " + ", ".join(f"{name} {count}" for name, count in outcomes.most_common())
                  if outcomes else "")
               + ("; verdicts against the world's answer: " + ", ".join(
-                  f"{name} {grades[procedure][name]}" for name in ("right", "wrong", "undecided"))
+                  f"{name} {grades[procedure][name]}" for name in (RIGHT, WRONG, UNDECIDED))
                  if grades[procedure] else ""))
     print(f"\n{time.perf_counter() - started:.0f} s in all")
     if "default" in medians and "nni" in medians:

@@ -50,3 +50,15 @@ def test_a_peak_is_drawn_over_every_split_the_same_for_a_replay_and_kept_through
 def test_an_unknown_world_is_refused():
     with pytest.raises(ValueError, match="unknown world"):
         World("plateau")
+
+
+def test_a_verdict_is_graded_against_the_answer_right_wrong_or_undecided():
+    from scalesearch.testing.calibration import COMPOUND, RIGHT, UNDECIDED, WRONG, graded
+    from scalesearch.verdict.verdict import COMPOUND_WINS, NO_DIFFERENCE, SINGLE_WINS
+
+    assert graded(NO_DIFFERENCE, "", None) == RIGHT and graded(COMPOUND_WINS, "", None) == WRONG
+    assert graded(SINGLE_WINS, "width-only", None) == WRONG
+    assert graded(NO_DIFFERENCE, "", COMPOUND) == UNDECIDED == graded(NO_DIFFERENCE, "", "width-only")
+    assert graded(COMPOUND_WINS, "", COMPOUND) == RIGHT and graded(COMPOUND_WINS, "", "width-only") == WRONG
+    assert graded(SINGLE_WINS, "width-only", "width-only") == RIGHT
+    assert graded(SINGLE_WINS, "depth-only", "width-only") == WRONG == graded(SINGLE_WINS, "width-only", COMPOUND)

@@ -22,6 +22,7 @@ from scalesearch.testing.worlds import World
 from scalesearch.verdict.verdict import COMPOUND_WINS, NO_DIFFERENCE, SINGLE_WINS, Verdict, decide
 
 RIGHT, WRONG, UNDECIDED = "right", "wrong", "undecided"
+COMPOUND = "compound"  # the answer where the best network scales two dimensions or more
 
 
 @dataclass(frozen=True)
@@ -115,13 +116,24 @@ def latency_stand_in(spec: ModelSpec, base: SearchSpace) -> float:
 
 
 def grade(world: World, verdict: Verdict) -> str:
-    """RIGHT where the outcome is the world's answer, WRONG where it claims something the world contradicts beyond
-    the noise, UNDECIDED for "no difference" in a world that has one."""
-    outcome, dimension = verdict.outcome, verdict.dimension
+    """The verdict against ``world``'s own answer (``graded``)."""
     if world.kind == "null" or world.delta == 0:
+        answer = None
+    elif world.kind in ("compound", "peak"):
+        answer = COMPOUND
+    else:
+        answer = f"{world.kind}-only"
+    return graded(verdict.outcome, verdict.dimension, answer)
+
+
+def graded(outcome: str, dimension: str, answer: str | None) -> str:
+    """RIGHT where the verdict's ``outcome`` (with its ``dimension``) is ``answer`` (``COMPOUND``, a single
+    dimension's label such as "width-only", or None where there is no difference to find), WRONG where it claims
+    something else, UNDECIDED for "no difference" where there is one."""
+    if answer is None:
         return RIGHT if outcome == NO_DIFFERENCE else WRONG
     if outcome == NO_DIFFERENCE:
         return UNDECIDED
-    if world.kind in ("compound", "peak"):
-        return RIGHT if outcome == COMPOUND_WINS else WRONG
-    return RIGHT if outcome == SINGLE_WINS and dimension == f"{world.kind}-only" else WRONG
+    if outcome == COMPOUND_WINS:
+        return RIGHT if answer == COMPOUND else WRONG
+    return RIGHT if outcome == SINGLE_WINS and dimension == answer else WRONG
