@@ -27,7 +27,7 @@ def starting_record(options: RunOptions, prepared: Prepared, study, *, name: str
     plan = rung_plan(settings.trials, settings.rungs, settings.reduction, settings.confirm)
     halving_adds = extra_trainings(settings.trials, settings.rungs, settings.reduction, settings.confirm,
                                    study.reference_count())
-    neighbours = corner.NEIGHBOURS if settings.checks_corners else 0
+    neighbours = corner.added_trainings(settings)
     return RunRecord(
         **{key: getattr(options, key) for key in OPTIONS_RECORDED},
         name=name, status=RunStatus.RUNNING, command=command or previous.command, trials=prepared.trials,

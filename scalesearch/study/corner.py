@@ -28,6 +28,11 @@ CORNER_STEP = 0.25
 NEIGHBOURS = len(DIMENSIONS) - 1  # trainings the check can add to a run
 
 
+def added_trainings(settings) -> int:
+    """The most trainings the check can add to a run under ``settings`` (a SearchSettings)."""
+    return NEIGHBOURS if settings.checks_corners else 0
+
+
 def leading_dimension(table: pd.DataFrame) -> str | None:
     """"depth-only", "width-only" or "resolution-only" where the best network on budget of the explore stage so far
     scales that dimension alone; None otherwise (or with nothing completed)."""

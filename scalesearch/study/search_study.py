@@ -108,7 +108,7 @@ class SearchStudy:
         settings, references = self.settings, self.reference_count()
         halving_adds = halving.extra_trainings(settings.trials, settings.rungs, settings.reduction, settings.confirm,
                                                references)
-        return (references + settings.trials + halving_adds + (corner.NEIGHBOURS if settings.checks_corners else 0)
+        return (references + settings.trials + halving_adds + corner.added_trainings(settings)
                 + max_confirm_trainings(self.reference_count(compared_only=True), seeds=settings.seeds,
                                         top=settings.confirm)
                 + max_extension_trainings(settings.seeds, settings.max_seeds))
@@ -188,21 +188,22 @@ class SearchStudy:
         two neighbours were enqueued for it now. Once a run: a resumed run finds them among its trials. Until the
         explore stage's last trainings are in, nothing is decided, and the confirm stage's fillers (references'
         later seeds, needed whatever leads) keep the slots busy."""
-        if self.corner_checked or any(t.user_attrs.get("neighbour_of") for t in self.study.get_trials(deepcopy=False)):
+        if self.corner_checked:
+            return False
+        if any(t.user_attrs.get("neighbour_of") for t in self.study.get_trials(deepcopy=False)):
+            self.corner_checked = True  # decided before a resume
             return False
         if any(t.user_attrs.get("stage", EXPLORE) == EXPLORE for t in self.live.values()):
             return False
         self.corner_checked = True
         table = self.table()
         dimension = corner.leading_dimension(table[table["stage"].fillna(EXPLORE) == EXPLORE])
-        if dimension is None:
+        points = corner.neighbours(self.base, self.base_flops, self.settings, dimension) if dimension else []
+        if not points:
             return False
-        points = corner.neighbours(self.base, self.base_flops, self.settings, dimension)
         for depth_share, width_share in points:
             self.study.enqueue_trial({"depth_share": depth_share, "width_share": width_share},
                                      user_attrs={"neighbour_of": dimension})
-        if not points:
-            return False
         self.explore_done = False
         self.save()
         return True
