@@ -24,18 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine  # noqa: E402
+from run_knobs import RunKnobs, proxy_setup  # noqa: E402
 
-from scalesearch.cost.measure import measure  # noqa: E402
-from scalesearch.model.scaling import proxy_base, scale  # noqa: E402
-from scalesearch.model.spaces import load_space  # noqa: E402
-from scalesearch.pipeline.options import RunOptions, seed_plan  # noqa: E402
-from scalesearch.pipeline.options import check_seeds  # noqa: E402
-from scalesearch.study.settings import SearchSettings  # noqa: E402
 from scalesearch.testing.calibration import RIGHT, WRONG, replay  # noqa: E402
 from scalesearch.testing.worlds import World  # noqa: E402
-from scalesearch.training.presets import PRESETS  # noqa: E402
-
-NUM_CLASSES = 10
 
 
 def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -48,38 +40,17 @@ def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def default_settings(seed: int, seeds: str | None, max_seeds: int | None, confirm: int | None,
-                     corner_check: bool | None = None) -> SearchSettings:
-    """The default run's search settings (pipeline/options.RunOptions and the cpu-tiny preset) with its own seed."""
-    options, preset = RunOptions(), PRESETS["cpu-tiny"]
-    options.seeds = seeds or options.seeds
-    options.max_seeds = max_seeds
-    check_seeds(options)
-    fixed, most = seed_plan(options)
-    return SearchSettings(budget=2.0, tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
-                          trials=options.trials or preset.trials, seed=seed, references=options.references,
-                          num_classes=NUM_CLASSES, seeds=fixed, max_seeds=most, confirm=confirm or options.confirm,
-                          allow_shrink=options.allow_shrink, tie_break=options.tie_break,
-                          corner_check=options.corner_check if corner_check is None else corner_check)
-
-
 def one_replay(job: tuple) -> tuple:
     """(world kind, delta, index, Replay, seconds): one replay, in a worker process."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    kind, delta, index, own_sd, shared_sd, seeds, max_seeds, confirm, corner_check = job
+    kind, delta, index, own_sd, shared_sd, knobs = job
     base, base_flops = proxy_setup()
     world = World(kind, delta, own_sd=own_sd, shared_sd=shared_sd, replay=index)
     clock = time.perf_counter()
-    result = replay(world, base, base_flops, default_settings(index, seeds, max_seeds, confirm, corner_check))
+    result = replay(world, base, base_flops, knobs.settings(index))
     return kind, delta, index, result, time.perf_counter() - clock
-
-
-def proxy_setup():
-    preset = PRESETS["cpu-tiny"]
-    base = proxy_base(load_space("efficientnet_b0"), preset.base_width, preset.base_depth, preset.base_resolution)
-    return base, measure(scale(base), NUM_CLASSES, counter="arithmetic").flops
 
 
 def rate(count: int, n: int) -> str:
@@ -95,17 +66,14 @@ def main() -> None:
     parser.add_argument("--deltas", nargs="+", type=float, default=[2.0], help="planted effects, in paired sds")
     parser.add_argument("--own-sd", type=float, default=0.02)
     parser.add_argument("--shared-sd", type=float, default=0.02)
-    parser.add_argument("--seeds", default=None, help="the run's --seeds, a number or auto (default: the run's default)")
-    parser.add_argument("--max-seeds", type=int, default=None, help="the run's --max-seeds (with --seeds auto)")
-    parser.add_argument("--confirm", type=int, default=None)
-    parser.add_argument("--corner-check", choices=("on", "off"), default=None,
-                        help="the run's corner check (study/corner.py; default: the run's default)")
     parser.add_argument("--csv", type=Path, default=None, help="one row per replay, written as they finish")
     parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="replays at once (processes)")
+    RunKnobs.add_arguments(parser)
     arguments = parser.parse_args()
+    knobs = RunKnobs.from_arguments(arguments)
     if arguments.quick:
         arguments.replays, arguments.worlds, arguments.deltas = 40, ["null", "compound"], [2.0]
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; {knobs.describe()}")
     worlds = [(kind, 0.0) if kind == "null" else (kind, delta) for kind in arguments.worlds
               for delta in ([0.0] if kind == "null" else arguments.deltas)]
     writer, handle = None, None
@@ -115,9 +83,7 @@ def main() -> None:
         writer.writerow(["world", "delta", "replay", "outcome", "dimension", "grade", "winner_leans", "versus_paper_claim",
                          "versus_paper_truth", "versus_fast_compound_claim", "versus_fast_compound_truth", "trainings",
                          "seconds"])
-    jobs = [(kind, delta, index, arguments.own_sd, arguments.shared_sd, arguments.seeds, arguments.max_seeds,
-             arguments.confirm, None if arguments.corner_check is None else arguments.corner_check == "on")
-            for kind, delta in worlds for index in range(arguments.replays)]
+    jobs = [(kind, delta, index, arguments.own_sd, arguments.shared_sd, knobs) for kind, delta in worlds for index in range(arguments.replays)]
     results: dict[tuple, list] = {world: [] for world in worlds}
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=arguments.jobs) as pool:

@@ -44,14 +44,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_calibration import default_settings, proxy_setup  # noqa: E402
 from common import machine  # noqa: E402
+from run_knobs import RunKnobs, proxy_setup  # noqa: E402
 
 from scalesearch.testing.calibration import COMPOUND, RIGHT, UNDECIDED, WRONG, graded  # noqa: E402
 from scalesearch.testing.ground_truth import GroundTruth, MissingTraining, networks_of, nni_grid, world_table  # noqa: E402
 from scalesearch.testing.procedures import first_among, replay_nni, replay_ours, seed_order  # noqa: E402
 from scalesearch.testing.worlds import WORLDS, World  # noqa: E402
-from scalesearch.verdict.verdict import TIE_BREAKS  # noqa: E402
 
 TABLE = Path(__file__).resolve().parent / "ground_truth" / "default_task.csv"
 # A procedure: "default" is the default run; a sampler's name is the default run with that sampler; "halving" the
@@ -107,9 +106,9 @@ def one_replay(job: tuple) -> tuple:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    procedure, index, path, seeds, max_seeds, tie_break, truth_seeds, world, corner_check = job
+    procedure, index, path, knobs, truth_seeds, world = job
     base, base_flops = proxy_setup()
-    settings = default_settings(index, seeds, max_seeds, None, corner_check)
+    settings = knobs.settings(index)
     answer = None  # on a world: the verdict's right outcome there
     if world is None:
         truth = _table(path)
@@ -123,8 +122,6 @@ def one_replay(job: tuple) -> tuple:
         leader = max(pickable, key=qualities.__getitem__)
         best, answer = qualities[leader], world_answer(networks[leader])
         sd = math.sqrt(2) * world.own_sd
-    if tie_break:
-        settings = dataclasses.replace(settings, tie_break=tie_break)
     order = seed_order(truth.seeds(), index)
     clock = time.perf_counter()
     try:
@@ -156,28 +153,21 @@ def main() -> None:
     parser.add_argument("--table", type=Path, default=TABLE)
     parser.add_argument("--csv", type=Path, default=None, help="one row per replay, written as they finish")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
-    parser.add_argument("--seeds", default=None, help="the run's --seeds (default: the run's, auto); a number replays "
-                                                       "fixed seeds, e.g. 3 on a table with 3 seeds so far")
-    parser.add_argument("--max-seeds", type=int, default=None,
-                        help="the run's --max-seeds with --seeds auto (default: the run's, 8)")
-    parser.add_argument("--tie-break", default=None, choices=TIE_BREAKS,
-                        help="the run's --tie-break (default: the run's default)")
     parser.add_argument("--truth-seeds", type=int, default=3,
                         help="the fewest seeds of the long training that make a network's true quality (default 3; "
                              "2 gives interim figures on a table still being built)")
-    parser.add_argument("--corner-check", choices=("on", "off"), default=None,
-                        help="the run's corner check (study/corner.py; default: the run's default)")
     parser.add_argument("--world", choices=[kind for kind in WORLDS if kind != "null"], default=None,
                         help="replay on made-up tables of this world instead, one world a replay (see above)")
     parser.add_argument("--delta", type=float, default=3.0, help="with --world: its planted effect, in paired sds")
+    RunKnobs.add_arguments(parser)
     arguments = parser.parse_args()
+    knobs = RunKnobs.from_arguments(arguments)
     if arguments.quick:
         arguments.replays, arguments.procedures = 20, ["default", "nni"]
     if arguments.world and "halving" in arguments.procedures:
         print("halving cannot be replayed on a --world: a world has no learning curve; leave it out", file=sys.stderr)
         sys.exit(2)
-    run = (f"run --seeds {arguments.seeds or 'default'}, --max-seeds {arguments.max_seeds or 'default'}, "
-           f"--tie-break {arguments.tie_break or 'default'}, corner check {arguments.corner_check or 'default'}")
+    run = knobs.describe()
     print(f"machine: {machine()}")
     if arguments.world:
         print(f"worlds: {arguments.world} at {arguments.delta:g} paired sds, one a replay (made-up tables, not the "
@@ -201,9 +191,7 @@ def main() -> None:
         writer.writerow(["procedure", "replay", "pick", "reference", "outcome", "grade", "trainings", "compute", "regret",
                          "seconds"])
     world = (arguments.world, arguments.delta) if arguments.world else None
-    jobs = [(procedure, index, arguments.table, arguments.seeds, arguments.max_seeds, arguments.tie_break,
-             arguments.truth_seeds, world, None if arguments.corner_check is None else arguments.corner_check == "on")
-            for procedure in arguments.procedures for index in range(arguments.replays)]
+    jobs = [(procedure, index, arguments.table, knobs, arguments.truth_seeds, world) for procedure in arguments.procedures for index in range(arguments.replays)]
     picks: dict[str, list] = {procedure: [] for procedure in arguments.procedures}
     labels: dict[str, Counter] = {procedure: Counter() for procedure in arguments.procedures}  # the picks' references
     grades: dict[str, Counter] = {procedure: Counter() for procedure in arguments.procedures}  # on a world

@@ -1,0 +1,77 @@
+"""The run options a replay bench may change from a default run's (bench_calibration, bench_replay): one owner of
+their arguments, their defaults and the search settings they make."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, fields
+
+from scalesearch.cost.measure import measure
+from scalesearch.model.scaling import proxy_base, scale
+from scalesearch.model.spaces import load_space
+from scalesearch.pipeline.options import RunOptions, check_seeds, seed_plan
+from scalesearch.study.settings import SearchSettings
+from scalesearch.training.presets import PRESETS
+from scalesearch.verdict.verdict import TIE_BREAKS
+
+NUM_CLASSES = 10
+PRESET = "cpu-tiny"
+
+
+@dataclass(frozen=True)
+class RunKnobs:
+    """None: the default run's value (pipeline/options.RunOptions and the cpu-tiny preset)."""
+
+    seeds: str | None = None
+    max_seeds: int | None = None
+    trials: int | None = None
+    confirm: int | None = None
+    corner_check: bool | None = None
+    tie_break: str | None = None
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        run = parser.add_argument_group("the replayed run's options (default: a default run's)")
+        run.add_argument("--seeds", default=None, help="the run's --seeds, a number or auto")
+        run.add_argument("--max-seeds", type=int, default=None, help="the run's --max-seeds (with --seeds auto)")
+        run.add_argument("--trials", type=int, default=None, help="the run's --trials: searched candidates to train")
+        run.add_argument("--confirm", type=int, default=None, help="the run's --confirm: explore leaders confirmed")
+        run.add_argument("--corner-check", choices=("on", "off"), default=None,
+                         help="the run's corner check (study/corner.py)")
+        run.add_argument("--tie-break", default=None, choices=TIE_BREAKS, help="the run's --tie-break")
+
+    @classmethod
+    def from_arguments(cls, arguments: argparse.Namespace) -> "RunKnobs":
+        corner = arguments.corner_check
+        return cls(arguments.seeds, arguments.max_seeds, arguments.trials, arguments.confirm,
+                   None if corner is None else corner == "on", arguments.tie_break)
+
+    def describe(self) -> str:
+        """The knobs changed from the default run's, as its options ("the default run" where none is)."""
+        changed = [f"--{field.name.replace('_', '-')} {_shown(getattr(self, field.name))}" for field in fields(self)
+                   if getattr(self, field.name) is not None]
+        return "run " + " ".join(changed) if changed else "the default run"
+
+    def settings(self, seed: int) -> SearchSettings:
+        """The default run's search settings with these knobs, its sampler seeded with ``seed``."""
+        options, preset = RunOptions(), PRESETS[PRESET]
+        options.seeds = self.seeds or options.seeds
+        options.max_seeds = self.max_seeds
+        check_seeds(options)
+        fixed, most = seed_plan(options)
+        return SearchSettings(budget=2.0, tolerance=options.tolerance, constraint=options.constraint,
+                              sampler=options.sampler, trials=self.trials or options.trials or preset.trials, seed=seed,
+                              references=options.references, num_classes=NUM_CLASSES, seeds=fixed, max_seeds=most,
+                              confirm=self.confirm or options.confirm, allow_shrink=options.allow_shrink,
+                              tie_break=self.tie_break or options.tie_break,
+                              corner_check=options.corner_check if self.corner_check is None else self.corner_check)
+
+
+def proxy_setup():
+    """The default run's base network (efficientnet_b0 on the preset's proxy) and its measured FLOPs."""
+    preset = PRESETS[PRESET]
+    base = proxy_base(load_space("efficientnet_b0"), preset.base_width, preset.base_depth, preset.base_resolution)
+    return base, measure(scale(base), NUM_CLASSES, counter="arithmetic").flops
+
+
+def _shown(value) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
