@@ -8,8 +8,7 @@ from scalesearch.foundation.status import RunStatus
 from scalesearch.pipeline.options import RunOptions
 from scalesearch.pipeline.prepare import Prepared
 from scalesearch.pipeline.provenance import machine, now, versions
-from scalesearch.study import corner
-from scalesearch.study.halving import extra_trainings, rung_plan
+from scalesearch.study.halving import rung_plan
 from scalesearch.runs.record import ProxyBase, RunRecord
 
 # The options run.json repeats as they were given.
@@ -25,9 +24,7 @@ def starting_record(options: RunOptions, prepared: Prepared, study, *, name: str
     base, cost, dataset = prepared.base, prepared.base_cost, prepared.dataset
     settings = prepared.search_settings
     plan = rung_plan(settings.trials, settings.rungs, settings.reduction, settings.confirm)
-    halving_adds = extra_trainings(settings.trials, settings.rungs, settings.reduction, settings.confirm,
-                                   study.reference_count())
-    neighbours = corner.added_trainings(settings)
+    most = study.training_plan()
     return RunRecord(
         **{key: getattr(options, key) for key in OPTIONS_RECORDED},
         name=name, status=RunStatus.RUNNING, command=command or previous.command, trials=prepared.trials,
@@ -41,8 +38,7 @@ def starting_record(options: RunOptions, prepared: Prepared, study, *, name: str
         proxy={key: prepared.trial_settings[key] for key in PROXY_SETTINGS if key in prepared.trial_settings},
         started=previous.started or now(), resumed=bool(options.resume),
         versions=versions(), machine=machine(), grid=study.grid_summary(),
-        max_trainings=study.max_trainings(), references=study.reference_count(),
-        max_confirm=study.max_trainings() - study.reference_count() - prepared.trials - halving_adds - neighbours,
-        corner_neighbours=neighbours,
+        max_trainings=most.total, references=most.references, max_confirm=most.confirm,
+        corner_neighbours=most.neighbours,
         rungs=[list(rung) for rung in plan] or None,
     )

@@ -24,12 +24,13 @@ from scalesearch.study.candidates import (
     grid_summary,
     measure_candidate,
 )
-from scalesearch.study.auto_seeds import extension, max_extension_trainings
-from scalesearch.study.confirm import CONFIRM, EXPLORE, fillers, max_confirm_trainings, plan
+from scalesearch.study.auto_seeds import extension
+from scalesearch.study.confirm import CONFIRM, EXPLORE, fillers, plan
 from scalesearch.study.feasibility import feasible_grid
 from scalesearch.study.proposal import Proposal, Waiting, unusable_accuracy
 from scalesearch.study.samplers import make_sampler, reference_points
 from scalesearch.study.settings import SearchSettings
+from scalesearch.study.training_plan import TrainingPlan, training_plan
 from scalesearch.verdict.verdict import LATENCY_ALONE, Network
 
 log = logging.getLogger("scalesearch.study.search_study")
@@ -103,15 +104,12 @@ class SearchStudy:
         points = reference_points(self.base.name, settings.budget, settings.constraint)
         return sum(1 for point in points if not compared_only or point.label in COMPARED)
 
+    def training_plan(self) -> TrainingPlan:
+        """The most trainings this run can do, by what each is for (racing usually trains fewer)."""
+        return training_plan(self.settings, self.reference_count(), self.reference_count(compared_only=True))
+
     def max_trainings(self) -> int:
-        """The most trainings this run can do: references + searched trials + the confirm stage's seeds."""
-        settings, references = self.settings, self.reference_count()
-        halving_adds = halving.extra_trainings(settings.trials, settings.rungs, settings.reduction, settings.confirm,
-                                               references)
-        return (references + settings.trials + halving_adds + corner.added_trainings(settings)
-                + max_confirm_trainings(self.reference_count(compared_only=True), seeds=settings.seeds,
-                                        top=settings.confirm)
-                + max_extension_trainings(settings.seeds, settings.max_seeds))
+        return self.training_plan().total
 
     def propose(self, max_attempts: int = 60) -> Proposal | Waiting | None:
         """The next training: the explore stage's, then the confirm stage's; ``Waiting`` while the confirm stage
