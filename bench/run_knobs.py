@@ -27,6 +27,7 @@ class RunKnobs:
     confirm: int | None = None
     corner_check: bool | None = None
     tie_break: str | None = None
+    references: bool | None = None
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,12 +39,13 @@ class RunKnobs:
         run.add_argument("--corner-check", choices=("on", "off"), default=None,
                          help="the run's corner check (study/corner.py)")
         run.add_argument("--tie-break", default=None, choices=TIE_BREAKS, help="the run's --tie-break")
+        run.add_argument("--references", choices=("on", "off"), default=None,
+                         help="off: the run's --no-reference (no reference trained: the search alone)")
 
     @classmethod
     def from_arguments(cls, arguments: argparse.Namespace) -> "RunKnobs":
-        corner = arguments.corner_check
         return cls(arguments.seeds, arguments.max_seeds, arguments.trials, arguments.confirm,
-                   None if corner is None else corner == "on", arguments.tie_break)
+                   _switch(arguments.corner_check), arguments.tie_break, _switch(arguments.references))
 
     def describe(self) -> str:
         """The knobs changed from the default run's, as its options ("the default run" where none is)."""
@@ -60,7 +62,8 @@ class RunKnobs:
         fixed, most = seed_plan(options)
         return SearchSettings(budget=2.0, tolerance=options.tolerance, constraint=options.constraint,
                               sampler=options.sampler, trials=self.trials or options.trials or preset.trials, seed=seed,
-                              references=options.references, num_classes=NUM_CLASSES, seeds=fixed, max_seeds=most,
+                              references=options.references if self.references is None else self.references,
+                              num_classes=NUM_CLASSES, seeds=fixed, max_seeds=most,
                               confirm=self.confirm or options.confirm, allow_shrink=options.allow_shrink,
                               tie_break=self.tie_break or options.tie_break,
                               corner_check=options.corner_check if self.corner_check is None else self.corner_check)
@@ -71,6 +74,10 @@ def proxy_setup():
     preset = PRESETS[PRESET]
     base = proxy_base(load_space("efficientnet_b0"), preset.base_width, preset.base_depth, preset.base_resolution)
     return base, measure(scale(base), NUM_CLASSES, counter="arithmetic").flops
+
+
+def _switch(value: str | None) -> bool | None:
+    return None if value is None else value == "on"
 
 
 def _shown(value) -> str:
