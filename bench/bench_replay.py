@@ -51,6 +51,7 @@ from scalesearch.testing.calibration import COMPOUND, RIGHT, UNDECIDED, WRONG, g
 from scalesearch.testing.ground_truth import GroundTruth, MissingTraining, networks_of, nni_grid, world_table  # noqa: E402
 from scalesearch.testing.procedures import first_among, replay_nni, replay_ours, seed_order  # noqa: E402
 from scalesearch.testing.worlds import WORLDS, World  # noqa: E402
+from scalesearch.verdict.verdict import BETTER, WORSE  # noqa: E402
 
 TABLE = Path(__file__).resolve().parent / "ground_truth" / "default_task.csv"
 # A procedure: "default" is the default run; a sampler's name is the default run with that sampler; "halving" the
@@ -138,11 +139,23 @@ def one_replay(job: tuple) -> tuple:
                 settings = dataclasses.replace(settings, sampler=procedure)
             picked = replay_ours(truth, base, base_flops, settings, order)
     except MissingTraining as missing:
-        return procedure, index, (str(missing), "", None), math.nan, sd, time.perf_counter() - clock
+        return procedure, index, (str(missing), "", None, ()), math.nan, sd, time.perf_counter() - clock
     regret = best - qualities.get(picked.architecture, math.nan)
     label = truth.references().get(picked.architecture, "searched")
     grade = None if answer is None or not picked.outcome else graded(picked.outcome, picked.dimension, answer)
-    return procedure, index, (picked, label, grade), regret, sd, time.perf_counter() - clock
+    claims = secondary_claims(picked, qualities)
+    return procedure, index, (picked, label, grade, claims), regret, sd, time.perf_counter() - clock
+
+
+def secondary_claims(picked, qualities: dict[str, float]) -> tuple[tuple[str, bool], ...]:
+    """(the reference's label, whether the truth contradicts it) for each claim beyond the noise against the paper's
+    point or dWr: a claim is contradicted where the true difference is 0 or of the other sign."""
+    claims = []
+    for against, finding, architecture in picked.secondary:
+        if finding in (BETTER, WORSE):
+            true = qualities.get(picked.architecture, math.nan) - qualities.get(architecture, math.nan)
+            claims.append((against, not (true > 0 if finding == BETTER else true < 0)))
+    return tuple(claims)
 
 
 def main() -> None:
@@ -189,26 +202,30 @@ def main() -> None:
         handle = arguments.csv.open("w", newline="")
         writer = csv.writer(handle)
         writer.writerow(["procedure", "replay", "pick", "reference", "outcome", "grade", "trainings", "compute", "regret",
-                         "seconds"])
+                         "seconds", "secondary_claims", "contradicted"])
     world = (arguments.world, arguments.delta) if arguments.world else None
     jobs = [(procedure, index, arguments.table, knobs, arguments.truth_seeds, world) for procedure in arguments.procedures for index in range(arguments.replays)]
     picks: dict[str, list] = {procedure: [] for procedure in arguments.procedures}
     labels: dict[str, Counter] = {procedure: Counter() for procedure in arguments.procedures}  # the picks' references
     grades: dict[str, Counter] = {procedure: Counter() for procedure in arguments.procedures}  # on a world
+    secondary: dict[str, Counter] = {procedure: Counter() for procedure in arguments.procedures}
     missing: dict[str, str] = {}
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=arguments.jobs) as pool:
-        for procedure, index, (picked, label, grade), regret, sd, seconds in pool.map(one_replay, jobs):
+        for procedure, index, (picked, label, grade, claims), regret, sd, seconds in pool.map(one_replay, jobs):
             if isinstance(picked, str):
                 missing.setdefault(procedure, picked)
                 continue
             picks[procedure].append((picked, regret, sd))
+            secondary[procedure] += Counter({"comparisons": len(picked.secondary), "claims": len(claims),
+                                             "contradicted": sum(wrong for _, wrong in claims)})
             labels[procedure][label or "searched"] += 1
             if grade:
                 grades[procedure][grade] += 1
             if writer:
                 writer.writerow([procedure, index, picked.architecture, label, picked.outcome, grade or "", picked.trainings,
-                                 f"{picked.compute:.1f}", f"{regret:.4f}", f"{seconds:.2f}"])
+                                 f"{picked.compute:.1f}", f"{regret:.4f}", f"{seconds:.2f}",
+                                 "+".join(against for against, _ in claims), sum(wrong for _, wrong in claims)])
                 handle.flush()
     if handle:
         handle.close()
@@ -238,7 +255,10 @@ def main() -> None:
                  if outcomes else "")
               + ("; verdicts against the world's answer: " + ", ".join(
                   f"{name} {grades[procedure][name]}" for name in (RIGHT, WRONG, UNDECIDED))
-                 if grades[procedure] else ""))
+                 if grades[procedure] else "")
+              + (f"; claims against the paper's point or dWr: {secondary[procedure]['claims']} of "
+                 f"{secondary[procedure]['comparisons']} comparisons, the truth contradicts "
+                 f"{secondary[procedure]['contradicted']}" if secondary[procedure]['comparisons'] else ""))
     print(f"\n{time.perf_counter() - started:.0f} s in all")
     if "default" in medians and "nni" in medians:
         ours, nni = medians["default"], medians["nni"]

@@ -25,6 +25,9 @@ class Picked:
     trained: tuple[str, ...]  # the architecture of each training it asked for
     outcome: str = ""  # the verdict's (ours only)
     dimension: str = ""  # with "a single dimension wins", which (ours only)
+    # The verdict's secondary comparisons (ours only): (the reference's label, Comparison.finding, its architecture)
+    # against the paper's point and dWr, where the run trained them
+    secondary: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def trainings(self) -> int:
@@ -50,8 +53,11 @@ def replay_ours(truth: GroundTruth, base, base_flops: int, settings, order: list
     train = truth.trainer(order, latency=lambda spec: latency_stand_in(spec, base), first_seed=settings.seed)
     verdict, table = decision_path(base, base_flops, settings, train)
     trained = trainings_of(table)
+    secondary = tuple((comparison.against, comparison.finding, comparison.network.architecture)
+                      for comparison in (verdict.versus_paper, verdict.versus_fast_compound)
+                      if comparison is not None and comparison.network is not None)
     return Picked(verdict.winner.architecture, float(trained["train_seconds"].sum()), tuple(trained["architecture"]),
-                  verdict.outcome, verdict.dimension)
+                  verdict.outcome, verdict.dimension, secondary)
 
 
 def replay_nni(truth: GroundTruth, candidates: list, order: list[int]) -> Picked:
