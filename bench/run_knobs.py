@@ -3,12 +3,14 @@ their arguments, their defaults and the search settings they make."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from dataclasses import dataclass, fields
 
 from scalesearch.cost.measure import measure
 from scalesearch.model.scaling import proxy_base, scale
 from scalesearch.model.spaces import load_space
-from scalesearch.pipeline.options import RunOptions, check_seeds, seed_plan
+from scalesearch.pipeline.options import RunOptions, check_seeds
+from scalesearch.pipeline.prepare import search_settings_of
 from scalesearch.study.settings import SearchSettings
 from scalesearch.training.presets import PRESETS
 from scalesearch.verdict.verdict import TIE_BREAKS
@@ -19,7 +21,8 @@ PRESET = "cpu-tiny"
 
 @dataclass(frozen=True)
 class RunKnobs:
-    """None: the default run's value (pipeline/options.RunOptions and the cpu-tiny preset)."""
+    """Each field is the RunOptions field of its name; None: the default run's value (RunOptions and the cpu-tiny
+    preset)."""
 
     seeds: str | None = None
     max_seeds: int | None = None
@@ -54,19 +57,13 @@ class RunKnobs:
         return "run " + " ".join(changed) if changed else "the default run"
 
     def settings(self, seed: int) -> SearchSettings:
-        """The default run's search settings with these knobs, its sampler seeded with ``seed``."""
-        options, preset = RunOptions(), PRESETS[PRESET]
-        options.seeds = self.seeds or options.seeds
-        options.max_seeds = self.max_seeds
+        """The default run's search settings with these knobs, its sampler seeded with ``seed``: made by the run's
+        own code (pipeline/prepare.search_settings_of) from its options."""
+        changed = {field.name: getattr(self, field.name) for field in fields(self)
+                   if getattr(self, field.name) is not None}
+        options = dataclasses.replace(RunOptions(seed=seed), **changed)
         check_seeds(options)
-        fixed, most = seed_plan(options)
-        return SearchSettings(budget=2.0, tolerance=options.tolerance, constraint=options.constraint,
-                              sampler=options.sampler, trials=self.trials or options.trials or preset.trials, seed=seed,
-                              references=options.references if self.references is None else self.references,
-                              num_classes=NUM_CLASSES, seeds=fixed, max_seeds=most,
-                              confirm=self.confirm or options.confirm, allow_shrink=options.allow_shrink,
-                              tie_break=self.tie_break or options.tie_break,
-                              corner_check=options.corner_check if self.corner_check is None else self.corner_check)
+        return search_settings_of(options, PRESETS[PRESET], NUM_CLASSES)
 
 
 def proxy_setup():

@@ -50,10 +50,18 @@ def prepare(options: RunOptions) -> Prepared:
         settings.setdefault("gpu_share", resources.gpus_per_trial)
     base = proxy_base(full_space, preset.base_width, preset.base_depth, options.base_resolution or preset.base_resolution)
     num_classes = dataset.num_classes if dataset is not None else 10
-    seeds, max_seeds = seed_plan(options)
     base_cost = measure(scale(base), num_classes, counter="arithmetic")  # the candidates' own counter (cost/measure.py)
     rungs = _rungs(options, int(settings["epochs"]))
-    search_settings = SearchSettings(
+    return Prepared(resources, declared_gpus(options), device, preset, dataset, settings, base, base_cost, num_classes,
+                    search_settings_of(options, preset, num_classes, rungs))
+
+
+def search_settings_of(options: RunOptions, preset: Preset, num_classes: int,
+                       rungs: tuple[int, ...] = ()) -> SearchSettings:
+    """The study's settings from valid ``options`` under ``preset``: the run's, and the replay benches'
+    (bench/run_knobs.py), so that a replayed run is searched as a real one is."""
+    seeds, max_seeds = seed_plan(options)
+    return SearchSettings(
         budget=options.budget, tolerance=options.tolerance, constraint=options.constraint, sampler=options.sampler,
         trials=options.trials or preset.trials, seed=options.seed, references=options.references,
         num_classes=num_classes,
@@ -61,8 +69,6 @@ def prepare(options: RunOptions) -> Prepared:
         seeds=seeds, max_seeds=max_seeds, confirm=options.confirm, allow_shrink=options.allow_shrink,
         tie_break=options.tie_break, rungs=rungs, reduction=options.reduction, corner_check=options.corner_check,
     )
-    return Prepared(resources, declared_gpus(options), device, preset, dataset, settings, base, base_cost, num_classes,
-                    search_settings)
 
 
 def _rungs(options: RunOptions, epochs: int) -> tuple[int, ...]:
